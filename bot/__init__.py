@@ -1,0 +1,1 @@
+"""The application: settings, channel adapters, HTTP server, outbox sender, CLI, wiring."""

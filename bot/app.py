@@ -1,0 +1,57 @@
+"""The application object: settings, database, keys and clock, built once per process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.keys import Keyring, load_or_create_secret
+from bot.settings import Settings
+from flows import questionnaire as qn
+from storage import questionnaires
+from storage.db import Database
+from storage.types import utcnow
+
+
+class App:
+    """What every part of the running bot shares."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        db: Database | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.db = db or Database(self.settings.database_url)
+        secret = self.settings.secret_key.get_secret_value() if self.settings.secret_key else None
+        self.keys = Keyring(load_or_create_secret(secret, self.settings.data_dir))
+        self.clock = clock
+        self._questionnaire_ids: dict[tuple[str, int], int] = {}
+
+    @property
+    def tz(self):
+        return self.settings.tz
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    async def questionnaire_id(self, session: AsyncSession, code: str, version: int) -> int:
+        """The database id of a questionnaire version (stored on first use, then cached)."""
+        key = (code, version)
+        if key not in self._questionnaire_ids:
+            q = qn.get(code)
+            if q.version != version:
+                raise LookupError(
+                    f"questionnaire {code} v{version} is not loaded (have v{q.version})"
+                )
+            self._questionnaire_ids[key] = await questionnaires.ensure(
+                session, q.code, q.version, q.title.vi, q.model_dump(mode="json")
+            )
+        return self._questionnaire_ids[key]
+
+    async def close(self) -> None:
+        await self.db.dispose()

@@ -1,0 +1,1 @@
+"""Channel adapters: each turns its platform's input into InboundEvents and sends outbox rows."""

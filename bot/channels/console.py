@@ -1,0 +1,98 @@
+"""The console channel (``sipas-bot chat``): stdin lines in, replies on stdout.
+
+Buttons are shown numbered; a line that is just a number (or a button's label) presses
+that button. Works with piped input and ends cleanly at end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from typing import Any, TextIO
+
+from bot import engine
+from bot.app import App
+from bot.outbox_sender import Limits, OutboxSender, Sent
+from flows.engine import EventKind, InboundEvent
+from flows.text import fold
+from storage.types import utcnow
+
+CHANNEL = "console"
+
+
+class ConsoleTransport:
+    """Prints messages; remembers the buttons of the last message that had any."""
+
+    channel = CHANNEL
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.buttons: list[dict[str, str]] = []
+
+    async def send(self, recipient: str, payload: dict[str, Any]) -> Sent:
+        lines = [payload.get("text", "")]
+        buttons = payload.get("buttons") or []
+        if buttons:
+            self.buttons = buttons
+            lines += [f"  {n}. {b['label']}" for n, b in enumerate(buttons, 1)]
+        if "attachment" in payload:
+            lines.append(f"  [file: {payload['attachment']['filename']}]")
+        self.out.write("\n".join(lines) + "\n\n")
+        self.out.flush()
+        return Sent()
+
+
+def to_event(
+    user_id: str, line: str, buttons: list[dict[str, str]], locale: str | None
+) -> InboundEvent:
+    """A typed line as an event: a button press when it names one of the last buttons."""
+    text = line.strip()
+    kind, payload = EventKind.TEXT, ""
+    if text.isdigit() and 1 <= int(text) <= len(buttons):
+        kind, payload = EventKind.BUTTON, buttons[int(text) - 1]["payload"]
+    else:
+        folded = fold(text)
+        match = next((b for b in buttons if fold(b["label"]) == folded), None)
+        if match is not None:
+            kind, payload = EventKind.BUTTON, match["payload"]
+    return InboundEvent(
+        channel=CHANNEL,
+        user_id=user_id,
+        event_id=uuid.uuid4().hex,
+        kind=kind,
+        timestamp=utcnow(),
+        text="" if kind == EventKind.BUTTON else text,
+        payload=payload,
+        locale_hint=locale,
+    )
+
+
+async def chat(app: App, user_id: str, locale: str | None, inp: TextIO, out: TextIO) -> None:
+    """Run a conversation between ``inp``/``out`` and the bot until end of input."""
+    transport = ConsoleTransport(out)
+    sender = OutboxSender(app, transport, Limits(per_second=1000, per_chat_interval=0))
+    interactive = inp.isatty()
+    while True:
+        if interactive:
+            out.write("> ")
+            out.flush()
+        line = await asyncio.to_thread(inp.readline)
+        if not line:
+            break
+        if not line.strip():
+            continue
+        await engine.handle(app, to_event(user_id, line, transport.buttons, locale))
+        while await sender.run_once(recipient=user_id):
+            pass
+
+
+def run(app: App, user_id: str, locale: str | None) -> None:
+    asyncio.run(_run(app, user_id, locale))
+
+
+async def _run(app: App, user_id: str, locale: str | None) -> None:
+    try:
+        await chat(app, user_id, locale, sys.stdin, sys.stdout)
+    finally:
+        await app.close()

@@ -1,0 +1,88 @@
+"""The path of one message (DESIGN §3): dedupe → state → flow step → one transaction.
+
+``handle`` is what every channel adapter calls once it has verified and parsed an
+event. It returns only after the new state, the effects and the outbox rows are
+committed together; a crash before that commits nothing, and the channel's redelivery
+is processed as if new. A redelivery after the commit is recognised and changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from bot.app import App
+from bot.context import DbContext
+from bot.effects import apply_all
+from flows import router
+from flows.engine import InboundEvent, Reply, State
+from flows.i18n import normalise_locale
+from storage import conversations, inbound, outbox, people
+from storage.outbox import NewMessage
+from storage.surveys import InviteTaken
+
+log = logging.getLogger(__name__)
+_RACE_RETRIES = 3
+
+
+def reply_payload(reply: Reply) -> dict[str, Any]:
+    """A neutral reply as stored in the outbox (renderers turn it into API calls)."""
+    payload: dict[str, Any] = {"text": reply.text}
+    if reply.buttons:
+        payload["buttons"] = [{"label": b.label, "payload": b.payload} for b in reply.buttons]
+    if reply.attachment is not None:
+        payload["attachment"] = {
+            "filename": reply.attachment.filename,
+            "mime": reply.attachment.mime,
+            "data": base64.b64encode(reply.attachment.data).decode(),
+        }
+    return payload
+
+
+async def handle(app: App, event: InboundEvent, also: Sequence[NewMessage] = ()) -> bool:
+    """Process one inbound event; False when it was a duplicate delivery.
+
+    ``also`` are extra outbox rows the adapter wants in the same transaction (for
+    example Telegram's answer to a button press).
+    """
+    for attempt in range(_RACE_RETRIES):
+        try:
+            return await _handle_once(app, event, also)
+        except InviteTaken:
+            # Another citizen bound the same single-use code a moment earlier: run the
+            # step again, and the code now reads as used.
+            log.info("survey code race lost, retrying (attempt %d)", attempt + 1)
+    return await _handle_once(app, event, also)
+
+
+async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]) -> bool:
+    async with app.db.write() as session:
+        now = app.now()
+        if not await inbound.record_event(session, event.channel, event.event_id, now):
+            return False
+        user_hash = app.keys.user_hash(event.channel, event.user_id)
+        conv = await conversations.lock(session, event.channel, user_hash, now)
+        person = await people.person_for(session, event.channel, user_hash)
+        default = app.settings.default_locale
+        if conv.updated_at is None:  # a new user: the client's language, or a staff member's
+            default = person.locale if person else normalise_locale(event.locale_hint, default)
+        state = State.from_json(conv.data, default, conv.updated_at)
+        ctx = DbContext(
+            app,
+            session,
+            channel=event.channel,
+            user_id=event.user_id,
+            user_hash=user_hash,
+            person=person,
+            now=now,
+        )
+        result = await router.step(state, event, ctx)
+        await apply_all(ctx, result.effects)
+        await conversations.save(session, conv.id, result.state.to_json(), now)
+        messages = [
+            NewMessage(event.channel, event.user_id, reply_payload(r)) for r in result.replies
+        ]
+        await outbox.enqueue(session, [*also, *messages], now)
+    return True

@@ -1,0 +1,1 @@
+"""HTTP: webhooks, integration API, web chat, health."""

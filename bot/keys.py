@@ -1,0 +1,70 @@
+"""The secret key and what it keys: pseudonyms, code hashes, encrypted contact ids.
+
+``SIPAS_SECRET_KEY`` wins; otherwise a random key is generated once into
+``<data dir>/secret.key`` (mode 600). Losing it makes existing survey codes and
+pseudonyms unmatchable, so back it up with the database.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from flows.text import CODE_ALPHABET, CODE_LENGTH
+
+
+def load_or_create_secret(explicit: str | None, data_dir: Path) -> bytes:
+    """The deployment's secret key as bytes."""
+    if explicit:
+        return explicit.encode()
+    path = data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip().encode()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
+    return key.encode()
+
+
+class Keyring:
+    """Everything derived from the secret key."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._id_key = self._derive(secret, b"sipas/user-id")
+        self._code_key = self._derive(secret, b"sipas/code")
+        self._fernet = Fernet(base64.urlsafe_b64encode(self._derive(secret, b"sipas/contact")))
+
+    @staticmethod
+    def _derive(secret: bytes, purpose: bytes) -> bytes:
+        return hmac.new(secret, purpose, hashlib.sha256).digest()
+
+    def user_hash(self, channel: str, user_id: str) -> str:
+        """A chat user's pseudonym: the same person on one channel always gets the same one."""
+        msg = f"{channel}:{user_id}".encode()
+        return hmac.new(self._id_key, msg, hashlib.sha256).hexdigest()[:40]
+
+    def code_hash(self, code: str) -> str:
+        """What is stored for a normalised survey or registration code."""
+        return hmac.new(self._code_key, code.encode(), hashlib.sha256).hexdigest()
+
+    def encrypt(self, text: str) -> str:
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def decrypt(self, token: str) -> str | None:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            return None
+
+
+def new_code() -> str:
+    """A random code of 12 Crockford base32 characters (60 bits)."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))

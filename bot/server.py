@@ -1,0 +1,97 @@
+"""``sipas-bot serve``: the HTTP server plus the background work of one process.
+
+Background services (outbox senders, the scheduler, Telegram polling) start with the
+server and stop with it; each is an ``async def run(stop: asyncio.Event)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from bot.app import App
+from bot.http import health, home
+from bot.settings import Settings
+from storage.migrate import current_revision, head_revision
+
+log = logging.getLogger(__name__)
+Service = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def background_services(app: App) -> list[tuple[str, Service]]:
+    """The long-running tasks this configuration needs."""
+    return []
+
+
+def create_app(app: App, *, run_background: bool = True) -> FastAPI:
+    """The ASGI application; ``run_background=False`` for tests that drive work by hand."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = []
+        if run_background:
+            for name, service in background_services(app):
+                tasks.append(asyncio.create_task(service(stop), name=name))
+                log.info("started %s", name)
+        try:
+            yield
+        finally:
+            stop.set()
+            for task in tasks:
+                try:
+                    await asyncio.wait_for(task, 10)
+                except (TimeoutError, asyncio.CancelledError):
+                    task.cancel()
+                except Exception:
+                    log.exception("service %s failed while stopping", task.get_name())
+
+    api = FastAPI(
+        title="SIPAS survey bot",
+        version="0.1.0",
+        description="Integration API of the SIPAS survey and reminder bot.",
+        lifespan=lifespan,
+    )
+    api.state.sipas = app
+    api.include_router(home.router)
+    api.include_router(health.router)
+    return api
+
+
+def serve(settings: Settings) -> int:
+    """Run until interrupted; 1 when the database is not migrated."""
+    return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> int:
+    app = App(settings)
+    try:
+        current = await current_revision(app.db)
+        if current != head_revision():
+            log.error(
+                "database is at %s, code expects %s: run 'sipas-bot db upgrade'",
+                current,
+                head_revision(),
+            )
+            return 1
+        api = create_app(app)
+        base = f"http://{settings.http_host}:{settings.http_port}"
+        print(f"SIPAS bot: {base}/  (health: {base}/healthz, API docs: {base}/docs)")
+        if not settings.telegram_token and not settings.zalo_oa_secret:
+            print("No channel credentials set: try the bot on the console with 'make chat'.")
+        config = uvicorn.Config(
+            api,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="info",
+            access_log=False,
+        )
+        await uvicorn.Server(config).serve()
+        return 0
+    finally:
+        await app.close()

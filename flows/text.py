@@ -1,0 +1,54 @@
+"""Forgiving matching of what people type: case, spaces and Vietnamese diacritics."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Crockford's base32: no I, L, O or U, so a code read aloud or retyped survives.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 12  # 60 bits
+_CODE_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
+# Words people put before a code ("DG ABCD…", "mã: ABCD…"), compared after fold().
+_CODE_KEYWORDS = ("danh gia", "dg", "ma so", "ma", "code")
+_SPACES = re.compile(r"\s+")
+
+
+def fold(text: str) -> str:
+    """Lower case, no diacritics, single spaces: ``"  Rất HÀI lòng "`` → ``"rat hai long"``."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", stripped).strip().lower()
+
+
+def format_code(code: str) -> str:
+    """``K7QM2XWD9RTE`` → ``K7QM-2XWD-9RTE`` for printing."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def extract_code(text: str) -> str | None:
+    """The survey or registration code in what someone typed, normalised; None if none.
+
+    Accepts any case, spaces, hyphens and dots, the usual misreadings (O for 0, I or L
+    for 1), and a short keyword in front such as "DG" or "mã".
+    """
+    folded = fold(text)
+    candidates = [folded]
+    for keyword in _CODE_KEYWORDS:
+        if folded.startswith((keyword + " ", keyword + ":")):
+            candidates.append(folded[len(keyword) + 1 :])
+            break
+    for raw in candidates:
+        candidate = re.sub(r"[\s.\-:_]", "", raw).upper().translate(_CODE_FIXES)
+        if len(candidate) == CODE_LENGTH and all(ch in CODE_ALPHABET for ch in candidate):
+            return candidate
+    return None
+
+
+def clean_free_text(text: str, limit: int) -> str | None:
+    """Trimmed text with inner whitespace tidied, None when empty or longer than ``limit``."""
+    cleaned = "\n".join(_SPACES.sub(" ", line).strip() for line in text.strip().splitlines())
+    cleaned = re.sub(r"\n{3,}", "\n\n", cleaned)
+    if not cleaned or len(cleaned) > limit:
+        return None
+    return cleaned

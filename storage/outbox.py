@@ -1,0 +1,169 @@
+"""The outbox: every outbound message is a row, written in the transaction that caused it.
+
+Senders claim rows with a lease. Only the oldest unsent row of each recipient is
+claimable, so one chat's messages go out in order, one at a time, whichever process
+sends them; a row whose lease ran out (its sender died) is claimable again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Outbox
+from storage.sql import dialect, insert
+
+PENDING, CLAIMED, SENT, DEAD = "pending", "claimed", "sent", "dead"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    channel: str
+    recipient: str
+    payload: dict[str, Any]
+    attempts: int  # including the attempt this claim is for
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    channel: str
+    recipient: str
+    payload: dict[str, Any]
+    not_before: datetime | None = None
+    dedupe_key: str | None = None
+
+
+async def enqueue(session: AsyncSession, messages: list[NewMessage], now: datetime) -> int:
+    """Add messages (in the caller's transaction); returns how many were new.
+
+    A message whose ``dedupe_key`` exists already is skipped: that is how "send this
+    reminder once" survives a planner that runs twice.
+    """
+    if not messages:
+        return 0
+    rows = [
+        {
+            "channel": m.channel,
+            "recipient": m.recipient,
+            "payload": m.payload,
+            "status": PENDING,
+            "attempts": 0,
+            "not_before": m.not_before or now,
+            "created_at": now,
+            "dedupe_key": m.dedupe_key,
+        }
+        for m in messages
+    ]
+    if all(m.dedupe_key is None for m in messages):
+        await session.exec(insert(session, Outbox).values(rows))
+        return len(rows)
+    stmt = (
+        insert(session, Outbox)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Outbox.id)
+    )
+    return len((await session.exec(stmt)).all())
+
+
+async def claim(
+    session: AsyncSession,
+    channel: str,
+    now: datetime,
+    *,
+    limit: int,
+    lease: timedelta,
+    recipient: str | None = None,
+) -> list[OutboxItem]:
+    """Claim up to ``limit`` due messages of ``channel`` (head of each recipient's queue)."""
+    earlier = aliased(Outbox)
+    blocked = exists().where(
+        earlier.channel == Outbox.channel,
+        earlier.recipient == Outbox.recipient,
+        earlier.id < Outbox.id,
+        earlier.status.in_((PENDING, CLAIMED)),
+    )
+    due = or_(
+        and_(Outbox.status == PENDING, Outbox.not_before <= now),
+        and_(Outbox.status == CLAIMED, Outbox.claimed_until < now),
+    )
+    candidates = select(Outbox.id).where(Outbox.channel == channel, due, ~blocked)
+    if recipient is not None:
+        candidates = candidates.where(Outbox.recipient == recipient)
+    candidates = candidates.order_by(Outbox.id).limit(limit)
+    if dialect(session) == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True, of=Outbox)
+    stmt = (
+        update(Outbox)
+        .where(Outbox.id.in_(candidates.scalar_subquery()))
+        .values(status=CLAIMED, claimed_until=now + lease, attempts=Outbox.attempts + 1)
+        .returning(Outbox.id, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.attempts)
+    )
+    rows = (await session.exec(stmt)).all()
+    return sorted(
+        (OutboxItem(r.id, r.channel, r.recipient, dict(r.payload), r.attempts) for r in rows),
+        key=lambda item: item.id,
+    )
+
+
+async def mark_sent(
+    session: AsyncSession,
+    item: OutboxItem,
+    now: datetime,
+    *,
+    provider_message_id: str | None = None,
+    spacing: timedelta = timedelta(0),
+) -> None:
+    """Record a delivery; the recipient's next message waits ``spacing`` (per-chat limit)."""
+    await session.exec(
+        update(Outbox)
+        .where(Outbox.id == item.id)
+        .values(
+            status=SENT, sent_at=now, claimed_until=None, provider_message_id=provider_message_id
+        )
+    )
+    if spacing > timedelta(0):
+        await session.exec(
+            update(Outbox)
+            .where(
+                Outbox.channel == item.channel,
+                Outbox.recipient == item.recipient,
+                Outbox.status == PENDING,
+                Outbox.not_before < now + spacing,
+            )
+            .values(not_before=now + spacing)
+        )
+
+
+async def mark_retry(
+    session: AsyncSession, item: OutboxItem, error: str, not_before: datetime
+) -> None:
+    """Put a message back to be tried again at ``not_before``."""
+    await session.exec(
+        update(Outbox)
+        .where(Outbox.id == item.id)
+        .values(status=PENDING, claimed_until=None, not_before=not_before, last_error=error[:2000])
+    )
+
+
+async def mark_dead(session: AsyncSession, item: OutboxItem, error: str) -> None:
+    """Give up on a message, keeping the reason."""
+    await session.exec(
+        update(Outbox)
+        .where(Outbox.id == item.id)
+        .values(status=DEAD, claimed_until=None, last_error=error[:2000])
+    )
+
+
+async def counts(session: AsyncSession, channel: str | None = None) -> dict[str, int]:
+    """How many messages are in each status (for health and operations)."""
+    stmt = select(Outbox.status, func.count()).group_by(Outbox.status)
+    if channel:
+        stmt = stmt.where(Outbox.channel == channel)
+    return {status: n for status, n in (await session.exec(stmt)).all()}

@@ -1,0 +1,288 @@
+"""Satisfaction and quota figures, computed from raw answers (DESIGN §5).
+
+- item % = answers at 4 or 5 ÷ valid (not skipped) answers to that item
+- element % = mean of its items' %; overall SIPAS % = mean of the elements' %
+- also: respondents, mean score, the distribution per level, and the overall question
+
+Only completed, unflagged responses count; only answers on the satisfaction scale.
+Periods are local calendar days [start, end] turned into UTC bounds here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from statistics import fmean
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Answer,
+    Dossier,
+    Procedure,
+    ProcedureField,
+    Quota,
+    QuotaField,
+    Response,
+    Unit,
+)
+from storage.surveys import COMPLETED
+
+SATISFIED = (4, 5)
+LEVELS = (1, 2, 3, 4, 5)
+OVERALL_ELEMENT = "overall"
+
+
+def utc_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The UTC instants that enclose local days ``start`` to ``end`` inclusive."""
+    lo = datetime.combine(start, time.min, tz)
+    hi = datetime.combine(end + timedelta(days=1), time.min, tz)
+    return lo.astimezone(ZoneInfo("UTC")), hi.astimezone(ZoneInfo("UTC"))
+
+
+@dataclass
+class ItemFigures:
+    item_code: str
+    element_code: str
+    counts: Counter = field(default_factory=Counter)  # value → answers
+    skipped: int = 0
+
+    @property
+    def valid(self) -> int:
+        return sum(self.counts[v] for v in LEVELS)
+
+    @property
+    def satisfied(self) -> int:
+        return sum(self.counts[v] for v in SATISFIED)
+
+    @property
+    def percent(self) -> float | None:
+        return self.satisfied / self.valid if self.valid else None
+
+    @property
+    def mean(self) -> float | None:
+        return sum(v * self.counts[v] for v in LEVELS) / self.valid if self.valid else None
+
+
+@dataclass
+class Satisfaction:
+    """The figures of one unit (its whole subtree) over a period."""
+
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    respondents: int = 0
+    items: dict[str, ItemFigures] = field(default_factory=dict)
+
+    def add(self, item: str, element: str, value: int | None, n: int) -> None:
+        figures = self.items.setdefault(item, ItemFigures(item, element))
+        if value is None:
+            figures.skipped += n
+        else:
+            figures.counts[value] += n
+
+    @property
+    def elements(self) -> dict[str, float]:
+        """Element code → mean of its items' percentages (elements with data only)."""
+        by_element: dict[str, list[float]] = defaultdict(list)
+        for item in self.items.values():
+            if item.element_code != OVERALL_ELEMENT and item.percent is not None:
+                by_element[item.element_code].append(item.percent)
+        return {code: fmean(values) for code, values in sorted(by_element.items())}
+
+    @property
+    def percent(self) -> float | None:
+        """Overall SIPAS %: the mean of the elements' percentages."""
+        elements = self.elements
+        return fmean(elements.values()) if elements else None
+
+    @property
+    def overall_question(self) -> float | None:
+        """Share of answers at 4–5 to the overall-satisfaction question, if asked."""
+        item = next((i for i in self.items.values() if i.element_code == OVERALL_ELEMENT), None)
+        return item.percent if item else None
+
+    @property
+    def distribution(self) -> dict[int, int]:
+        """Answers per level over every satisfaction item."""
+        total: Counter = Counter()
+        for item in self.items.values():
+            total.update(item.counts)
+        return {v: total[v] for v in LEVELS}
+
+    @property
+    def answers(self) -> int:
+        return sum(self.distribution.values())
+
+    @property
+    def mean(self) -> float | None:
+        dist = self.distribution
+        valid = sum(dist.values())
+        return sum(v * n for v, n in dist.items()) / valid if valid else None
+
+    def weakest_items(self, n: int = 3) -> list[ItemFigures]:
+        """The items with the lowest percentage (those with answers), weakest first."""
+        rated = [i for i in self.items.values() if i.percent is not None]
+        return sorted(rated, key=lambda i: (i.percent, i.item_code))[:n]
+
+
+@dataclass
+class SatisfactionReport:
+    start: date
+    end: date
+    total: Satisfaction  # the requested unit's whole subtree
+    units: list[Satisfaction]  # each direct child's subtree (and the unit's own responses)
+
+
+async def satisfaction(
+    session: AsyncSession, root: Unit, start: date, end: date, tz: ZoneInfo
+) -> SatisfactionReport:
+    """Satisfaction of ``root``'s subtree over local days ``start``–``end``, and per child."""
+    lo, hi = utc_bounds(start, end, tz)
+    units = {
+        u.id: u
+        for u in (await session.exec(select(Unit).where(Unit.path.startswith(root.path)))).scalars()
+    }
+    # Each unit counts towards the direct child of root that it lies under (or root itself).
+    group_of = {uid: _child_of(root, u) for uid, u in units.items()}
+    total = Satisfaction(root.id, root.code, root.name)  # type: ignore[arg-type]
+    groups: dict[int, Satisfaction] = {}
+
+    def group(uid: int) -> Satisfaction:
+        gid = group_of[uid]
+        if gid not in groups:
+            g = units[gid]
+            groups[gid] = Satisfaction(gid, g.code, g.name)
+        return groups[gid]
+
+    in_scope = (
+        Response.status == COMPLETED,
+        Response.flagged_at.is_(None),
+        Response.completed_at >= lo,
+        Response.completed_at < hi,
+        Unit.path.startswith(root.path),
+    )
+    answers = (
+        select(Response.unit_id, Answer.item_code, Answer.element_code, Answer.value, func.count())
+        .join(Response, Response.id == Answer.response_id)
+        .join(Unit, Unit.id == Response.unit_id)
+        .where(*in_scope, Answer.scale == "satisfaction")
+        .group_by(Response.unit_id, Answer.item_code, Answer.element_code, Answer.value)
+    )
+    for uid, item, element, value, n in (await session.exec(answers)).all():
+        total.add(item, element, value, n)
+        group(uid).add(item, element, value, n)
+
+    respondents = (
+        select(Response.unit_id, func.count())
+        .join(Unit, Unit.id == Response.unit_id)
+        .where(*in_scope)
+        .group_by(Response.unit_id)
+    )
+    for uid, n in (await session.exec(respondents)).all():
+        total.respondents += n
+        group(uid).respondents += n
+
+    ordered = sorted(groups.values(), key=lambda s: units[s.unit_id].path)
+    return SatisfactionReport(start, end, total, ordered)
+
+
+def _child_of(root: Unit, unit: Unit) -> int:
+    rest = unit.path[len(root.path) :].strip("/")
+    return int(rest.split("/")[0]) if rest else root.id  # type: ignore[return-value]
+
+
+# --- quotas ---------------------------------------------------------------------------
+
+
+@dataclass
+class QuotaProgress:
+    quota_id: int
+    unit_code: str
+    unit_name: str
+    period_start: date
+    period_end: date
+    label: str | None
+    fields: list[str]  # field names the quota is restricted to (empty: all)
+    target_count: int
+    collected: int
+    target_ratio: float | None = None
+    dossiers: int = 0  # completed dossiers in the period (same scope), when known
+
+    @property
+    def percent(self) -> float:
+        return self.collected / self.target_count if self.target_count else 0.0
+
+    @property
+    def remaining(self) -> int:
+        return max(self.target_count - self.collected, 0)
+
+    @property
+    def surveyed_share(self) -> float | None:
+        """Responses ÷ completed dossiers, when dossiers are recorded."""
+        return self.collected / self.dossiers if self.dossiers else None
+
+
+async def quota_progress(
+    session: AsyncSession, root: Unit, start: date, end: date, tz: ZoneInfo
+) -> list[QuotaProgress]:
+    """Every quota of ``root``'s subtree whose period overlaps ``start``–``end``."""
+    stmt = (
+        select(Quota, Unit)
+        .join(Unit, Unit.id == Quota.unit_id)
+        .where(
+            Unit.path.startswith(root.path),
+            Quota.period_start <= end,
+            Quota.period_end >= start,
+        )
+        .order_by(Unit.path, Quota.period_start, Quota.id)
+    )
+    results = []
+    for quota, unit in (await session.exec(stmt)).all():
+        field_rows = (
+            await session.exec(
+                select(ProcedureField.id, ProcedureField.name)
+                .join(QuotaField, QuotaField.field_id == ProcedureField.id)
+                .where(QuotaField.quota_id == quota.id)
+                .order_by(ProcedureField.name)
+            )
+        ).all()
+        field_ids = [r.id for r in field_rows]
+        lo, hi = utc_bounds(quota.period_start, quota.period_end, tz)
+        collected = await _count(session, Response, Response.completed_at, unit, lo, hi, field_ids)
+        dossiers = await _count(session, Dossier, Dossier.completed_at, unit, lo, hi, field_ids)
+        results.append(
+            QuotaProgress(
+                quota_id=quota.id,  # type: ignore[arg-type]
+                unit_code=unit.code,
+                unit_name=unit.name,
+                period_start=quota.period_start,
+                period_end=quota.period_end,
+                label=quota.label,
+                fields=[r.name for r in field_rows],
+                target_count=quota.target_count,
+                collected=collected,
+                target_ratio=quota.target_ratio,
+                dossiers=dossiers,
+            )
+        )
+    return results
+
+
+async def _count(session, table, completed_at, unit: Unit, lo, hi, field_ids: list[int]) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(table)
+        .join(Unit, Unit.id == table.unit_id)
+        .where(Unit.path.startswith(unit.path), completed_at >= lo, completed_at < hi)
+    )
+    if table is Response:
+        stmt = stmt.where(Response.status == COMPLETED, Response.flagged_at.is_(None))
+    if field_ids:
+        stmt = stmt.join(Procedure, Procedure.id == table.procedure_id).where(
+            Procedure.field_id.in_(field_ids)
+        )
+    return (await session.exec(stmt)).scalar_one()

@@ -1,0 +1,26 @@
+"""SQL that differs between SQLite and PostgreSQL, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def dialect(session: AsyncSession) -> str:
+    """``sqlite`` or ``postgresql``."""
+    return session.bind.dialect.name  # type: ignore[union-attr]
+
+
+def insert(session: AsyncSession, table: Any):
+    """An INSERT that supports ``on_conflict_do_nothing/update`` on either database."""
+    table = getattr(table, "__table__", table)
+    return postgresql.insert(table) if dialect(session) == "postgresql" else sqlite.insert(table)
+
+
+def for_update(session: AsyncSession, stmt, *, skip_locked: bool = False):
+    """``SELECT … FOR UPDATE`` on PostgreSQL; SQLite has one writer, so nothing to add."""
+    if dialect(session) == "postgresql":
+        return stmt.with_for_update(skip_locked=skip_locked)
+    return stmt
