@@ -39,7 +39,7 @@ lint: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F pyproject.toml -k N_ -k _ -k gettext -k ngettext:1,2 \
 		--no-location --omit-header --sort-output -o locales/sipas.pot bot flows scheduler storage
-	$(BIN)/pybabel update -i locales/sipas.pot -d locales -D sipas --no-location --omit-header \
+	$(BIN)/pybabel update -i locales/sipas.pot -d locales -D sipas --ignore-obsolete \
 		--no-fuzzy-matching
 
 clean-venv:

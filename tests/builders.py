@@ -52,14 +52,29 @@ async def new_registration(app: App, unit: Unit, role: str, name: str = "Nguyễ
     return code
 
 
-def event(user: str, *, text: str = "", payload: str = "", kind: EventKind | None = None,
-          channel: str = "test", event_id: str | None = None, now=None) -> InboundEvent:
+def event(
+    user: str,
+    *,
+    text: str = "",
+    payload: str = "",
+    kind: EventKind | None = None,
+    channel: str = "test",
+    event_id: str | None = None,
+    now=None,
+) -> InboundEvent:
     from storage.types import utcnow
 
     if kind is None:
         kind = EventKind.BUTTON if payload and not text else EventKind.TEXT
-    return InboundEvent(channel, user, event_id or f"ev{next(_ids)}", kind, now or utcnow(),
-                        text=text, payload=payload)
+    return InboundEvent(
+        channel,
+        user,
+        event_id or f"ev{next(_ids)}",
+        kind,
+        now or utcnow(),
+        text=text,
+        payload=payload,
+    )
 
 
 class Citizen:

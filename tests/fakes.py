@@ -27,13 +27,27 @@ class World:
     effects: list = field(default_factory=list)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    def add_invite(self, code: str, *, kind: str = "dossier", unit: str = "Phường Hải Châu",
-                   procedure: str | None = "Đăng ký khai sinh", questionnaire: str = "quick",
-                   expired: bool = False, unit_id: int = 1) -> InviteInfo:
+    def add_invite(
+        self,
+        code: str,
+        *,
+        kind: str = "dossier",
+        unit: str = "Phường Hải Châu",
+        procedure: str | None = "Đăng ký khai sinh",
+        questionnaire: str = "quick",
+        expired: bool = False,
+        unit_id: int = 1,
+    ) -> InviteInfo:
         invite = InviteInfo(
-            invite_id=next(self._ids), kind=kind, unit_id=unit_id, unit_name=unit,
-            procedure_id=7 if procedure else None, procedure_name=procedure, dossier_id=None,
-            questionnaire_code=questionnaire, status="expired" if expired else "ok",
+            invite_id=next(self._ids),
+            kind=kind,
+            unit_id=unit_id,
+            unit_name=unit,
+            procedure_id=7 if procedure else None,
+            procedure_name=procedure,
+            dossier_id=None,
+            questionnaire_code=questionnaire,
+            status="expired" if expired else "ok",
         )
         self.invites[code] = invite
         return invite
@@ -71,8 +85,14 @@ class FakeContext:
 class Chat:
     """One user talking to the bot."""
 
-    def __init__(self, world: World, user: str = "u1", channel: str = "test",
-                 now: datetime | None = None, locale: str = "vi") -> None:
+    def __init__(
+        self,
+        world: World,
+        user: str = "u1",
+        channel: str = "test",
+        now: datetime | None = None,
+        locale: str = "vi",
+    ) -> None:
         self.world = world
         self.user = user
         self.channel = channel
@@ -98,26 +118,42 @@ class Chat:
 
     def _apply(self, effect, ctx: FakeContext) -> None:
         if isinstance(effect, fx.StartResponse):
-            self._response_keys[effect.response_key] = (effect.invite_id, effect.unit_id, effect.counter_day)
+            self._response_keys[effect.response_key] = (
+                effect.invite_id,
+                effect.unit_id,
+                effect.counter_day,
+            )
             if effect.invite_kind == "dossier":
                 self.world.claimed.setdefault(effect.invite_id, ctx.user_hash)
             if effect.counter_day:
                 self.world.counter_days.add((ctx.user_hash, effect.unit_id, effect.counter_day))
         elif isinstance(effect, fx.CompleteResponse):
             invite_id, _unit, _day = self._response_keys[effect.response_key]
-            if any(i.invite_id == invite_id and i.kind == "dossier" for i in self.world.invites.values()):
+            if any(
+                i.invite_id == invite_id and i.kind == "dossier"
+                for i in self.world.invites.values()
+            ):
                 self.world.used.add(invite_id)
         elif isinstance(effect, fx.AbandonResponse):
             _invite, unit_id, day = self._response_keys.get(effect.response_key, (None, None, None))
             if day:
                 self.world.counter_days.discard((ctx.user_hash, unit_id, day))
         elif isinstance(effect, fx.LinkPerson):
-            person = next(p for p in self.world.registrations.values() if p.person_id == effect.person_id)
+            person = next(
+                p for p in self.world.registrations.values() if p.person_id == effect.person_id
+            )
             self.world.linked[ctx.user_hash] = person
 
     def _event(self, kind: EventKind, text: str = "", payload: str = "") -> InboundEvent:
-        return InboundEvent(self.channel, self.user, f"e{next(self._events)}", kind, self.now,
-                            text=text, payload=payload)
+        return InboundEvent(
+            self.channel,
+            self.user,
+            f"e{next(self._events)}",
+            kind,
+            self.now,
+            text=text,
+            payload=payload,
+        )
 
     async def send(self, text: str) -> list[Reply]:
         return await self._run(self._event(EventKind.TEXT, text=text))
@@ -137,7 +173,9 @@ class Chat:
             for button in reply.buttons:
                 if button.label == label:
                     return await self.press(button.payload)
-        raise AssertionError(f"no button {label!r} in {[b.label for r in self.replies for b in r.buttons]}")
+        raise AssertionError(
+            f"no button {label!r} in {[b.label for r in self.replies for b in r.buttons]}"
+        )
 
     def wait(self, **kw) -> None:
         self.now += timedelta(**kw)

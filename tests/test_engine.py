@@ -51,7 +51,9 @@ async def test_a_whole_survey_is_stored(app):
         response = (await session.exec(select(Response))).scalars().one()
         answers = {
             a.item_code: a.value
-            for a in (await session.exec(select(Answer).where(Answer.response_id == response.id))).scalars()
+            for a in (
+                await session.exec(select(Answer).where(Answer.response_id == response.id))
+            ).scalars()
         }
         feedback = (await session.exec(select(Feedback))).scalars().one()
         invite = (await session.exec(select(SurveyInvite))).scalars().one()
@@ -95,7 +97,9 @@ async def test_a_restart_mid_survey_loses_nothing(app, settings, clock):
         (question,) = await again.say("4")
         assert question["text"].startswith("Câu 3/6")
         async with restarted.db.read() as session:
-            values = (await session.exec(select(Answer.item_code, Answer.value).order_by(Answer.id))).all()
+            values = (
+                await session.exec(select(Answer.item_code, Answer.value).order_by(Answer.id))
+            ).all()
         assert [tuple(v) for v in values] == [("overall", 5), ("E1", 4)]
     finally:
         await restarted.close()

@@ -54,7 +54,9 @@ async def test_deep_link_greets_with_unit_and_procedure_and_asks_first_question(
     assert len(chat.of(fx.StartResponse)) == 1
 
 
-@pytest.mark.parametrize("typed", ["k7qm-2xwd-9rte", " K7QM 2XWD 9RTE ", "DG K7QM2XWD9RTE", "mã: k7qm.2xwd.9rte"])
+@pytest.mark.parametrize(
+    "typed", ["k7qm-2xwd-9rte", " K7QM 2XWD 9RTE ", "DG K7QM2XWD9RTE", "mã: k7qm.2xwd.9rte"]
+)
 async def test_typed_code_forgives_case_spaces_and_keyword(world, typed):
     chat = Chat(world)
     await chat.send(typed)
@@ -202,7 +204,11 @@ async def test_negative_answer_asks_what_went_wrong_and_opens_feedback(world):
     assert "liên hệ lại" in chat.text
     await chat.press_label("Có, xin liên hệ")
     (feedback,) = chat.of(fx.OpenFeedback)
-    assert (feedback.item_code, feedback.reason, feedback.wants_contact) == ("overall", "wait", True)
+    assert (feedback.item_code, feedback.reason, feedback.wants_contact) == (
+        "overall",
+        "wait",
+        True,
+    )
     assert "Lãnh đạo đơn vị sẽ liên hệ" in chat.text
     assert "khía cạnh" in chat.text  # the survey goes on
     await chat.press_label("Có, tiếp tục")
@@ -361,11 +367,17 @@ async def test_sipas_2023_asks_all_19_items_in_five_elements(world):
     assert headers[-1] == "Câu 19/19 · Tiếp nhận, xử lý phản ánh, kiến nghị"
     await chat.press_label("Bỏ qua")
     answers = chat.all_of(fx.RecordAnswer)
-    assert len(answers) == 19 and {a.element_code for a in answers} == {"E1", "E2", "E3", "E4", "E5"}
+    assert len(answers) == 19 and {a.element_code for a in answers} == {
+        "E1",
+        "E2",
+        "E3",
+        "E4",
+        "E5",
+    }
     assert chat.of(fx.CompleteResponse)
 
 
-# --- staff, roles, channel events ---------------------------------------------------------------------
+# --- staff, roles, channel events ---------------------------------------------------
 
 
 async def test_registration_code_links_the_account(world):

@@ -1,0 +1,186 @@
+"""Satisfaction and quota figures against hand computation, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import update
+
+from bot import reporting
+from flows.i18n import translator
+from flows.periods import month
+from storage import reports
+from storage.models import Dossier, Quota, QuotaField, Response
+from tests.builders import Citizen, make_org, new_code
+
+
+async def survey(app, unit, user, overall, elements=None, *, cancel=False):
+    """One citizen's survey; ``elements`` None declines the optional questions."""
+    citizen = Citizen(app, user)
+    await citizen.say(await new_code(app, unit))
+    await citizen.say(str(overall))
+    if cancel:
+        await citizen.say("/cancel")
+        return
+    if overall in (1, 2):
+        await citizen.press_label("Chờ đợi lâu")
+        await citizen.press_label("Không cần")
+    if elements is None:
+        await citizen.press_label("Không, kết thúc")
+    else:
+        await citizen.press_label("Có, tiếp tục")
+        for value in elements:
+            await citizen.say("bỏ qua" if value is None else str(value))
+            if value in (1, 2) and overall not in (1, 2):
+                await citizen.press_label("Chờ đợi lâu")
+                await citizen.press_label("Không cần")
+    await citizen.press_label("Bỏ qua")
+
+
+@pytest.fixture
+async def rated(app):
+    org = await make_org(app)
+    await survey(app, org.ward, "c1", 5, [4, 2, 5, None, 3])
+    await survey(app, org.ward, "c2", 4)
+    await survey(app, org.ward, "c3", 1, [5, 5, 1, 4, None])
+    await survey(app, org.ward2, "c4", 3, [3, 4, 4, 5, 5])
+    await survey(app, org.ward, "c5", 5, cancel=True)  # abandoned: never counts
+    return org
+
+
+def today(app) -> date:
+    return app.now().astimezone(app.tz).date()
+
+
+async def test_satisfaction_matches_hand_computation(app, rated):
+    async with app.db.read() as session:
+        report = await reports.satisfaction(session, rated.province, today(app), today(app), app.tz)
+    total = report.total
+    # Pooled over both wards: overall 5,4,1,3 → 2/4; E1 4,5,3 → 2/3; E2 2,5,4 → 2/3;
+    # E3 5,1,4 → 2/3; E4 4,5 → 2/2 (one skip leaves the denominator); E5 3,5 → 1/2.
+    assert total.respondents == 4
+    assert total.overall_question == pytest.approx(0.5)
+    assert total.elements == pytest.approx(
+        {"E1": 2 / 3, "E2": 2 / 3, "E3": 2 / 3, "E4": 1.0, "E5": 0.5}
+    )
+    assert total.percent == pytest.approx((2 / 3 * 3 + 1.0 + 0.5) / 5)  # 70 %
+    # 17 answers: c1 5,4,2,5,3 · c2 4 · c3 1,5,5,1,4 · c4 3,3,4,4,5,5
+    assert total.distribution == {1: 2, 2: 1, 3: 3, 4: 5, 5: 6}
+    assert total.mean == pytest.approx((2 + 2 + 9 + 20 + 30) / 17)
+
+    by_code = {u.unit_code: u for u in report.units}
+    ward1, ward2 = by_code["P.W1"], by_code["P.W2"]
+    assert ward1.respondents == 3 and ward2.respondents == 1
+    # Ward 1: E1 4,5 → 1; E2 2,5 → ½; E3 5,1 → ½; E4 4 → 1; E5 3 → 0; mean 60 %.
+    assert ward1.elements == pytest.approx({"E1": 1, "E2": 0.5, "E3": 0.5, "E4": 1, "E5": 0})
+    assert ward1.percent == pytest.approx(0.6)
+    assert ward1.overall_question == pytest.approx(2 / 3)
+    assert ward2.percent == pytest.approx(0.8) and ward2.overall_question == 0
+    assert ward1.items["E4"].skipped == 1 and ward1.items["E4"].valid == 1
+
+    data = json.loads(reporting.satisfaction_json(report))
+    assert data["total"]["percent"] == 70.0
+    assert data["total"]["elements"]["E1"] == 66.67
+    assert [u["unit_code"] for u in data["units"]] == ["P.W1", "P.W2"]
+    table = reporting.satisfaction_table(report, translator("vi"), month(2026, 11))
+    assert "Chung: 70,0%" in table and "4 người trả lời" in table
+
+
+async def test_flagged_responses_are_left_out_until_cleared(app, rated):
+    async with app.db.write() as session:
+        await session.exec(
+            update(Response)
+            .where(Response.respondent_hash == app.keys.user_hash("test", "c3"))
+            .values(flagged_at=app.now(), flag_reason="stuffing")
+        )
+    async with app.db.read() as session:
+        report = await reports.satisfaction(session, rated.ward, today(app), today(app), app.tz)
+    assert report.total.respondents == 2
+    assert report.total.overall_question == 1.0  # c1 5 and c2 4
+
+
+async def test_period_bounds_are_local_days(app, clock):
+    org = await make_org(app)
+    # 23:59 on 31/10 in Hà Nội is 16:59 UTC; 00:01 on 1/11 is 17:01 UTC on 31/10.
+    clock.now = datetime(2023, 10, 31, 16, 59, tzinfo=UTC)
+    await survey(app, org.ward, "late-october", 5)
+    clock.now = datetime(2023, 10, 31, 17, 1, tzinfo=UTC)
+    await survey(app, org.ward, "early-november", 1)
+    october = month(2023, 10)
+    november = month(2023, 11)
+    async with app.db.read() as session:
+        oct_report = await reports.satisfaction(
+            session, org.ward, october.start, october.end, app.tz
+        )
+        nov_report = await reports.satisfaction(
+            session, org.ward, november.start, november.end, app.tz
+        )
+    assert oct_report.total.respondents == 1 and oct_report.total.overall_question == 1.0
+    assert nov_report.total.respondents == 1 and nov_report.total.overall_question == 0.0
+
+
+async def test_quota_progress_counts_subtree_fields_and_dossier_share(app, rated):
+    day = today(app)
+    async with app.db.write() as session:
+        session.add(
+            Quota(
+                unit_id=rated.ward.id,
+                period_start=day.replace(day=1),
+                period_end=day,
+                target_count=300,
+                label="tháng",
+            )
+        )
+        province_quota = Quota(
+            unit_id=rated.province.id,
+            period_start=day,
+            period_end=day,
+            target_count=4,
+            target_ratio=0.15,
+        )
+        session.add(province_quota)
+        other_field = Quota(
+            unit_id=rated.province.id, period_start=day, period_end=day, target_count=10
+        )
+        session.add(other_field)
+        await session.flush()
+        from storage.models import ProcedureField
+
+        empty = ProcedureField(code="XD", name="Xây dựng")
+        session.add(empty)
+        await session.flush()
+        session.add(QuotaField(quota_id=other_field.id, field_id=empty.id))
+        for i in range(20):
+            session.add(
+                Dossier(
+                    receipt_code=f"R{i}",
+                    unit_id=rated.ward.id,
+                    procedure_id=rated.procedure.id,
+                    completed_at=app.now(),
+                )
+            )
+    async with app.db.read() as session:
+        rows = await reports.quota_progress(session, rated.province, day, day, app.tz)
+    by_target = {q.target_count: q for q in rows}
+    assert (by_target[300].collected, by_target[300].remaining) == (3, 297)
+    province = by_target[4]
+    assert province.collected == 4 and province.percent == 1.0 and province.remaining == 0
+    assert province.dossiers == 20 and province.surveyed_share == pytest.approx(0.2)
+    assert by_target[10].collected == 0 and by_target[10].fields == ["Xây dựng"]
+    line = reporting.quota_line(by_target[300], translator("vi"))
+    assert line == "3/300 phiếu (1,0%), còn thiếu 297"
+    assert "khảo sát 20,0% số hồ sơ (chỉ tiêu 15,0%)" in reporting.quota_line(
+        province, translator("vi")
+    )
+
+
+async def test_empty_period(app):
+    org = await make_org(app)
+    async with app.db.read() as session:
+        report = await reports.satisfaction(
+            session, org.province, date(2020, 1, 1), date(2020, 1, 31), app.tz
+        )
+    assert report.total.respondents == 0 and report.total.percent is None and report.units == []
+    assert "Chưa có phiếu" in reporting.satisfaction_table(report, translator("vi"), month(2020, 1))
