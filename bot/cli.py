@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     _format_args(c)
     c.set_defaults(func=_report_quota)
 
+    from bot.importer import IMPORTERS
+
+    p = sub.add_parser("import", help="bulk load from CSV (a bad file loads nothing)")
+    p.add_argument("kind", choices=sorted(IMPORTERS))
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=_import)
+
     for extend in EXTENSIONS:
         extend(sub)
     return parser
@@ -430,6 +437,39 @@ def _report_quota(settings: Settings, args) -> int:
             "table": lambda: reporting.quota_table(rows, t, unit.name, period),
         }[args.format]
         _emit(render(), args.out)
+        return 0
+
+    return run_async(settings, body)
+
+
+def _import(settings: Settings, args) -> int:
+    from bot.importer import ImportFailed, import_csv, print_progress
+
+    if not args.file.is_file():
+        raise UsageError(f"no such file: {args.file}")
+
+    async def body(app: App) -> int:
+        _ = translator(settings.default_locale, settings.timezone).gettext
+        try:
+            result = await import_csv(app, args.kind, args.file, progress=print_progress)
+        except ImportFailed as failed:
+            for error in failed.errors[:200]:
+                print(f"{args.file.name}: {error}", file=sys.stderr)
+            more = len(failed.errors) - 200
+            if more > 0:
+                print(f"… and {more} more", file=sys.stderr)
+            raise UsageError(
+                _("{file}: {n} bad row(s); nothing was loaded").format(
+                    file=args.file.name, n=len(failed.errors)
+                )
+            ) from None
+        for line in result.output:
+            print(line)
+        print(
+            _("Loaded {n} {kind} from {file}.").format(
+                n=result.loaded, kind=result.kind, file=args.file.name
+            )
+        )
         return 0
 
     return run_async(settings, body)

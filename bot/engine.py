@@ -65,6 +65,8 @@ async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]
         user_hash = app.keys.user_hash(event.channel, event.user_id)
         conv = await conversations.lock(session, event.channel, user_hash, now)
         person = await people.person_for(session, event.channel, user_hash)
+        if person is not None:
+            await people.touch(session, event.channel, user_hash, now)
         default = app.settings.default_locale
         if conv.updated_at is None:  # a new user: the client's language, or a staff member's
             default = person.locale if person else normalise_locale(event.locale_hint, default)

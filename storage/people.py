@@ -155,3 +155,34 @@ async def mark_unreachable(
         stmt.values(unreachable_at=now, unreachable_reason=reason[:255]).returning(PersonChannel.id)
     )
     return len(result.all())
+
+
+@dataclass(frozen=True)
+class Contact:
+    channel: str
+    channel_user_id: str
+
+
+async def contact_for(session: AsyncSession, person_id: int) -> Contact | None:
+    """Where to reach a person: their chosen channel if reachable, else the one they used
+    last; None when no reachable account is linked."""
+    stmt = (
+        select(PersonChannel.channel, PersonChannel.channel_user_id, Person.preferred_channel)
+        .join(Person, Person.id == PersonChannel.person_id)
+        .where(PersonChannel.person_id == person_id, PersonChannel.unreachable_at.is_(None))
+        .order_by(PersonChannel.last_seen_at.desc().nulls_last(), PersonChannel.id.desc())
+    )
+    rows = (await session.exec(stmt)).all()
+    if not rows:
+        return None
+    preferred = next((r for r in rows if r.channel == r.preferred_channel), rows[0])
+    return Contact(preferred.channel, preferred.channel_user_id)
+
+
+async def touch(session: AsyncSession, channel: str, user_hash: str, now: datetime) -> None:
+    """Note that a linked account was just used (reminders go to the channel used last)."""
+    await session.exec(
+        update(PersonChannel)
+        .where(PersonChannel.channel == channel, PersonChannel.user_hash == user_hash)
+        .values(last_seen_at=now, unreachable_at=None, unreachable_reason=None)
+    )

@@ -1,0 +1,36 @@
+"""Messages the bot starts itself (reminders, alerts), addressed to a person, via the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.engine import reply_payload
+from flows.engine import Reply
+from storage import outbox, people
+from storage.outbox import NewMessage
+
+
+async def notify_person(
+    session: AsyncSession,
+    person_id: int,
+    reply: Reply,
+    now: datetime,
+    *,
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue ``reply`` for a person on the channel they are reachable on (in the caller's
+    transaction). False when they have no reachable account or the dedupe key was used."""
+    contact = await people.contact_for(session, person_id)
+    if contact is None:
+        return False
+    message = NewMessage(
+        contact.channel,
+        contact.channel_user_id,
+        reply_payload(reply),
+        not_before=not_before,
+        dedupe_key=dedupe_key,
+    )
+    return await outbox.enqueue(session, [message], now) == 1
