@@ -22,7 +22,7 @@ from bot.app import App
 from bot.invites import IssuedInvite, issue_invite, issue_registration
 from flows import questionnaire as qn
 from flows.periods import month, quarter_of
-from storage import units
+from storage import rollups, units
 from storage.models import (
     Answer,
     Dossier,
@@ -204,6 +204,8 @@ async def load(
         summary.responses += await _responses(
             session, rng, ward, ward_procs, quick, quick_id, quality, when, dossiers=True
         )
+
+    await rollups.rebuild(session, app.tz)  # the bulk inserts above bypass the increments
 
     # Codes to try: a counter code per ward, a few single-use dossier codes.
     for ward, _quality in wards:

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.context import DbContext
 from flows import engine as fx
-from storage import audit, people, surveys
+from storage import audit, people, rollups, surveys
 
 Applier = Callable[[DbContext, Any], Awaitable[None]]
 APPLIERS: dict[type, Applier] = {}
@@ -64,7 +64,11 @@ async def _record_answer(ctx: DbContext, e: fx.RecordAnswer) -> None:
 
 @applies(fx.CompleteResponse)
 async def _complete(ctx: DbContext, e: fx.CompleteResponse) -> None:
-    await surveys.complete_response(ctx.session, e.response_key, e.comment, e.completed_at)
+    response_id = await surveys.complete_response(
+        ctx.session, e.response_key, e.comment, e.completed_at
+    )
+    if response_id is not None:
+        await rollups.apply_response(ctx.session, response_id, ctx.app.tz)
 
 
 @applies(fx.AbandonResponse)

@@ -326,3 +326,32 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     target: str | None = Field(default=None, max_length=255)
     detail: dict = Field(default_factory=dict, sa_type=JSON)
+
+
+# --- rollups (derived; rebuilt from raw answers by storage.rollups.rebuild) -------------
+
+
+class RollupAnswer(SQLModel, table=True):
+    """Satisfaction answers of completed, unflagged responses per unit, local day and item."""
+
+    __tablename__ = "rollup_answer"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    item_code: str = Field(max_length=32, primary_key=True)
+    element_code: str = Field(max_length=32)
+    n1: int = Field(default=0)
+    n2: int = Field(default=0)
+    n3: int = Field(default=0)
+    n4: int = Field(default=0)
+    n5: int = Field(default=0)
+    skipped: int = Field(default=0)
+
+
+class RollupResponse(SQLModel, table=True):
+    """Completed, unflagged responses per unit, local day and field (0: no field known)."""
+
+    __tablename__ = "rollup_response"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    field_id: int = Field(default=0, primary_key=True)
+    responses: int = Field(default=0)

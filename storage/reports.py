@@ -5,7 +5,8 @@
 - also: respondents, mean score, the distribution per level, and the overall question
 
 Only completed, unflagged responses count; only answers on the satisfaction scale.
-Periods are local calendar days [start, end] turned into UTC bounds here.
+Periods are local calendar days [start, end]. The figures are read from the rollups
+(storage.rollups), which hold exactly these counts per unit and local day.
 """
 
 from __future__ import annotations
@@ -16,20 +17,21 @@ from datetime import date, datetime, time, timedelta
 from statistics import fmean
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
-    Answer,
     Dossier,
     Procedure,
     ProcedureField,
     Quota,
     QuotaField,
-    Response,
+    RollupAnswer,
+    RollupResponse,
     Unit,
 )
-from storage.surveys import COMPLETED
+from storage.rollups import LEVEL_COLUMNS
 
 SATISFIED = (4, 5)
 LEVELS = (1, 2, 3, 4, 5)
@@ -140,8 +142,11 @@ class SatisfactionReport:
 async def satisfaction(
     session: AsyncSession, root: Unit, start: date, end: date, tz: ZoneInfo
 ) -> SatisfactionReport:
-    """Satisfaction of ``root``'s subtree over local days ``start``–``end``, and per child."""
-    lo, hi = utc_bounds(start, end, tz)
+    """Satisfaction of ``root``'s subtree over local days ``start``–``end``, and per child.
+
+    Read from the rollups (``storage.rollups``), which count exactly what a scan of the
+    raw answers would; ``tz`` is the zone the rollups' days are in.
+    """
     units = {
         u.id: u
         for u in (await session.exec(select(Unit).where(Unit.path.startswith(root.path)))).scalars()
@@ -158,33 +163,36 @@ async def satisfaction(
             groups[gid] = Satisfaction(gid, g.code, g.name)
         return groups[gid]
 
-    in_scope = (
-        Response.status == COMPLETED,
-        Response.flagged_at.is_(None),
-        Response.completed_at >= lo,
-        Response.completed_at < hi,
-        Unit.path.startswith(root.path),
-    )
+    in_scope = (Unit.path.startswith(root.path), RollupAnswer.day >= start, RollupAnswer.day <= end)
     answers = (
-        select(Response.unit_id, Answer.item_code, Answer.element_code, Answer.value, func.count())
-        .join(Response, Response.id == Answer.response_id)
-        .join(Unit, Unit.id == Response.unit_id)
-        .where(*in_scope, Answer.scale == "satisfaction")
-        .group_by(Response.unit_id, Answer.item_code, Answer.element_code, Answer.value)
+        select(
+            RollupAnswer.unit_id,
+            RollupAnswer.item_code,
+            RollupAnswer.element_code,
+            *(func.sum(getattr(RollupAnswer, c)) for c in (*LEVEL_COLUMNS, "skipped")),
+        )
+        .join(Unit, Unit.id == RollupAnswer.unit_id)
+        .where(*in_scope)
+        .group_by(RollupAnswer.unit_id, RollupAnswer.item_code, RollupAnswer.element_code)
     )
-    for uid, item, element, value, n in (await session.exec(answers)).all():
-        total.add(item, element, value, n)
-        group(uid).add(item, element, value, n)
+    for uid, item, element, *counts in (await session.exec(answers)).all():
+        for value, n in zip((*LEVELS, None), counts, strict=True):
+            if n:
+                total.add(item, element, value, int(n))
+                group(uid).add(item, element, value, int(n))
 
     respondents = (
-        select(Response.unit_id, func.count())
-        .join(Unit, Unit.id == Response.unit_id)
-        .where(*in_scope)
-        .group_by(Response.unit_id)
+        select(RollupResponse.unit_id, func.sum(RollupResponse.responses))
+        .join(Unit, Unit.id == RollupResponse.unit_id)
+        .where(
+            Unit.path.startswith(root.path), RollupResponse.day >= start, RollupResponse.day <= end
+        )
+        .group_by(RollupResponse.unit_id)
     )
     for uid, n in (await session.exec(respondents)).all():
-        total.respondents += n
-        group(uid).respondents += n
+        if n:
+            total.respondents += int(n)
+            group(uid).respondents += int(n)
 
     ordered = sorted(groups.values(), key=lambda s: units[s.unit_id].path)
     return SatisfactionReport(start, end, total, ordered)
@@ -229,7 +237,11 @@ class QuotaProgress:
 async def quota_progress(
     session: AsyncSession, root: Unit, start: date, end: date, tz: ZoneInfo
 ) -> list[QuotaProgress]:
-    """Every quota of ``root``'s subtree whose period overlaps ``start``–``end``."""
+    """Every quota of ``root``'s subtree whose period overlaps ``start``–``end``.
+
+    A handful of grouped queries whatever the number of quotas, so a province's hundred
+    wards answer as fast as one.
+    """
     stmt = (
         select(Quota, Unit)
         .join(Unit, Unit.id == Quota.unit_id)
@@ -240,49 +252,81 @@ async def quota_progress(
         )
         .order_by(Unit.path, Quota.period_start, Quota.id)
     )
-    results = []
-    for quota, unit in (await session.exec(stmt)).all():
-        field_rows = (
-            await session.exec(
-                select(ProcedureField.id, ProcedureField.name)
-                .join(QuotaField, QuotaField.field_id == ProcedureField.id)
-                .where(QuotaField.quota_id == quota.id)
-                .order_by(ProcedureField.name)
-            )
-        ).all()
-        field_ids = [r.id for r in field_rows]
-        lo, hi = utc_bounds(quota.period_start, quota.period_end, tz)
-        collected = await _count(session, Response, Response.completed_at, unit, lo, hi, field_ids)
-        dossiers = await _count(session, Dossier, Dossier.completed_at, unit, lo, hi, field_ids)
-        results.append(
-            QuotaProgress(
-                quota_id=quota.id,  # type: ignore[arg-type]
-                unit_code=unit.code,
-                unit_name=unit.name,
-                period_start=quota.period_start,
-                period_end=quota.period_end,
-                label=quota.label,
-                fields=[r.name for r in field_rows],
-                target_count=quota.target_count,
-                collected=collected,
-                target_ratio=quota.target_ratio,
-                dossiers=dossiers,
-            )
+    quotas = (await session.exec(stmt)).all()
+    if not quotas:
+        return []
+    ids = [q.id for q, _u in quotas]
+    fields: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for quota_id, field_id, name in (
+        await session.exec(
+            select(QuotaField.quota_id, ProcedureField.id, ProcedureField.name)
+            .join(ProcedureField, ProcedureField.id == QuotaField.field_id)
+            .where(QuotaField.quota_id.in_(ids))
+            .order_by(ProcedureField.name)
         )
-    return results
+    ).all():
+        fields[quota_id].append((field_id, name))
 
-
-async def _count(session, table, completed_at, unit: Unit, lo, hi, field_ids: list[int]) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(table)
-        .join(Unit, Unit.id == table.unit_id)
-        .where(Unit.path.startswith(unit.path), completed_at >= lo, completed_at < hi)
+    collected = await _per_quota(
+        session,
+        ids,
+        RollupResponse,
+        func.sum(RollupResponse.responses),
+        RollupResponse.day.between(Quota.period_start, Quota.period_end),
+        RollupResponse.field_id,
     )
-    if table is Response:
-        stmt = stmt.where(Response.status == COMPLETED, Response.flagged_at.is_(None))
-    if field_ids:
-        stmt = stmt.join(Procedure, Procedure.id == table.procedure_id).where(
-            Procedure.field_id.in_(field_ids)
+    dossiers: dict[int, int] = {}
+    by_period: dict[tuple[date, date], list[int]] = defaultdict(list)
+    for quota, _unit in quotas:
+        by_period[(quota.period_start, quota.period_end)].append(quota.id)
+    for (first, last), period_ids in by_period.items():  # usually one or two periods
+        lo, hi = utc_bounds(first, last, tz)
+        dossiers |= await _per_quota(
+            session,
+            period_ids,
+            Dossier,
+            func.count(Dossier.id),
+            and_(Dossier.completed_at >= lo, Dossier.completed_at < hi),
+            Procedure.field_id,
+            join_procedure=True,
         )
-    return (await session.exec(stmt)).scalar_one()
+
+    return [
+        QuotaProgress(
+            quota_id=quota.id,  # type: ignore[arg-type]
+            unit_code=unit.code,
+            unit_name=unit.name,
+            period_start=quota.period_start,
+            period_end=quota.period_end,
+            label=quota.label,
+            fields=[name for _id, name in fields[quota.id]],
+            target_count=quota.target_count,
+            collected=collected.get(quota.id, 0),
+            target_ratio=quota.target_ratio,
+            dossiers=dossiers.get(quota.id, 0),
+        )
+        for quota, unit in quotas
+    ]
+
+
+async def _per_quota(
+    session, quota_ids, table, measure, in_period, field_column, *, join_procedure=False
+) -> dict[int, int]:
+    """``measure`` over ``table`` rows of each quota's unit subtree, period and fields."""
+    quota_unit, unit = aliased(Unit), aliased(Unit)
+    restricted = exists().where(QuotaField.quota_id == Quota.id)
+    allowed = select(QuotaField.field_id).where(QuotaField.quota_id == Quota.id)
+    stmt = (
+        select(Quota.id, measure)
+        .join(quota_unit, quota_unit.id == Quota.unit_id)
+        .join(unit, unit.path.startswith(quota_unit.path))
+        .join(table, table.unit_id == unit.id)
+    )
+    if join_procedure:
+        stmt = stmt.outerjoin(Procedure, Procedure.id == table.procedure_id)
+    stmt = stmt.where(
+        Quota.id.in_(quota_ids),
+        in_period,
+        or_(~restricted, field_column.in_(allowed.scalar_subquery())),
+    ).group_by(Quota.id)
+    return {quota_id: int(n or 0) for quota_id, n in (await session.exec(stmt)).all()}

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select
 
 from bot import reporting
 from flows.i18n import translator
 from flows.periods import month
-from storage import reports
-from storage.models import Dossier, Quota, QuotaField, Response
+from storage import flags, reports, rollups
+from storage.models import Dossier, Quota, QuotaField, Response, RollupAnswer, RollupResponse
 from tests.builders import Citizen, make_org, new_code
 
 
@@ -89,16 +89,66 @@ async def test_satisfaction_matches_hand_computation(app, rated):
 
 
 async def test_flagged_responses_are_left_out_until_cleared(app, rated):
+    async with app.db.read() as session:
+        c3 = (
+            await session.exec(
+                select(Response.id).where(
+                    Response.respondent_hash == app.keys.user_hash("test", "c3")
+                )
+            )
+        ).scalar_one()
     async with app.db.write() as session:
-        await session.exec(
-            update(Response)
-            .where(Response.respondent_hash == app.keys.user_hash("test", "c3"))
-            .values(flagged_at=app.now(), flag_reason="stuffing")
-        )
+        assert await flags.flag_responses(session, [c3], "stuffing", app.now(), app.tz) == [c3]
+        assert await flags.flag_responses(session, [c3], "again", app.now(), app.tz) == []
     async with app.db.read() as session:
         report = await reports.satisfaction(session, rated.ward, today(app), today(app), app.tz)
     assert report.total.respondents == 2
     assert report.total.overall_question == 1.0  # c1 5 and c2 4
+    async with app.db.write() as session:
+        assert await flags.clear_flags(session, [c3], app.tz) == [c3]
+    async with app.db.read() as session:
+        report = await reports.satisfaction(session, rated.ward, today(app), today(app), app.tz)
+    assert report.total.respondents == 3 and report.total.overall_question == pytest.approx(2 / 3)
+
+
+async def test_rollups_kept_by_increments_equal_a_rebuild_from_raw_answers(app, rated):
+    async with app.db.read() as session:
+        ids = (await session.exec(select(Response.id).order_by(Response.id))).scalars().all()
+    async with app.db.write() as session:
+        await flags.flag_responses(session, ids[:2], "test", app.now(), app.tz)
+        await flags.clear_flags(session, ids[:1], app.tz)
+
+    async def snapshot():
+        answer_columns = (
+            RollupAnswer.unit_id,
+            RollupAnswer.day,
+            RollupAnswer.item_code,
+            RollupAnswer.n1,
+            RollupAnswer.n2,
+            RollupAnswer.n3,
+            RollupAnswer.n4,
+            RollupAnswer.n5,
+            RollupAnswer.skipped,
+        )
+        response_columns = (
+            RollupResponse.unit_id,
+            RollupResponse.day,
+            RollupResponse.field_id,
+            RollupResponse.responses,
+        )
+        async with app.db.read() as session:
+            answers = sorted(tuple(r) for r in (await session.exec(select(*answer_columns))).all())
+            responses = sorted(
+                tuple(r) for r in (await session.exec(select(*response_columns))).all()
+            )
+        # Rows that went back to zero are harmless; compare what counts.
+        return [a for a in answers if any(a[3:])], [r for r in responses if r[3]]
+
+    incremental = await snapshot()
+    async with app.db.write() as session:
+        await rollups.rebuild(session, app.tz)
+    assert await snapshot() == incremental
+    assert incremental[1] and sum(r[3] for r in incremental[1]) == 3  # 4 completed, 1 flagged
 
 
 async def test_period_bounds_are_local_days(app, clock):
@@ -184,3 +234,21 @@ async def test_empty_period(app):
         )
     assert report.total.respondents == 0 and report.total.percent is None and report.units == []
     assert "Chưa có phiếu" in reporting.satisfaction_table(report, translator("vi"), month(2020, 1))
+
+
+async def test_rollup_days_follow_the_zone_even_with_daylight_saving(app, clock):
+    """SQLite has no time zones: for a zone whose offset changes, days are worked out in
+    Python; PostgreSQL does it in SQL. Both must agree with a hand computation."""
+    from zoneinfo import ZoneInfo
+
+    org = await make_org(app)
+    clock.now = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)  # 00:30 on 29/3 in Berlin (CET)
+    await survey(app, org.ward, "before-dst", 5)
+    clock.now = datetime(2026, 7, 1, 22, 30, tzinfo=UTC)  # 00:30 on 2/7 in Berlin (CEST)
+    await survey(app, org.ward, "after-dst", 4)
+    async with app.db.read() as session:
+        _answers, responses = await rollups.raw_counts(session, ZoneInfo("Europe/Berlin"))
+    assert sorted((r["day"], r["responses"]) for r in responses) == [
+        (date(2026, 3, 29), 1),
+        (date(2026, 7, 2), 1),
+    ]

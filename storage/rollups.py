@@ -1,0 +1,256 @@
+"""Report rollups: counts per unit and local day, derived from raw answers.
+
+Every report period is a run of whole local days, so summing these rows gives exactly the
+figures a scan of the raw answers would, at a fraction of the cost. They are kept up to
+date by ``apply_response`` in the transaction that completes (or flags, or clears) a
+response, with increments that concurrent transactions can interleave safely, and can be
+rebuilt from the raw answers at any time (``rebuild``: after bulk loads, or to repair).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, delete, func, literal_column, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import Answer, Procedure, Response, RollupAnswer, RollupResponse
+from storage.sql import dialect, insert
+from storage.surveys import COMPLETED
+
+LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
+
+
+async def apply_response(
+    session: AsyncSession, response_id: int, tz: ZoneInfo, sign: int = 1
+) -> bool:
+    """Add (``sign`` 1) or remove (-1) one completed response's counts; False if it does not
+    count (not completed, or flagged while adding)."""
+    row = (
+        await session.exec(
+            select(
+                Response.unit_id,
+                Response.completed_at,
+                Response.status,
+                Response.flagged_at,
+                Procedure.field_id,
+            )
+            .outerjoin(Procedure, Procedure.id == Response.procedure_id)
+            .where(Response.id == response_id)
+        )
+    ).first()
+    if row is None or row.status != COMPLETED or row.completed_at is None:
+        return False
+    if row.flagged_at is not None and sign > 0:
+        return False  # flagged responses count nowhere (flags.py removes them first)
+    day = row.completed_at.astimezone(tz).date()
+    answers = (
+        await session.exec(
+            select(Answer.item_code, Answer.element_code, Answer.value)
+            .where(Answer.response_id == response_id, Answer.scale == "satisfaction")
+            .order_by(Answer.item_code)  # a fixed order: concurrent upserts lock rows alike
+        )
+    ).all()
+    if answers:
+        values = []
+        for item, element, value in answers:
+            counts = dict.fromkeys((*LEVEL_COLUMNS, "skipped"), 0)
+            counts["skipped" if value is None else f"n{value}"] = sign
+            values.append(
+                {
+                    "unit_id": row.unit_id,
+                    "day": day,
+                    "item_code": item,
+                    "element_code": element,
+                    **counts,
+                }
+            )
+        stmt = insert(session, RollupAnswer).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["unit_id", "day", "item_code"],
+            set_={
+                c: getattr(RollupAnswer, c) + getattr(stmt.excluded, c)
+                for c in (*LEVEL_COLUMNS, "skipped")
+            },
+        )
+        await session.exec(stmt)
+    stmt = insert(session, RollupResponse).values(
+        unit_id=row.unit_id, day=day, field_id=row.field_id or 0, responses=sign
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["unit_id", "day", "field_id"],
+        set_={"responses": RollupResponse.responses + stmt.excluded.responses},
+    )
+    await session.exec(stmt)
+    return True
+
+
+async def missing(session: AsyncSession) -> bool:
+    """Whether completed responses exist but no rollup row does (data older than rollups)."""
+    has_rollups = (await session.exec(select(RollupResponse.unit_id).limit(1))).first()
+    if has_rollups is not None:
+        return False
+    completed = select(Response.id).where(Response.status == COMPLETED).limit(1)
+    return (await session.exec(completed)).first() is not None
+
+
+async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
+    """Recompute every rollup row from the raw answers; returns (answer rows, response rows).
+
+    One INSERT … SELECT per table, so the database does the work (a minute of Python for
+    a million answers otherwise); only a zone with changing offsets on SQLite goes row by row.
+    """
+    await session.exec(delete(RollupAnswer))
+    await session.exec(delete(RollupResponse))
+    day = _local_day(session, tz)
+    if day is None:
+        answer_rows, response_rows = await raw_counts(session, tz)
+        for chunk in _chunks(answer_rows, 2000):
+            await session.exec(insert(session, RollupAnswer).values(chunk))
+        for chunk in _chunks(response_rows, 2000):
+            await session.exec(insert(session, RollupResponse).values(chunk))
+        return len(answer_rows), len(response_rows)
+    counted = (Response.status == COMPLETED, Response.flagged_at.is_(None))
+    per_level = [
+        func.sum(case((Answer.value == level, 1), else_=0)).label(f"n{level}")
+        for level in range(1, 6)
+    ]
+    answers = (
+        select(
+            Response.unit_id,
+            day,
+            Answer.item_code,
+            func.min(Answer.element_code),
+            *per_level,
+            func.sum(case((Answer.value.is_(None), 1), else_=0)),
+        )
+        .join(Response, Response.id == Answer.response_id)
+        .where(*counted, Answer.scale == "satisfaction")
+        .group_by(Response.unit_id, day, Answer.item_code)
+    )
+    field = func.coalesce(Procedure.field_id, literal_column("0"))
+    responses = (
+        select(Response.unit_id, day, field, func.count())
+        .outerjoin(Procedure, Procedure.id == Response.procedure_id)
+        .where(*counted)
+        .group_by(Response.unit_id, day, field)
+    )
+    columns = ["unit_id", "day", "item_code", "element_code", *LEVEL_COLUMNS, "skipped"]
+    await session.exec(RollupAnswer.__table__.insert().from_select(columns, answers))
+    await session.exec(
+        RollupResponse.__table__.insert().from_select(
+            ["unit_id", "day", "field_id", "responses"], responses
+        )
+    )
+    count_answers = (
+        await session.exec(select(func.count()).select_from(RollupAnswer))
+    ).scalar_one()
+    count_responses = (
+        await session.exec(select(func.count()).select_from(RollupResponse))
+    ).scalar_one()
+    return count_answers, count_responses
+
+
+async def raw_counts(session: AsyncSession, tz: ZoneInfo) -> tuple[list[dict], list[dict]]:
+    """The rollup rows as computed straight from raw answers (used by ``rebuild`` and checks)."""
+    counted = (Response.status == COMPLETED, Response.flagged_at.is_(None))
+    day = _local_day(session, tz)
+    if day is not None:
+        answer_stmt = (
+            select(
+                Response.unit_id,
+                day.label("day"),
+                Answer.item_code,
+                Answer.element_code,
+                Answer.value,
+                func.count(),
+            )
+            .join(Response, Response.id == Answer.response_id)
+            .where(*counted, Answer.scale == "satisfaction")
+            .group_by(Response.unit_id, day, Answer.item_code, Answer.element_code, Answer.value)
+        )
+        # An inline 0: PostgreSQL must see the same expression in SELECT and GROUP BY.
+        field = func.coalesce(Procedure.field_id, literal_column("0"))
+        response_stmt = (
+            select(Response.unit_id, day.label("day"), field, func.count())
+            .outerjoin(Procedure, Procedure.id == Response.procedure_id)
+            .where(*counted)
+            .group_by(Response.unit_id, day, field)
+        )
+        answer_groups = (await session.exec(answer_stmt)).all()
+        response_groups = (await session.exec(response_stmt)).all()
+    else:  # a zone whose offset changed: work out each local day in Python
+        answer_groups, response_groups = await _python_groups(session, tz)
+    answers: dict[tuple, dict] = {}
+    for unit_id, d, item, element, value, n in answer_groups:
+        d = _as_date(d)
+        row = answers.setdefault(
+            (unit_id, d, item),
+            {
+                "unit_id": unit_id,
+                "day": d,
+                "item_code": item,
+                "element_code": element,
+                **dict.fromkeys((*LEVEL_COLUMNS, "skipped"), 0),
+            },
+        )
+        row["skipped" if value is None else f"n{value}"] += n
+    responses = [
+        {"unit_id": unit_id, "day": _as_date(d), "field_id": field_id, "responses": n}
+        for unit_id, d, field_id, n in response_groups
+    ]
+    return list(answers.values()), responses
+
+
+def _local_day(session: AsyncSession, tz: ZoneInfo):
+    """A SQL expression for the local day of ``completed_at``, or None when SQLite cannot
+    express it (a zone whose UTC offset changed over time)."""
+    if dialect(session) == "postgresql":
+        return func.date(func.timezone(tz.key, Response.completed_at))
+    offsets = {
+        tz.utcoffset(datetime(year, month, 1)) for year in range(1990, 2040) for month in (1, 7)
+    }
+    if len(offsets) != 1:
+        return None
+    minutes = int(next(iter(offsets)).total_seconds() // 60)
+    return func.date(Response.completed_at, f"{minutes:+d} minutes")
+
+
+async def _python_groups(session: AsyncSession, tz: ZoneInfo):
+    answers: dict[tuple, int] = defaultdict(int)
+    responses: dict[tuple, int] = defaultdict(int)
+    rows = await session.exec(
+        select(
+            Response.id,
+            Response.unit_id,
+            Response.completed_at,
+            func.coalesce(Procedure.field_id, 0),
+        )
+        .outerjoin(Procedure, Procedure.id == Response.procedure_id)
+        .where(Response.status == COMPLETED, Response.flagged_at.is_(None))
+    )
+    day_of = {}
+    for rid, unit_id, completed, field_id in rows.all():
+        day_of[rid] = (unit_id, completed.astimezone(tz).date())
+        responses[(unit_id, day_of[rid][1], field_id)] += 1
+    for rid, item, element, value in (
+        await session.exec(
+            select(Answer.response_id, Answer.item_code, Answer.element_code, Answer.value).where(
+                Answer.scale == "satisfaction"
+            )
+        )
+    ).all():
+        if rid in day_of:
+            answers[(*day_of[rid], item, element, value)] += 1
+    return ([(*k, n) for k, n in answers.items()], [(*k, n) for k, n in responses.items()])
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _chunks(rows: list, size: int):
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
