@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test chat lint messages install clean-venv
+.PHONY: run test chat lint messages install bench-deps clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
@@ -30,6 +30,10 @@ chat: $(STAMP)
 	@$(BIN)/sipas-bot demo --if-empty >/dev/null
 	@$(BIN)/sipas-bot invite create --unit DN.HAICHAU --procedure DEMO-HT-01 2>/dev/null | head -n 1 || true
 	$(BIN)/sipas-bot chat
+
+## bench-deps: what the scripts in bench/ need besides the project (DuckDB, psutil)
+bench-deps: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

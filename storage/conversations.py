@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation
-from storage.sql import for_update, insert
+from storage.sql import insert
 
 
 @dataclass(frozen=True)
@@ -25,22 +25,21 @@ async def lock(
 ) -> ConversationRow:
     """Load (creating if needed) and lock a user's conversation for this transaction.
 
-    On PostgreSQL the row lock serialises two events of one user; on SQLite the write
-    transaction already does.
+    One statement: an upsert whose no-op update takes the row lock on PostgreSQL (like
+    SELECT … FOR UPDATE), so two events of one user never run their steps at once; on
+    SQLite the write transaction already serialises them.
     """
-    created = (
-        await session.exec(
-            insert(session, Conversation)
-            .values(channel=channel, user_hash=user_hash, data={}, created_at=now, updated_at=now)
-            .on_conflict_do_nothing(index_elements=["channel", "user_hash"])
-            .returning(Conversation.id)
-        )
-    ).first()
-    stmt = select(Conversation.id, Conversation.data, Conversation.updated_at).where(
-        Conversation.channel == channel, Conversation.user_hash == user_hash
+    stmt = insert(session, Conversation).values(
+        channel=channel, user_hash=user_hash, data={}, created_at=now, updated_at=now
     )
-    row = (await session.exec(for_update(session, stmt))).one()
-    return ConversationRow(row.id, dict(row.data or {}), None if created else row.updated_at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["channel", "user_hash"],
+        set_={"updated_at": Conversation.updated_at},  # unchanged; returned as it was
+    ).returning(Conversation.id, Conversation.data, Conversation.updated_at)
+    row = (await session.exec(stmt)).one()
+    data = dict(row.data or {})
+    # A conversation is new until its first state is saved (saved state is never empty).
+    return ConversationRow(row.id, data, row.updated_at if data else None)
 
 
 async def save(

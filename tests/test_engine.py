@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot import effects, engine
 from bot.app import App
 from flows import engine as fx
+from flows import router
 from storage.models import (
     Answer,
     Conversation,
@@ -183,3 +184,35 @@ async def test_new_users_get_their_client_language_and_keep_their_choice(app):
     async with app.db.read() as session:
         data = (await session.exec(select(Conversation.data))).scalar_one()
     assert data["locale"] == "en"
+
+
+async def test_two_events_of_one_user_at_once_run_one_after_the_other(app, monkeypatch):
+    """Without the conversation lock both answers would read "question 2" and the second
+    would overwrite the first; serialised, they answer questions 2 and 3."""
+    org = await make_org(app)
+    code = await new_code(app, org.ward)
+    citizen = Citizen(app)
+    await citizen.say(code)
+    await citizen.say("5")
+    await citizen.say("có")
+    original = router.step
+    calls = 0
+
+    async def slow_first_step(state, event, ctx):
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # hold the first event inside its transaction for a while
+            await asyncio.sleep(0.3)
+        return await original(state, event, ctx)
+
+    monkeypatch.setattr(router, "step", slow_first_step)
+
+    async def second_after_a_moment():
+        await asyncio.sleep(0.05)
+        await citizen.say("3")
+
+    await asyncio.gather(citizen.say("4"), second_after_a_moment())
+    async with app.db.read() as session:
+        items = sorted((await session.exec(select(Answer.item_code))).scalars().all())
+    assert items == ["E1", "E2", "overall"]
+    assert (await citizen.all_messages())[-1]["text"].startswith("Câu 4/6")
