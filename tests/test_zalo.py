@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import sys
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -21,7 +24,7 @@ from bot.channels.zalo_tokens import CREDENTIAL
 from bot.keys import Keyring
 from bot.notify import notify_person
 from bot.outbox_sender import Limits, OutboxSender
-from bot.server import create_app
+from bot.server import background_services, create_app
 from flows.engine import Reply
 from flows.text import format_code
 from storage import credentials, outbox
@@ -723,3 +726,108 @@ def test_a_tampered_payload_is_not_a_button():
     forged = encoded.replace("t:12:", "t:13:")
     assert decode_payload(KEYS, encoded) == "t:12:done"
     assert decode_payload(KEYS, forged) is None
+
+
+# --- wiring: serve and the command line --------------------------------------------------
+
+
+async def test_serve_runs_the_zalo_sender_and_routes_only_when_configured(zapp, fake, settings):
+    services = dict(background_services(zapp))
+    assert list(services) == ["zalo"]
+    stop = asyncio.Event()
+    task = asyncio.create_task(services["zalo"](stop))
+    await enqueue(zapp, "5510000000000000022", {"text": "Xin chào"})
+    for _ in range(100):
+        if fake.delivered:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert [m.text for m in fake.delivered] == ["Xin chào"]
+
+    plain = App(settings)  # no Zalo settings: no sender, no webhook route
+    try:
+        assert background_services(plain) == []
+        api = create_app(plain, run_background=False)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api), base_url="http://t"
+        ) as http:
+            assert (await http.post("/webhooks/zalo", content=b"{}")).status_code == 404
+    finally:
+        await plain.close()
+
+
+def cli_env(db_url: str, directory, fake: FakeZalo) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")},
+        "SIPAS_DATABASE_URL": db_url,
+        "SIPAS_DATA_DIR": str(directory / "data"),
+        "SIPAS_SECRET_KEY": "test-secret-key-not-for-production",
+        "SIPAS_ZALO_APP_ID": fake.app_id,
+        "SIPAS_ZALO_APP_SECRET": fake.app_secret,
+        "SIPAS_ZALO_API_BASE": fake.api_base,
+        "SIPAS_ZALO_OAUTH_BASE": fake.oauth_base,
+        "SIPAS_PUBLIC_URL": "https://sipas.example.gov.vn",
+    }
+
+
+async def run_cli(env, *args: str, answer=None) -> tuple[int, str, str]:
+    """``sipas-bot`` in a real process; ``answer(first_lines)`` gives what to type."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    typed = b""
+    if answer is not None:
+        lines = []
+        while not any("?code=" in line for line in lines):
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert line, "the command ended before asking for the code"
+            lines.append(line.decode())
+        typed = answer(lines).encode() + b"\n"
+    out, err = await asyncio.wait_for(proc.communicate(typed), 60)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_connect_gets_the_first_pair_and_status_shows_it(sqlite_url, tmp_path, fake, clock):
+    env = cli_env(sqlite_url, tmp_path, fake)
+    code, out, _err = await run_cli(env, "zalo", "status")
+    assert code == 0 and "Chưa có" in out
+
+    def approve(lines: list[str]) -> str:
+        url = next(line.strip() for line in lines if "/v4/oa/permission?" in line)
+        query = parse_qs(urlsplit(url).query)
+        assert query["app_id"] == [fake.app_id]
+        assert query["redirect_uri"] == ["https://sipas.example.gov.vn"]
+        code = fake.issue_code(query["code_challenge"][0])
+        return f"https://sipas.example.gov.vn/?code={code}&oa_id=1646&state={query['state'][0]}"
+
+    code, out, err = await run_cli(env, "zalo", "connect", answer=approve)
+    assert code == 0, err
+    assert "Đã kết nối" in out
+    (exchange,) = fake.oauth_calls()
+    assert exchange.body["grant_type"] == "authorization_code"
+
+    app = App(make_settings(sqlite_url, tmp_path / "data", zalo_app_id=fake.app_id), clock=clock)
+    try:
+        async with open_channel(app) as channel:
+            assert await channel.tokens.access_token() in fake.access_tokens
+    finally:
+        await app.close()
+    code, out, _err = await run_cli(env, "zalo", "status")
+    assert code == 0 and "còn hiệu lực đến" in out
+
+
+async def test_connect_refuses_an_address_from_another_attempt(sqlite_url, tmp_path, fake):
+    env = cli_env(sqlite_url, tmp_path, fake)
+    code, _out, err = await run_cli(
+        env, "zalo", "connect", answer=lambda _lines: "https://x/?code=abc&state=someone-else"
+    )
+    assert code == 2 and "another attempt" in err
+    assert fake.oauth_calls() == []
