@@ -189,14 +189,8 @@ async def test_full_survey_with_button_presses(world):
 
     response = await the_response(world.app)
     assert response.status == "completed" and response.channel == "zalo"
-    assert await answers(world.app) == {
-        "overall": 5,
-        "E1": 5,
-        "E2": 3,
-        "E3": None,
-        "E4": 4,
-        "E5": 5,
-    }
+    expected = {"overall": 5, "E1": 5, "E2": 3, "E3": None, "E4": 4, "E5": 5}
+    assert await answers(world.app) == expected
     # Every message went out within Zalo's limits, once.
     assert all(len(m.buttons) <= facts.MAX_BUTTONS for m in world.fake.delivered)
     async with world.app.db.read() as session:
@@ -229,14 +223,8 @@ async def test_full_survey_with_typed_answers(world):
 
     response = await the_response(world.app)
     assert response.status == "completed" and response.comment == "Cán bộ rất nhiệt tình"
-    assert await answers(world.app) == {
-        "overall": 5,
-        "E1": 5,
-        "E2": 2,
-        "E3": None,
-        "E4": 4,
-        "E5": 5,
-    }
+    expected = {"overall": 5, "E1": 5, "E2": 2, "E3": None, "E4": 4, "E5": 5}
+    assert await answers(world.app) == expected
 
 
 async def test_a_typed_imitation_of_a_button_is_only_text(world):
@@ -335,6 +323,25 @@ async def test_a_signature_in_capitals_is_accepted(world):
     headers["X-ZEvent-Signature"] = headers["X-ZEvent-Signature"].upper()
     response = await world.http.post("/webhooks/zalo", content=body, headers=headers)
     assert response.status_code == 200
+
+
+async def test_a_numeric_timestamp_is_signed_as_its_digits(world):
+    event = world.fake.text_event("5510000000000000023", "xin chào")
+    event["timestamp"] = int(event["timestamp"])  # some deliveries send a number
+    assert (await world.post(event)).status_code == 200
+
+
+@pytest.mark.parametrize("template_type", [None, "button"])
+async def test_both_known_button_message_forms_are_accepted(world, monkeypatch, template_type):
+    monkeypatch.setattr(facts, "BUTTON_TEMPLATE_TYPE", template_type)
+    user = "5510000000000000024"
+    await enqueue(world.app, user, {"text": "Chọn", "buttons": buttons_of(2)})
+    await world.drain()
+    (call,) = world.fake.api_calls(facts.MESSAGE_CS_PATH)
+    payload = call.body["message"]["attachment"]["payload"]
+    assert payload.get("template_type") == template_type
+    (message,) = world.fake.messages_to(user)
+    assert message.text == "Chọn" and len(message.buttons) == 2
 
 
 async def test_signed_garbage_is_refused_and_oversized_bodies_too(world):
@@ -627,6 +634,27 @@ async def test_transient_errors_are_retried_and_a_tier_error_is_not(world, clock
     async with app.db.read() as session:
         link = (await session.exec(select(PersonChannel))).scalars().one()
     assert link.unreachable_at is None  # the OA's problem, not the person's
+
+
+async def test_an_unreachable_zalo_is_retried_later(sqlite_url, tmp_path, clock, fake):
+    access, refresh = fake.issue_pair()
+    settings = zalo_settings(
+        sqlite_url,
+        tmp_path / "data",
+        fake,
+        zalo_access_token=access,
+        zalo_refresh_token=refresh,
+        zalo_api_base="http://127.0.0.1:9",  # nothing listens there
+    )
+    app = App(settings, clock=clock)
+    try:
+        await enqueue(app, "5510000000000000025", {"text": "x"})
+        async with open_channel(app) as channel:
+            await OutboxSender(app, channel.transport, LIMITS).run_once()
+        (row,) = await rows(app)
+        assert row.status == "pending" and "ConnectError" in row.last_error
+    finally:
+        await app.close()
 
 
 async def test_a_failure_in_the_middle_of_a_split_message_does_not_repeat_the_start(world, clock):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from bot.channels import zalo_facts as facts
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+# A refresh runs while the credential row is held (on SQLite: every writer of the
+# process waits), so it gets less time than an ordinary call.
+OAUTH_TIMEOUT = httpx.Timeout(8.0, connect=4.0)
 # Errors raised before the request left this machine: safe to repeat.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -192,6 +194,7 @@ class ZaloOAuth:
             self.base + facts.TOKEN_PATH,
             data=form,
             headers={"secret_key": self.app.secret_key},
+            timeout=OAUTH_TIMEOUT,
         )
         try:
             body = _body(response)
@@ -312,18 +315,18 @@ class ZaloOAClient:
     async def upload_image(self, data: bytes, filename: str, mime: str) -> str:
         """Upload an image; returns the ``attachment_id`` to send it with."""
         body = await self.api(
-            facts.UPLOAD_IMAGE_PATH, "POST", files={"file": (filename, data, mime)}
+            facts.UPLOAD_IMAGE_PATH, "POST", files={facts.UPLOAD_FIELD: (filename, data, mime)}
         )
         return _field(body, "attachment_id")
 
     async def upload_file(self, data: bytes, filename: str, mime: str) -> str:
         """Upload a file (PDF, DOC…); returns the ``token`` to send it with."""
         body = await self.api(
-            facts.UPLOAD_FILE_PATH, "POST", files={"file": (filename, data, mime)}
+            facts.UPLOAD_FILE_PATH, "POST", files={facts.UPLOAD_FIELD: (filename, data, mime)}
         )
         return _field(body, "token")
 
     async def get_profile(self, user_id: str) -> dict[str, Any]:
         """A follower's profile (display name, avatar…) as Zalo returns it."""
-        body = await self.get(facts.PROFILE_PATH, {"data": json.dumps({"user_id": user_id})})
+        body = await self.get(facts.PROFILE_PATH, facts.profile_query(user_id))
         return dict(body.get("data") or {})

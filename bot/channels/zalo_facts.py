@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 from dataclasses import dataclass
 
 # --- endpoints (relative to SIPAS_ZALO_API_BASE / SIPAS_ZALO_OAUTH_BASE) ---------------
@@ -17,9 +18,16 @@ from dataclasses import dataclass
 TOKEN_PATH = "/v4/oa/access_token"  # OAuth: refresh and first pair, form-encoded
 PERMISSION_PATH = "/v4/oa/permission"  # OAuth: where an OA admin approves the app
 MESSAGE_CS_PATH = "/v3.0/oa/message/cs"  # customer-service messages (replies)
-UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"  # verify: multipart field "file"
-UPLOAD_FILE_PATH = "/v2.0/oa/upload/file"  # verify: multipart field "file"
-PROFILE_PATH = "/v3.0/oa/user/detail"  # verify: GET ?data={"user_id": "…"}
+UPLOAD_IMAGE_PATH = "/v2.0/oa/upload/image"  # verify; answers data.attachment_id
+UPLOAD_FILE_PATH = "/v2.0/oa/upload/file"  # verify; answers data.token
+UPLOAD_FIELD = "file"  # verify: the multipart field of both uploads
+PROFILE_PATH = "/v3.0/oa/user/detail"  # verify
+
+
+def profile_query(user_id: str) -> dict[str, str]:
+    """The query of a profile request (verify: ``?data={"user_id": "…"}``)."""
+    return {"data": json.dumps({"user_id": user_id})}
+
 
 # --- limits ------------------------------------------------------------------------
 
