@@ -19,7 +19,7 @@ from bot.app import App
 from bot.channels import zalo
 from bot.channels import zalo_facts as facts
 from bot.channels.zalo import decode_payload, encode_payload, open_channel, render
-from bot.channels.zalo_client import ZaloButton
+from bot.channels.zalo_client import ZaloAuthError, ZaloButton
 from bot.channels.zalo_tokens import CREDENTIAL
 from bot.keys import Keyring
 from bot.notify import notify_person
@@ -517,6 +517,17 @@ async def test_the_token_is_refreshed_ahead_of_expiry(world, clock):
     renewed = await tokens.access_token()
     assert renewed != known and len(fake.oauth_calls()) == 2
     assert fake.api_calls() == []  # no send had to fail first
+
+
+async def test_a_failed_early_refresh_keeps_the_still_valid_token(world, clock):
+    fake, tokens = world.fake, world.channel.tokens
+    current = await tokens.refresh(await tokens.access_token())
+    clock.advance(seconds=fake.expires_in - 600)  # ten minutes left
+    fake.oauth_delay, fake.app_secret = 0, "rotated-by-someone"  # the OAuth server refuses
+    assert await tokens.access_token() == current
+    clock.advance(seconds=601)  # now expired: no pretending any more
+    with pytest.raises(ZaloAuthError):
+        await tokens.access_token()
 
 
 async def test_the_keeper_refreshes_a_pair_of_unknown_age_once(world):

@@ -231,6 +231,10 @@ def to_event(data: dict[str, Any], keys: Keyring, now: datetime) -> InboundEvent
 @router.post("/webhooks/zalo", include_in_schema=False)
 async def webhook(request: Request) -> JSONResponse:
     app: App = request.app.state.sipas
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        log.warning("zalo webhook refused: body of %s bytes", declared)
+        return JSONResponse({"error": "body too large"}, status_code=413)
     raw = await request.body()
     if len(raw) > MAX_BODY:
         log.warning("zalo webhook refused: body of %d bytes", len(raw))

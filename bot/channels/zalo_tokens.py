@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
+
 from bot.app import App
-from bot.channels.zalo_client import TokenGrant, ZaloAuthError, ZaloOAuth
+from bot.channels.zalo_client import TokenGrant, ZaloAuthError, ZaloError, ZaloOAuth
 from storage import credentials
 
 log = logging.getLogger(__name__)
@@ -83,10 +85,21 @@ class ZaloTokens:
     # --- the TokenSource protocol ----------------------------------------------------
 
     async def access_token(self) -> str:
-        """The current access token, refreshed first when it is about to expire."""
+        """The current access token, refreshed first when it is about to expire.
+
+        If that early refresh fails, the token is used for as long as it is still valid.
+        """
         pair = self._pair or await self._load()
-        if pair.expiring(self.app.now()):
-            pair = await self._refresh(pair.access_token)
+        now = self.app.now()
+        if pair.expiring(now):
+            try:
+                pair = await self._refresh(pair.access_token)
+            except (ZaloError, httpx.HTTPError) as exc:
+                if pair.expires_at is None or pair.expires_at <= now:
+                    raise
+                log.warning(
+                    "early refresh of the Zalo token failed (%s); using it until expiry", exc
+                )
         return pair.access_token
 
     async def refresh(self, stale: str) -> str:
@@ -105,6 +118,8 @@ class ZaloTokens:
                     await self._refresh(pair.access_token)
             except ZaloNotConnected:
                 log.warning("Zalo is not connected yet: run 'sipas-bot zalo connect'")
+            except ZaloError as exc:
+                log.error("refreshing the Zalo token failed: %s", exc)
             except Exception:  # the keeper must outlive a bad hour at Zalo
                 log.exception("refreshing the Zalo token failed; will try again")
             with contextlib.suppress(TimeoutError):
