@@ -161,8 +161,6 @@ ERRORS: dict[int, ErrorInfo] = {
     -233: ErrorInfo(ErrorKind.REJECTED, "this message type is not supported"),
     -200: ErrorInfo(ErrorKind.TRANSIENT, "sending failed"),
 }
-# Reusing a spent refresh token (OAuth): the chain is broken until an admin re-approves.
-REFRESH_TOKEN_SPENT = -14020
 
 
 def classify(code: int | None, http_status: int) -> ErrorKind:
