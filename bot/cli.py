@@ -493,3 +493,7 @@ def _import(settings: Settings, args) -> int:
         return 0
 
     return run_async(settings, body)
+
+
+# Subcommands of other modules register themselves in EXTENSIONS when imported.
+from bot.channels import zalo_cli  # noqa: E402, F401

@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.app import App
+from bot.channels import zalo
 from bot.http import health, home
 from bot.settings import Settings
 from storage.migrate import current_revision, head_revision
@@ -25,7 +26,9 @@ Service = Callable[[asyncio.Event], Awaitable[None]]
 
 def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
-    return []
+    services: list[tuple[str, Service]] = []
+    services += zalo.services(app)
+    return services
 
 
 def create_app(app: App, *, run_background: bool = True) -> FastAPI:
@@ -60,6 +63,8 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.state.sipas = app
     api.include_router(home.router)
     api.include_router(health.router)
+    if zalo.receives(app.settings):
+        api.include_router(zalo.router)
     return api
 
 
