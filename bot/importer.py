@@ -16,7 +16,7 @@ import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -406,17 +406,7 @@ class DossierImporter(Importer):
                 )
                 continue
             seen[row.receipt_code] = line
-            completed = row.completed_at
-            if completed.tzinfo is None:
-                completed = completed.replace(tzinfo=app.tz)
-            data = intake.DossierInput(
-                receipt_code=row.receipt_code,
-                unit_code=row.unit_code,
-                procedure_code=row.procedure_code,
-                completed_at=completed.astimezone(UTC),
-                citizen_channel=row.citizen_channel,
-                citizen_user_id=row.citizen_user_id,
-            )
+            data = intake.DossierInput(**row.model_dump())
             try:
                 result = await intake.register(app, session, data, lookups)
             except intake.IntakeError as exc:

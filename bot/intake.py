@@ -15,8 +15,8 @@ morning) and at most once per citizen per ``SIPAS_INVITE_COOLDOWN_DAYS``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, tzinfo
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -47,7 +47,7 @@ class DossierInput:
     receipt_code: str
     unit_code: str
     procedure_code: str
-    completed_at: datetime  # timezone-aware
+    completed_at: datetime  # without a zone: local time (SIPAS_TIMEZONE)
     citizen_channel: str | None = None
     citizen_user_id: str | None = None
 
@@ -125,6 +125,10 @@ async def register(
     """
     lookups = lookups or Lookups()
     now = app.now()
+    when = data.completed_at
+    if when.tzinfo is None:  # local time, as people write it
+        when = when.replace(tzinfo=app.tz)
+    data = replace(data, completed_at=when.astimezone(UTC))
     unit = await lookups.unit(session, data.unit_code)
     if unit is None:
         raise IntakeError("unit_code", f"unknown unit code '{data.unit_code}'", "unknown_unit")

@@ -343,3 +343,18 @@ async def test_the_api_is_described_for_integrators(api):
     assert {"200", "201", "400", "401", "409", "422"} <= set(operation["responses"])
     assert operation["security"] == [{"HTTPBearer": []}]
     assert (await api.get("/docs")).status_code == 200
+
+
+async def test_concurrent_requests_agree(api):
+    """Retries racing each other get one dossier and one code; one citizen, one invitation."""
+    import asyncio
+
+    same = await asyncio.gather(*(post(api, BODY) for _ in range(4)))
+    assert sorted(r.status_code for r in same) == [200, 200, 200, 201]
+    assert len({r.json()["code"] for r in same}) == 1
+    citizen = {"channel": "telegram", "user_id": "99"}
+    bodies = [{**BODY, "receipt_code": f"C-{n}", "citizen": citizen} for n in range(4)]
+    answers = await asyncio.gather(*(post(api, body) for body in bodies))
+    assert sorted(r.json()["invitation"] for r in answers) == ["queued"] + ["skipped_recent"] * 3
+    assert len(await outbox_rows(api.sipas)) == 1
+    assert await count(api.sipas, Dossier) == 5

@@ -9,7 +9,7 @@ with other details, 401 without a valid API key.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Security
@@ -127,16 +127,11 @@ async def register_dossier(
     _scheme: object = Security(_BEARER),  # documents the scheme in OpenAPI; checked above
 ) -> JSONResponse:
     app = request.app.state.sipas
-    completed = body.completed_at
-    if completed.tzinfo is None:
-        completed = completed.replace(tzinfo=app.tz)
+    citizen = body.citizen
     data = intake.DossierInput(
-        receipt_code=body.receipt_code,
-        unit_code=body.unit_code,
-        procedure_code=body.procedure_code,
-        completed_at=completed.astimezone(UTC),
-        citizen_channel=body.citizen.channel if body.citizen else None,
-        citizen_user_id=body.citizen.user_id if body.citizen else None,
+        **body.model_dump(exclude={"citizen"}),
+        citizen_channel=citizen.channel if citizen else None,
+        citizen_user_id=citizen.user_id if citizen else None,
     )
     try:
         async with app.db.write() as session:
