@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--procedure", help="procedure code")
     c.add_argument("--counter", action="store_true", help="a reusable counter code instead")
     c.add_argument("--qr", type=Path, help="write a QR code PNG of the survey link here")
+    c.add_argument(
+        "--poster", type=Path, help="with --counter: write an A4 counter poster (.png or .pdf)"
+    )
     c.set_defaults(func=_invite_create)
 
     p = sub.add_parser("person", help="officials, leaders and admins")
@@ -268,6 +271,7 @@ def _db_rebuild_rollups(settings: Settings, args) -> int:
 
 def _demo(settings: Settings, args) -> int:
     from bot import demo
+    from bot.invites import web_link
     from flows.text import format_code
 
     async def body(app: App) -> int:
@@ -277,6 +281,13 @@ def _demo(settings: Settings, args) -> int:
             if not await demo.is_empty(session):
                 if args.if_empty:
                     print(_("The database already has data; demo data not loaded."))
+                    fresh = await demo.fresh_code(app, session)
+                    if fresh is not None:
+                        print(
+                            _(
+                                "A fresh demo survey code: {code}. Try it in the browser: {link}"
+                            ).format(code=fresh.printable, link=web_link(app, fresh.code))
+                        )
                     return 0
                 raise UsageError(
                     _("the database already has data; demo data goes into an empty database")
@@ -296,6 +307,9 @@ def _demo(settings: Settings, args) -> int:
         print(_("Registration codes for staff (send to the bot within 14 days):"))
         for name, role, unit_code, code in summary.registrations:
             print(f"  {format_code(code)}  {name} ({role}, {unit_code})")
+        if summary.dossier_codes:
+            link = web_link(app, summary.dossier_codes[0].code)
+            print(_("Try a survey in the browser: {link}").format(link=link))
         return 0
 
     return run_async(settings, body)
@@ -309,6 +323,10 @@ def _invite_create(settings: Settings, args) -> int:
 
     if args.counter and args.dossier:
         raise UsageError("--counter and --dossier exclude each other")
+    if args.poster and not args.counter:
+        raise UsageError("--poster is for counter codes: add --counter")
+    if args.poster and args.poster.suffix.lower() not in (".png", ".pdf"):
+        raise UsageError("--poster must end in .png or .pdf")
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
@@ -366,8 +384,15 @@ def _invite_create(settings: Settings, args) -> int:
         print(_("Zalo: {instruction}").format(instruction=invites.zalo_instruction(code)))
         print(_("Web: {link}").format(link=invites.web_link(app, code)))
         if args.qr:
-            args.qr.write_bytes(invites.qr_png(tg or invites.web_link(app, code)))
+            args.qr.write_bytes(invites.qr_png(invites.survey_link(app, code)))
             print(_("QR code written to {path}").format(path=args.qr))
+        if args.poster:
+            from bot.poster import counter_poster
+
+            fmt = args.poster.suffix.lower().lstrip(".")
+            link = invites.survey_link(app, code)
+            args.poster.write_bytes(counter_poster(unit.name, link, code, t, fmt))
+            print(_("Poster written to {path}").format(path=args.poster))
         return 0
 
     return run_async(settings, body)

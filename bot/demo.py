@@ -227,6 +227,17 @@ async def load(
     return summary
 
 
+async def fresh_code(app: App, session: AsyncSession) -> IssuedInvite | None:
+    """A new single-use code at the first demo ward, for someone trying the demo again;
+    None when the database holds no demo data."""
+    ward = await units.by_code(session, WARDS[0][0])
+    stmt = select(Procedure).where(Procedure.code == PROCEDURES[0][0])
+    procedure = (await session.exec(stmt)).scalars().first()
+    if ward is None or procedure is None:
+        return None
+    return await issue_invite(app, session, ward, procedure=procedure)
+
+
 def _spread(rng: random.Random, n: int, start: date, end: date, app: App) -> list[datetime]:
     """``n`` completion times on working days between 07:30 and 17:00 local time."""
     days = [start + timedelta(days=d) for d in range((end - start).days + 1)]

@@ -6,7 +6,7 @@ with its line number, and when any row is bad nothing is written. Files saved by
 
 An importer is a class registered with ``@importer``: its ``Row`` model validates one
 row, ``load`` writes the valid rows (and may still report rows that clash with the
-database). Other modules add kinds (deadlines, dossiers) the same way.
+database). Other modules add kinds (deadlines) the same way.
 """
 
 from __future__ import annotations
@@ -16,10 +16,18 @@ import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -325,6 +333,95 @@ class PersonImporter(Importer):
                 app, session, name=row.name, role=row.role, unit=unit, locale=row.locale
             )
             output.append(f"{format_code(code)}  {row.name} ({row.role}, {unit.code})")
+        return errors, output
+
+
+# --- dossiers -------------------------------------------------------------------------------
+
+_DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
+
+
+class DossierRow(RowModel):
+    receipt_code: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:\-]*$"
+    )
+    unit_code: str = Field(min_length=1, max_length=64)
+    procedure_code: str = Field(min_length=1, max_length=64)
+    completed_at: datetime  # without an offset: local time (SIPAS_TIMEZONE)
+    citizen_channel: Literal["telegram", "zalo"] | None = None
+    citizen_user_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9]+$")
+
+    @field_validator("completed_at", mode="before")
+    @classmethod
+    def _when(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            parsed = None
+            for fmt in _DATE_FORMATS:
+                try:
+                    parsed = datetime.strptime(text, fmt)
+                    break
+                except ValueError:
+                    continue
+        if parsed is None:
+            raise ValueError("not a date and time (use 20/11/2025 14:30 or 2025-11-20T14:30+07:00)")
+        if not 2000 <= parsed.year <= 2100:
+            raise ValueError("must be between the years 2000 and 2100")
+        return parsed
+
+    @model_validator(mode="after")
+    def _citizen_pair(self) -> DossierRow:
+        if (self.citizen_channel is None) != (self.citizen_user_id is None):
+            raise ValueError("citizen_channel and citizen_user_id go together")
+        return self
+
+
+@importer
+class DossierImporter(Importer):
+    """``receipt_code,unit_code,procedure_code,completed_at[,citizen_channel,citizen_user_id]``;
+    prints each dossier's survey code (a receipt loaded before keeps its code)."""
+
+    kind = "dossiers"
+    Row = DossierRow
+
+    async def load(self, app, session, rows):
+        from bot import intake
+        from flows.text import format_code
+
+        errors: list[RowError] = []
+        output: list[str] = []
+        lookups = intake.Lookups()
+        seen: dict[str, int] = {}
+        for line, row in rows:
+            if row.receipt_code in seen:
+                errors.append(
+                    RowError(
+                        line,
+                        f"receipt '{row.receipt_code}' is also on line {seen[row.receipt_code]}",
+                    )
+                )
+                continue
+            seen[row.receipt_code] = line
+            data = intake.DossierInput(**row.model_dump())
+            try:
+                result = await intake.register(app, session, data, lookups)
+            except intake.IntakeError as exc:
+                errors.append(RowError(line, f"{exc.field.replace('.', '_')}: {exc.message}"))
+                continue
+            except intake.DossierConflict as exc:
+                errors.append(RowError(line, str(exc)))
+                continue
+            notes = [] if result.created else ["already registered"]
+            if result.created and result.invitation != intake.NOT_REQUESTED:
+                notes.append(f"invitation {result.invitation.replace('_', ' ')}")
+            suffix = f"  ({', '.join(notes)})" if notes else ""
+            output.append(
+                f"{format_code(result.code)}  {row.receipt_code}  {result.unit_code}{suffix}"
+            )
         return errors, output
 
 

@@ -46,6 +46,11 @@ def qr_url(app: App, code: str) -> str:
     return f"{base_url(app)}/qr/{code}.png"
 
 
+def survey_link(app: App, code: str) -> str:
+    """What a QR code of a survey code opens: the web chat, which needs no app at all."""
+    return web_link(app, code)
+
+
 def telegram_link(app: App, code: str) -> str | None:
     """``https://t.me/<bot>?start=<code>`` when the bot's username is known."""
     username = app.settings.telegram_bot_username
@@ -79,8 +84,13 @@ async def issue_invite(
     procedure: Procedure | None = None,
     ttl: timedelta | None = None,
     label: str | None = None,
+    recoverable: bool = False,
 ) -> IssuedInvite:
-    """Create a survey code for ``unit`` (in the caller's transaction)."""
+    """Create a survey code for ``unit`` (in the caller's transaction).
+
+    ``recoverable`` also keeps the code encrypted under the secret key, so it can be
+    shown again (an integration API replay); lookups still go through the hash only.
+    """
     code = new_code()
     ttl = ttl if ttl is not None else timedelta(days=app.settings.invite_ttl_days)
     expires = app.now() + ttl if kind == "dossier" else None
@@ -93,6 +103,7 @@ async def issue_invite(
         procedure_id=procedure.id if procedure else (dossier.procedure_id if dossier else None),
         expires_at=expires,
         label=label,
+        code_enc=app.keys.encrypt(code) if recoverable else None,
     )
     return IssuedInvite(code, unit.code, unit.name, kind, expires.isoformat() if expires else None)
 

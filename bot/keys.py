@@ -41,6 +41,7 @@ class Keyring:
         self._id_key = self._derive(secret, b"sipas/user-id")
         self._code_key = self._derive(secret, b"sipas/code")
         self._fernet = Fernet(base64.urlsafe_b64encode(self._derive(secret, b"sipas/contact")))
+        self.web_key = self._derive(secret, b"sipas/web-session")  # signs web chat sessions
 
     @staticmethod
     def _derive(secret: bytes, purpose: bytes) -> bytes:

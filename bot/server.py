@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
+from bot import invites
 from bot.app import App
-from bot.channels import zalo
-from bot.http import health, home
+from bot.channels import web, zalo
+from bot.http import dossiers, health, home, qr
 from bot.settings import Settings
+from flows.i18n import translator
 from storage.migrate import current_revision, head_revision
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,9 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.state.sipas = app
     api.include_router(home.router)
     api.include_router(health.router)
+    api.include_router(dossiers.router)
+    api.include_router(qr.router)
+    api.include_router(web.router)
     if zalo.receives(app.settings):
         api.include_router(zalo.router)
     return api
@@ -86,9 +91,20 @@ async def _serve(settings: Settings) -> int:
             return 1
         api = create_app(app)
         base = f"http://{settings.http_host}:{settings.http_port}"
-        print(f"SIPAS bot: {base}/  (health: {base}/healthz, API docs: {base}/docs)")
+        _ = translator(settings.default_locale, settings.timezone).gettext
+        print(
+            _("SIPAS bot: {base}/  (health: {base}/healthz, API docs: {base}/docs)").format(
+                base=base
+            )
+        )
+        print(_("Web chat: {base}/chat").format(base=invites.base_url(app)))
         if not settings.telegram_token and not settings.zalo_oa_secret:
-            print("No channel credentials set: try the bot on the console with 'make chat'.")
+            print(
+                _(
+                    "No channel credentials set: try the bot in the web chat above, or on the "
+                    "console with 'make chat'."
+                )
+            )
         config = uvicorn.Config(
             api,
             host=settings.http_host,

@@ -6,6 +6,7 @@ in logs or reprs.
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
 
     api_keys: str = ""  # comma-separated
     invite_ttl_days: int = Field(default=30, ge=1)
+    # Intake: invitations pushed to a citizen's chat (integration API, CSV import).
+    invite_cooldown_days: int = Field(default=7, ge=0)  # at most one per citizen per N days
+    invite_hours: str = "07:30-21:00"  # local hours in which invitations may go out
 
     @field_validator("timezone")
     @classmethod
@@ -61,6 +65,17 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
         return value
 
+    @field_validator("invite_hours")
+    @classmethod
+    def _valid_hours(cls, value: str) -> str:
+        _parse_hours(value)
+        return value
+
+    @property
+    def invite_window(self) -> tuple[time, time]:
+        """The local hours (from, until) in which invitations may be sent."""
+        return _parse_hours(self.invite_hours)
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -68,3 +83,14 @@ class Settings(BaseSettings):
     @property
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+
+def _parse_hours(value: str) -> tuple[time, time]:
+    """``"07:30-21:00"`` → (07:30, 21:00); the window may not wrap past midnight."""
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
+    except ValueError:
+        raise ValueError(f"expected HH:MM-HH:MM, got {value!r}") from None
+    if start >= end:
+        raise ValueError(f"the window must start before it ends: {value!r}")
+    return start, end

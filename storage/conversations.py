@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation
@@ -51,3 +51,12 @@ async def save(
         .where(Conversation.id == conversation_id)
         .values(data=data, updated_at=now)
     )
+
+
+async def peek(session: AsyncSession, channel: str, user_hash: str) -> dict[str, Any] | None:
+    """A user's stored state, read without locking (None for a user never seen)."""
+    stmt = select(Conversation.data).where(
+        Conversation.channel == channel, Conversation.user_hash == user_hash
+    )
+    data = (await session.exec(stmt)).scalar_one_or_none()
+    return None if data is None else dict(data)

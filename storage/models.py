@@ -113,6 +113,10 @@ class SurveyInvite(SQLModel, table=True):
     expires_at: datetime | None = _time_field()
     claimed_by: str | None = Field(default=None, max_length=64)
     used_at: datetime | None = _time_field()
+    # Intake: the code itself, encrypted with the secret key, for invites issued through
+    # the integration API, so a replay of the same receipt returns the same code. Lookups
+    # never use it: they go through ``code_hash``.
+    code_enc: str | None = Field(default=None, sa_type=Text)
 
 
 class Questionnaire(SQLModel, table=True):

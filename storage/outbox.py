@@ -167,3 +167,17 @@ async def counts(session: AsyncSession, channel: str | None = None) -> dict[str,
     if channel:
         stmt = stmt.where(Outbox.channel == channel)
     return {status: n for status, n in (await session.exec(stmt)).all()}
+
+
+async def recent_sent(
+    session: AsyncSession, channel: str, recipient: str, limit: int
+) -> list[dict[str, Any]]:
+    """The payloads of the last ``limit`` messages sent to a recipient, oldest first."""
+    stmt = (
+        select(Outbox.payload)
+        .where(Outbox.channel == channel, Outbox.recipient == recipient, Outbox.status == SENT)
+        .order_by(Outbox.id.desc())
+        .limit(limit)
+    )
+    rows = (await session.exec(stmt)).all()
+    return [dict(r[0]) for r in reversed(rows)]

@@ -44,8 +44,9 @@ async def create_invite(
     procedure_id: int | None = None,
     expires_at: datetime | None = None,
     label: str | None = None,
+    code_enc: str | None = None,
 ) -> SurveyInvite:
-    """Store a new invite under the hash of its code."""
+    """Store a new invite under the hash of its code (and, if given, the encrypted code)."""
     if kind not in ("dossier", "counter"):
         raise ValueError(f"unknown invite kind {kind!r}")
     invite = SurveyInvite(
@@ -56,6 +57,7 @@ async def create_invite(
         procedure_id=procedure_id,
         expires_at=expires_at,
         label=label,
+        code_enc=code_enc,
     )
     session.add(invite)
     await session.flush()

@@ -16,7 +16,11 @@ router = APIRouter()
 async def home(request: Request) -> HTMLResponse:
     app = request.app.state.sipas
     _ = translator(app.settings.default_locale, app.settings.timezone).gettext
-    links = [("/docs", _("Integration API (OpenAPI)")), ("/healthz", _("Health check"))]
+    links = [
+        ("/chat", _("Web chat: rate a service with your survey code")),
+        ("/docs", _("Integration API (OpenAPI)")),
+        ("/healthz", _("Health check")),
+    ]
     items = "".join(f'<li><a href="{href}">{escape(label)}</a></li>' for href, label in links)
     title = escape(_("SIPAS survey bot"))
     intro = escape(_("Citizens rate public services here; officials get their reminders."))

@@ -1,7 +1,7 @@
 """report rollups
 
 Revision ID: 0007_rollups
-Revises: 0001
+Revises: 0004_intake
 Create Date: 2026-11-26
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 revision: str = '0007_rollups'
-down_revision: str | None = '0001'
+down_revision: str | None = '0004_intake'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
