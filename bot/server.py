@@ -15,7 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.app import App
-from bot.http import health, home
+from bot.channels import telegram_service
+from bot.http import health, home, telegram_webhook
 from bot.settings import Settings
 from storage.migrate import current_revision, head_revision
 
@@ -25,7 +26,9 @@ Service = Callable[[asyncio.Event], Awaitable[None]]
 
 def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
-    return []
+    services: list[tuple[str, Service]] = []
+    services += telegram_service.services(app)
+    return services
 
 
 def create_app(app: App, *, run_background: bool = True) -> FastAPI:
@@ -60,6 +63,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.state.sipas = app
     api.include_router(home.router)
     api.include_router(health.router)
+    api.include_router(telegram_webhook.router)
     return api
 
 
