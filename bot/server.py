@@ -15,7 +15,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.app import App
-from bot.channels import telegram_service
 from bot.http import health, home, telegram_webhook
 from bot.settings import Settings
 from storage.migrate import current_revision, head_revision
@@ -27,7 +26,10 @@ Service = Callable[[asyncio.Event], Awaitable[None]]
 def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
     services: list[tuple[str, Service]] = []
-    services += telegram_service.services(app)
+    if app.settings.telegram_token:  # aiogram takes seconds to import: only when needed
+        from bot.channels import telegram_service
+
+        services += telegram_service.services(app)
     return services
 
 

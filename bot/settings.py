@@ -79,5 +79,12 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
     @property
+    def telegram_webhook_url(self) -> str | None:
+        """Where Telegram delivers updates when a webhook is configured; None: long polling."""
+        if self.telegram_token and self.public_url and self.telegram_webhook_secret:
+            return self.public_url.rstrip("/") + "/webhooks/telegram"
+        return None
+
+    @property
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]

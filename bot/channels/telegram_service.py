@@ -32,7 +32,6 @@ from flows.i18n import LOCALES, N_, translator
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = "/webhooks/telegram"
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
 MAX_UPDATE_FAILURES = 5  # then a poison update is skipped (logged) so others get through
 COMMANDS = (
@@ -55,17 +54,6 @@ def bot_for(app: App) -> Bot:
         api = TelegramAPIServer.from_base(app.settings.telegram_api_base.rstrip("/"))
         bot = _bots[app] = Bot(token.get_secret_value(), session=AiohttpSession(api=api))
     return bot
-
-
-def webhook_mode(settings: Settings) -> bool:
-    """Whether Telegram delivers updates to our webhook (else we poll)."""
-    return bool(
-        settings.telegram_token and settings.public_url and settings.telegram_webhook_secret
-    )
-
-
-def webhook_url(settings: Settings) -> str:
-    return (settings.public_url or "").rstrip("/") + WEBHOOK_PATH
 
 
 def limits(settings: Settings) -> Limits:
@@ -110,9 +98,9 @@ async def run(app: App, stop: asyncio.Event) -> None:
 
 async def _receive(app: App, bot: Bot, stop: asyncio.Event) -> None:
     settings = app.settings
-    if webhook_mode(settings):
+    url = settings.telegram_webhook_url
+    if url is not None:
         secret = settings.telegram_webhook_secret.get_secret_value()  # type: ignore[union-attr]
-        url = webhook_url(settings)
         await _until_done(
             stop,
             "setWebhook",
@@ -122,7 +110,7 @@ async def _receive(app: App, bot: Bot, stop: asyncio.Event) -> None:
     else:
         await _until_done(stop, "deleteWebhook", bot.delete_webhook)
     await _until_done(stop, "setMyCommands", lambda: set_commands(bot, settings.default_locale))
-    if not webhook_mode(settings):
+    if url is None:
         log.info("Telegram long polling started")
         await poll(app, bot, stop)
 
