@@ -90,6 +90,7 @@ class OutboxSender:
         self._rate = AsyncLimiter(1, 1.0 / self.limits.per_second)
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._paused_until = 0.0  # loop time; set when the server asks us to wait (429)
+        self._wake = asyncio.Event()
 
     async def run_once(self, recipient: str | None = None) -> int:
         """Claim one batch of due messages and send them; returns how many were tried."""
@@ -115,14 +116,21 @@ class OutboxSender:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), pause)
                 continue
+            self._wake.clear()
             try:
                 sent = await self.run_once()
             except Exception:  # a database hiccup must not kill the sender
                 log.exception("outbox sender (%s) failed; retrying", self.transport.channel)
                 sent = 0
             if not sent:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), idle)
+                waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
+                await asyncio.wait(waits, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                for waiting in waits:
+                    waiting.cancel()
+
+    def wake(self) -> None:
+        """New rows were queued in this process: look now rather than after the idle sleep."""
+        self._wake.set()
 
     async def _deliver(self, item: OutboxItem) -> None:
         async with self._slots:

@@ -22,6 +22,7 @@ from bot.channels import telegram_service
 from bot.channels.telegram import (
     CHANNEL,
     TelegramTransport,
+    failure,
     render,
     split_text,
     to_incoming,
@@ -265,6 +266,17 @@ async def test_a_network_failure_is_retried():
     finally:
         await bot.session.close()
     assert isinstance(outcome, Retry) and "TelegramNetworkError" in outcome.error
+
+
+def test_errors_never_keep_the_token():
+    from aiogram.exceptions import TelegramNetworkError
+    from aiogram.methods import SendMessage
+
+    exc = TelegramNetworkError(
+        method=SendMessage(chat_id=1, text="x"), message=f"InvalidURL: http://h/bot{TOKEN}/x"
+    )
+    outcome = failure(exc, TOKEN)
+    assert isinstance(outcome, Retry) and TOKEN not in outcome.error and "<token>" in outcome.error
 
 
 # --- the outbox sender with the Telegram transport -------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -289,16 +289,32 @@ class TelegramTransport:
             return Dead(f"cannot render: {exc}")
         try:
             result = await self.bot(method)
-        except TelegramRetryAfter as exc:
-            return Retry(f"429 {exc.message}", after=float(exc.retry_after))
-        except TelegramForbiddenError as exc:
-            return Dead(f"403 {exc.message}", unreachable=True)
-        except TelegramEntityTooLarge as exc:  # a network error by class, but permanent
-            return Dead(f"413 {exc.message}")
-        except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as exc:
-            return Retry(f"{type(exc).__name__}: {exc}")
-        except TelegramAPIError as exc:  # 400, 404, 409…: retrying will not help
-            return Dead(f"{type(exc).__name__}: {exc.message}")
+        except Exception as exc:
+            return failure(exc, self.bot.token)
         message_id = str(result.message_id) if isinstance(result, Message) else None
         rest = {"calls": calls[1:]} if len(calls) > 1 else None
         return Sent(message_id, spaced=calls[0]["method"] in _NEW_MESSAGES, rest=rest)
+
+
+def failure(exc: Exception, token: str) -> Retry | Dead:
+    """What a failed Bot API call means for the message (the token never kept or logged)."""
+    name = type(exc).__name__
+    outcome: Retry | Dead
+    if isinstance(exc, TelegramRetryAfter):
+        outcome = Retry(f"429 {exc.message}", after=float(exc.retry_after))
+    elif isinstance(exc, TelegramForbiddenError):  # blocked, or never started the bot
+        outcome = Dead(f"403 {exc.message}", unreachable=True)
+    elif isinstance(exc, TelegramEntityTooLarge):  # a network error by class, but permanent
+        outcome = Dead(f"413 {exc.message}")
+    elif isinstance(exc, TelegramServerError | TelegramNetworkError | ClientDecodeError):
+        outcome = Retry(f"{name}: {exc}")
+    elif isinstance(exc, TelegramAPIError):  # 400, 404, 409…: retrying will not help
+        outcome = Dead(f"{name}: {exc.message}")
+    else:  # not an answer from Telegram at all
+        outcome = Retry(f"{name}: {exc}")
+    return replace(outcome, error=redact(outcome.error, token))
+
+
+def redact(text: str, token: str) -> str:
+    """``text`` without the bot token (an error may quote a URL that contains it)."""
+    return text.replace(token, "<token>") if token else text

@@ -25,7 +25,7 @@ from aiogram.types import BotCommand, Update
 
 from bot import engine
 from bot.app import App
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramTransport, to_incoming
+from bot.channels.telegram import ALLOWED_UPDATES, TelegramTransport, redact, to_incoming
 from bot.outbox_sender import Limits, OutboxSender
 from bot.settings import Settings
 from flows.i18n import LOCALES, N_, translator
@@ -42,6 +42,7 @@ COMMANDS = (
 )
 
 _bots: weakref.WeakKeyDictionary[App, Bot] = weakref.WeakKeyDictionary()
+_senders: weakref.WeakKeyDictionary[App, OutboxSender] = weakref.WeakKeyDictionary()
 
 
 def bot_for(app: App) -> Bot:
@@ -64,11 +65,19 @@ def limits(settings: Settings) -> Limits:
 
 
 async def handle_update(app: App, update: Update) -> bool:
-    """Run one update through the engine; False when ignored or already processed."""
+    """Run one update through the engine; False when ignored or already processed.
+
+    The replies are committed to the outbox; this process's sender, if it runs, is
+    told to look at once.
+    """
     incoming = to_incoming(update, bot_for(app).id, app.now())
     if incoming is None:
         return False
-    return await engine.handle(app, incoming.event, also=incoming.also)
+    handled = await engine.handle(app, incoming.event, also=incoming.also)
+    sender = _senders.get(app)
+    if handled and sender is not None:
+        sender.wake()
+    return handled
 
 
 def services(app: App) -> list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]]:
@@ -85,7 +94,7 @@ def services(app: App) -> list[tuple[str, Callable[[asyncio.Event], Awaitable[No
 async def run(app: App, stop: asyncio.Event) -> None:
     """Start-up calls, then the outbox sender and (without a webhook) long polling."""
     bot = bot_for(app)
-    sender = OutboxSender(app, TelegramTransport(bot), limits(app.settings))
+    sender = _senders[app] = OutboxSender(app, TelegramTransport(bot), limits(app.settings))
     # Rows held back by the per-chat interval are looked at again this often.
     idle = min(0.5, max(0.02, app.settings.telegram_chat_interval))
     try:
@@ -103,13 +112,16 @@ async def _receive(app: App, bot: Bot, stop: asyncio.Event) -> None:
         secret = settings.telegram_webhook_secret.get_secret_value()  # type: ignore[union-attr]
         await _until_done(
             stop,
+            bot,
             "setWebhook",
             lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES),
         )
         log.info("Telegram webhook set to %s", url)
     else:
-        await _until_done(stop, "deleteWebhook", bot.delete_webhook)
-    await _until_done(stop, "setMyCommands", lambda: set_commands(bot, settings.default_locale))
+        await _until_done(stop, bot, "deleteWebhook", bot.delete_webhook)
+    await _until_done(
+        stop, bot, "setMyCommands", lambda: set_commands(bot, settings.default_locale)
+    )
     if url is None:
         log.info("Telegram long polling started")
         await poll(app, bot, stop)
@@ -137,7 +149,8 @@ async def poll(app: App, bot: Bot, stop: asyncio.Event) -> None:
             return
         except Exception as exc:
             fetch_errors += 1
-            log.warning("Telegram getUpdates failed (%s): %s", type(exc).__name__, exc)
+            error = redact(str(exc), bot.token)
+            log.warning("Telegram getUpdates failed (%s): %s", type(exc).__name__, error)
             await _sleep(stop, _backoff(fetch_errors))
             continue
         fetch_errors = 0
@@ -178,7 +191,9 @@ async def _unless_stopped(stop: asyncio.Event, call: Awaitable):
     return task.result()
 
 
-async def _until_done(stop: asyncio.Event, what: str, call: Callable[[], Awaitable]) -> None:
+async def _until_done(
+    stop: asyncio.Event, bot: Bot, what: str, call: Callable[[], Awaitable]
+) -> None:
     """Retry a start-up call with backoff until it succeeds (or we are stopped)."""
     attempt = 0
     while not stop.is_set():
@@ -187,7 +202,8 @@ async def _until_done(stop: asyncio.Event, what: str, call: Callable[[], Awaitab
             return
         except Exception as exc:
             attempt += 1
-            log.warning("Telegram %s failed (%s): %s; retrying", what, type(exc).__name__, exc)
+            error = redact(str(exc), bot.token)
+            log.warning("Telegram %s failed (%s): %s; retrying", what, type(exc).__name__, error)
             await _sleep(stop, _backoff(attempt))
 
 
