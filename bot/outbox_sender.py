@@ -5,7 +5,9 @@ how it went: ``Sent``, ``Retry`` (transient: network, 5xx, 429 with its wait) or
 (permanent: the error is kept; ``unreachable`` marks the person's account). The sender
 claims rows with a lease, so rows of a crashed sender go out after the lease ends; a row
 is marked as soon as its call returns, which keeps the window for a double send (a crash
-between the API's answer and that mark) as small as it can be.
+between the API's answer and that mark) as small as it can be. A ``Retry`` with a wait
+(429) also pauses this sender's claims for that long: such limits are usually the whole
+bot's, not one chat's.
 """
 
 from __future__ import annotations

@@ -230,6 +230,22 @@ async def test_the_transport_sends_files_and_maps_errors_to_outcomes(tg, bot):
         ("c.png", b"\x89PNG"),
     )
 
+    xlsx = {"filename": "r.xlsx", "mime": "application/vnd.ms-excel", "data": "eA=="}
+    buttons = [{"label": "Tải lại", "payload": "x:1"}]
+    outcome = await transport.send("5", {"text": "", "attachment": xlsx, "buttons": buttons})
+    document = tg.messages(5)[-1]
+    assert (document.kind, document.file, document.labels) == (
+        "document",
+        ("r.xlsx", b"x"),
+        ["Tải lại"],
+    )
+    edit = {
+        "method": "editMessageReplyMarkup",
+        "params": {"chat_id": 5, "message_id": document.message_id},
+    }
+    outcome = await transport.send("5", {"calls": [edit]})
+    assert outcome == Sent(outcome.provider_message_id, spaced=False) and not document.buttons
+
     tg.inject("sendMessage", 429, retry_after=3)
     outcome = await transport.send("5", {"text": "a"})
     assert isinstance(outcome, Retry) and outcome.after == 3.0 and "retry after 3" in outcome.error

@@ -113,8 +113,11 @@ async def unsent(app: App) -> int:
         return (await session.exec(stmt)).scalar_one()
 
 
-async def test_a_whole_survey_over_long_polling(db_url, tmp_path, tg):
-    app = App(make_settings(db_url, tmp_path / "data", **fast(tg)))
+async def test_a_whole_survey_over_long_polling(db_url, tmp_path, tg, caplog):
+    settings = make_settings(
+        db_url, tmp_path / "data", telegram_bot_username="some_other_bot", **fast(tg)
+    )
+    app = App(settings)
     stop = asyncio.Event()
     service = None
     try:
@@ -132,7 +135,9 @@ async def test_a_whole_survey_over_long_polling(db_url, tmp_path, tg):
         await app.close()
 
     methods = [c.method for c in tg.calls]
-    assert methods.index("deleteWebhook") < methods.index("getUpdates")
+    assert methods[0] == "getMe" and methods.index("deleteWebhook") < methods.index("getUpdates")
+    assert "the token belongs to @sipas_test_bot" in caplog.text  # a wrong username is told
+    assert tg.token not in caplog.text
     assert {"vi", "en", ""} <= set(tg.commands)
     assert tg.webhook is None and not tg.deliveries
 

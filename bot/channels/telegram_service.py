@@ -16,6 +16,7 @@ import logging
 import random
 import weakref
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -31,6 +32,7 @@ from bot.settings import Settings
 from flows.i18n import LOCALES, N_, translator
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for news
 MAX_UPDATE_FAILURES = 5  # then a poison update is skipped (logged) so others get through
@@ -108,23 +110,44 @@ async def run(app: App, stop: asyncio.Event) -> None:
 async def _receive(app: App, bot: Bot, stop: asyncio.Event) -> None:
     settings = app.settings
     url = settings.telegram_webhook_url
-    if url is not None:
+
+    async def start_receiving() -> bool:
+        if url is None:  # Telegram refuses getUpdates while a webhook is set
+            return await bot.delete_webhook()
         secret = settings.telegram_webhook_secret.get_secret_value()  # type: ignore[union-attr]
-        await _until_done(
-            stop,
-            bot,
-            "setWebhook",
-            lambda: bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES),
-        )
-        log.info("Telegram webhook set to %s", url)
-    else:
-        await _until_done(stop, bot, "deleteWebhook", bot.delete_webhook)
+        return await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+
+    me = await _until_done(stop, bot, "getMe", bot.get_me)  # proves the token works
+    if me is not None:
+        _check_username(settings, me.username or "")
+    await _until_done(stop, bot, "deleteWebhook" if url is None else "setWebhook", start_receiving)
     await _until_done(
         stop, bot, "setMyCommands", lambda: set_commands(bot, settings.default_locale)
     )
-    if url is None:
+    if stop.is_set():  # the start-up calls only give up when we are stopped
+        return
+    if url is not None:
+        log.info("Telegram webhook set to %s", url)
+    else:
         log.info("Telegram long polling started")
         await poll(app, bot, stop)
+
+
+def _check_username(settings: Settings, actual: str) -> None:
+    configured = (settings.telegram_bot_username or "").lstrip("@")
+    if not configured:
+        log.warning(
+            "SIPAS_TELEGRAM_BOT_USERNAME is not set: survey codes get no Telegram link "
+            "(this bot is @%s)",
+            actual,
+        )
+    elif configured.lower() != actual.lower():
+        log.warning(
+            "SIPAS_TELEGRAM_BOT_USERNAME is %s but the token belongs to @%s: "
+            "Telegram links on receipts would open the wrong bot",
+            configured,
+            actual,
+        )
 
 
 async def set_commands(bot: Bot, default_locale: str) -> None:
@@ -192,19 +215,19 @@ async def _unless_stopped(stop: asyncio.Event, call: Awaitable):
 
 
 async def _until_done(
-    stop: asyncio.Event, bot: Bot, what: str, call: Callable[[], Awaitable]
-) -> None:
-    """Retry a start-up call with backoff until it succeeds (or we are stopped)."""
+    stop: asyncio.Event, bot: Bot, what: str, call: Callable[[], Awaitable[T]]
+) -> T | None:
+    """Retry a start-up call with backoff until it succeeds (None: we were stopped)."""
     attempt = 0
     while not stop.is_set():
         try:
-            await call()
-            return
+            return await call()
         except Exception as exc:
             attempt += 1
             error = redact(str(exc), bot.token)
             log.warning("Telegram %s failed (%s): %s; retrying", what, type(exc).__name__, error)
             await _sleep(stop, _backoff(attempt))
+    return None
 
 
 def _backoff(attempt: int) -> float:
