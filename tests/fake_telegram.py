@@ -75,7 +75,7 @@ class FakeMessage:
     caption: str | None = None
     buttons: list[list[dict[str, Any]]] = field(default_factory=list)
     file: tuple[str, bytes] | None = None  # (filename, content) of a photo or document
-    kind: str = "text"  # text | photo | document
+    kind: str = "text"  # text | photo | document (from the bot) | user (typed by the user)
     edits: int = 0
 
     @property
