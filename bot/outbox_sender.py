@@ -5,7 +5,9 @@ how it went: ``Sent``, ``Retry`` (transient: network, 5xx, 429 with its wait) or
 (permanent: the error is kept; ``unreachable`` marks the person's account). The sender
 claims rows with a lease, so rows of a crashed sender go out after the lease ends; a row
 is marked as soon as its call returns, which keeps the window for a double send (a crash
-between the API's answer and that mark) as small as it can be.
+between the API's answer and that mark) as small as it can be. A ``Retry`` with a wait
+(429) also pauses this sender's claims for that long: such limits are usually the whole
+bot's, not one chat's.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Sent:
     provider_message_id: str | None = None
+    # False for calls that put no new message in the chat (answering a button press,
+    # editing a message): they do not delay the chat's next message.
+    spaced: bool = True
+    # A message sent in parts (a long text): what is still to send. The row keeps its
+    # place at the head of the chat's queue with this payload, so no part goes twice.
+    rest: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class Transport(Protocol):
 
 @dataclass(frozen=True)
 class Limits:
-    per_second: float = 30.0  # overall, this process
+    per_second: float = 30.0  # overall, this process, evenly spaced (no bursts)
     per_chat_interval: float = 1.0  # seconds between two messages to one chat
     concurrency: int = 8
     batch: int = 50
@@ -78,8 +86,13 @@ class OutboxSender:
         self.app = app
         self.transport = transport
         self.limits = limits or Limits()
-        self._rate = AsyncLimiter(max(1.0, self.limits.per_second), 1.0)
+        # A bucket of one: calls are spaced 1/per_second apart, so no one-second window
+        # ever holds more than per_second of them (a bucket of per_second would allow a
+        # burst of twice that in the first second).
+        self._rate = AsyncLimiter(1, 1.0 / self.limits.per_second)
         self._slots = asyncio.Semaphore(self.limits.concurrency)
+        self._paused_until = 0.0  # loop time; set when the server asks us to wait (429)
+        self._wake = asyncio.Event()
 
     async def run_once(self, recipient: str | None = None) -> int:
         """Claim one batch of due messages and send them; returns how many were tried."""
@@ -98,15 +111,28 @@ class OutboxSender:
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 0.5) -> None:
         """Keep sending until ``stop`` is set; sleeps ``idle`` seconds when nothing is due."""
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
+            pause = self._paused_until - loop.time()
+            if pause > 0:  # a 429 usually means the whole bot is throttled: wait it out
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                continue
+            self._wake.clear()
             try:
                 sent = await self.run_once()
             except Exception:  # a database hiccup must not kill the sender
                 log.exception("outbox sender (%s) failed; retrying", self.transport.channel)
                 sent = 0
             if not sent:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), idle)
+                waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
+                await asyncio.wait(waits, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                for waiting in waits:
+                    waiting.cancel()
+
+    def wake(self) -> None:
+        """New rows were queued in this process: look now rather than after the idle sleep."""
+        self._wake.set()
 
     async def _deliver(self, item: OutboxItem) -> None:
         async with self._slots:
@@ -122,19 +148,31 @@ class OutboxSender:
         now = self.app.now()
         async with self.app.db.write() as session:
             if isinstance(outcome, Sent):
-                await outbox.mark_sent(
-                    session,
-                    item,
-                    now,
-                    provider_message_id=outcome.provider_message_id,
-                    spacing=timedelta(seconds=self.limits.per_chat_interval),
-                )
+                interval = self.limits.per_chat_interval if outcome.spaced else 0.0
+                spacing = timedelta(seconds=interval)
+                if outcome.rest is not None:
+                    await outbox.mark_partly_sent(
+                        session,
+                        item,
+                        outcome.rest,
+                        now + spacing,
+                        provider_message_id=outcome.provider_message_id,
+                    )
+                else:
+                    await outbox.mark_sent(
+                        session,
+                        item,
+                        now,
+                        provider_message_id=outcome.provider_message_id,
+                        spacing=spacing,
+                    )
             elif isinstance(outcome, Retry) and item.attempts < self.limits.max_attempts:
-                wait = (
-                    outcome.after
-                    if outcome.after is not None
-                    else backoff(item.attempts, self.limits)
-                )
+                if outcome.after is not None:
+                    wait = outcome.after
+                    loop = asyncio.get_running_loop()
+                    self._paused_until = max(self._paused_until, loop.time() + wait)
+                else:
+                    wait = backoff(item.attempts, self.limits)
                 await outbox.mark_retry(session, item, outcome.error, now + timedelta(seconds=wait))
             else:
                 error = (

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from bot import invites
 from bot.app import App
 from bot.channels import web, zalo
-from bot.http import dossiers, health, home, qr
+from bot.http import dossiers, health, home, qr, telegram_webhook
 from bot.settings import Settings
 from flows.i18n import translator
 from storage.migrate import current_revision, head_revision
@@ -30,6 +30,10 @@ def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
     services: list[tuple[str, Service]] = []
     services += zalo.services(app)
+    if app.settings.telegram_token:  # aiogram takes seconds to import: only when needed
+        from bot.channels import telegram_service
+
+        services += telegram_service.services(app)
     return services
 
 
@@ -65,6 +69,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.state.sipas = app
     api.include_router(home.router)
     api.include_router(health.router)
+    api.include_router(telegram_webhook.router)
     api.include_router(dossiers.router)
     api.include_router(qr.router)
     api.include_router(web.router)

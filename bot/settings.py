@@ -6,6 +6,7 @@ in logs or reprs.
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.i18n import LOCALES
+
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
 
 
 class Settings(BaseSettings):
@@ -34,6 +37,8 @@ class Settings(BaseSettings):
     telegram_api_base: str = "https://api.telegram.org"
     telegram_webhook_secret: SecretStr | None = None
     telegram_bot_username: str | None = None
+    telegram_rate: float = Field(default=30.0, gt=0)  # messages per second, overall
+    telegram_chat_interval: float = Field(default=1.0, ge=0)  # seconds between two to one chat
 
     zalo_app_id: str | None = None
     zalo_app_secret: SecretStr | None = None
@@ -58,6 +63,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _valid_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked here so that a bad one stops the start with the variable named.
+        if value is not None and not _SECRET_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
     @field_validator("default_locale")
     @classmethod
     def _valid_locale(cls, value: str) -> str:
@@ -79,6 +92,13 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def telegram_webhook_url(self) -> str | None:
+        """Where Telegram delivers updates when a webhook is configured; None: long polling."""
+        if self.telegram_token and self.public_url and self.telegram_webhook_secret:
+            return self.public_url.rstrip("/") + "/webhooks/telegram"
+        return None
 
     @property
     def api_key_list(self) -> list[str]:

@@ -141,6 +141,31 @@ async def mark_sent(
         )
 
 
+async def mark_partly_sent(
+    session: AsyncSession,
+    item: OutboxItem,
+    rest: dict[str, Any],
+    not_before: datetime,
+    *,
+    provider_message_id: str | None = None,
+) -> None:
+    """Record that part of a message went out: the row stays first in its recipient's
+    queue with ``rest`` as its payload, due at ``not_before``, with a fresh attempt count."""
+    await session.exec(
+        update(Outbox)
+        .where(Outbox.id == item.id)
+        .values(
+            status=PENDING,
+            payload=rest,
+            attempts=0,
+            claimed_until=None,
+            not_before=not_before,
+            last_error=None,
+            provider_message_id=provider_message_id,
+        )
+    )
+
+
 async def mark_retry(
     session: AsyncSession, item: OutboxItem, error: str, not_before: datetime
 ) -> None:
