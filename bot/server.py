@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.app import App
-from bot.http import health, home
+from bot.http import api_reports, health, home
 from bot.settings import Settings
 from storage.migrate import current_revision, head_revision
 
@@ -60,6 +60,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.state.sipas = app
     api.include_router(home.router)
     api.include_router(health.router)
+    api.include_router(api_reports.router)
     return api
 
 
