@@ -158,7 +158,7 @@ def build(
             _("Unit code"),
             _("Unit"),
             _("Respondents"),
-            _("Answers"),
+            _("Answers given"),
             _("SIPAS"),
             _("Overall question"),
             _("Mean score"),
@@ -185,7 +185,9 @@ def build(
                 summary.cell(s.answers, bold),
                 summary.pct(headline(s), shown, t=t, bold=bold),
                 summary.pct(s.overall_question, shown, t=t, bold=bold),
-                summary.cell(round(s.mean, 3) if s.mean is not None and shown else None, bold),
+                summary.cell(round(s.mean, 3), bold)
+                if s.mean is not None and shown
+                else summary.pct(s.mean, shown, t=t, bold=bold),
             ]
             + [
                 summary.pct(s.elements.get(c), shown and privacy.shows(element_basis(s, c)), t=t)

@@ -164,7 +164,7 @@ def _burst_text(t, done, negative: int, n: int, window: timedelta, label: str | 
         minutes=int(window.total_seconds() // 60),
     )
     if label:
-        text += " " + _("Counter: {label}.").format(label=label)
+        text += " " + _("At the counter “{label}”.").format(label=label)
     return text + " " + _("Send /report for the details.")
 
 

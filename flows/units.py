@@ -71,8 +71,8 @@ def match_quality(text: str, unit: UnitInfo) -> int:
     full = fold(unit.name)
     bare = _BRACKETS.sub("", full).strip()
     core = _core(unit.name)
-    if query in (full, bare, core, unit.code.lower().rsplit(".", 1)[-1]):
-        return SAME_NAME
+    if query in (full, bare, core) or unit.code.lower().endswith("." + query):
+        return SAME_NAME  # the code's last parts alone ("SONTRA.MC") count as a name
     if core.startswith(query + " ") or bare.startswith(query + " "):
         return NAME_STARTS
     words = bare.split()
