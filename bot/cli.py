@@ -440,6 +440,7 @@ def _report_quota(settings: Settings, args) -> int:
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
+        today = app.now().astimezone(app.tz).date()
         period = resolve_period(app, args.period)
         async with app.db.read() as session:
             unit = await resolve_unit(app, session, args.unit)
@@ -449,7 +450,7 @@ def _report_quota(settings: Settings, args) -> int:
         render = {
             "json": lambda: reporting.quota_json(rows),
             "csv": lambda: reporting.quota_csv(rows),
-            "table": lambda: reporting.quota_table(rows, t, unit.name, period),
+            "table": lambda: reporting.quota_table(rows, t, unit.name, period, today),
         }.get(args.format)
         if render:
             _emit(render(), args.out)

@@ -14,9 +14,9 @@ from datetime import date
 from typing import Any
 
 from flows.i18n import Translator
-from flows.periods import Period, PeriodError, describe, infer, quarter_of
+from flows.periods import Period, PeriodError, describe, quarter_of
 from flows.periods import parse as parse_period
-from flows.report_text import element_names, headline, item_texts, quota_line
+from flows.report_text import element_names, headline, item_texts, quota_text
 from storage.reports import LEVELS, QuotaProgress, Satisfaction, SatisfactionReport
 
 
@@ -186,6 +186,13 @@ def quota_json(rows: list[QuotaProgress]) -> str:
     return json.dumps(quota_data(rows), ensure_ascii=False, indent=2)
 
 
+def quota_table(
+    rows: list[QuotaProgress], t: Translator, title_unit: str, period: Period, today: date
+) -> str:
+    """The quota report for people: the same text as the chat's ``/quota``."""
+    return quota_text(rows, t, title_unit, period, today)
+
+
 def choose_period(text: str | None, start: date | None, end: date | None, today: date) -> Period:
     """The period a report asks for: typed (``10/2023``, ``quý này``…) or first/last day
     (a missing first day is 1 January, a missing last day today); by default this
@@ -216,24 +223,6 @@ def quota_csv(rows: list[QuotaProgress]) -> str:
         d = quota_dict(q)
         writer.writerow(["; ".join(d[c]) if c == "fields" else _csv_num(d[c]) for c in columns])
     return buf.getvalue()
-
-
-def quota_table(rows: list[QuotaProgress], t: Translator, title_unit: str, period: Period) -> str:
-    _ = t.gettext
-    lines = [
-        _("Survey quotas – {unit}").format(unit=title_unit),
-        _("Period: {period}").format(period=describe(period, t)),
-    ]
-    if not rows:
-        lines.append(_("No quota is set for this period."))
-        return "\n".join(lines)
-    for q in rows:
-        scope = q.unit_name
-        if q.fields:
-            scope += " (" + ", ".join(q.fields) + ")"
-        span = describe(infer(q.period_start, q.period_end), t)
-        lines += ["", f"{scope}", f"  {span}: {quota_line(q, t)}"]
-    return "\n".join(lines)
 
 
 def _csv_num(value: Any) -> Any:

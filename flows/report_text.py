@@ -83,12 +83,6 @@ def dossier_share(q: Any, t: Translator) -> str | None:
     )
 
 
-def quota_line(q: Any, t: Translator) -> str:
-    """The count and, where scored, the share of dossiers, on one line."""
-    share = dossier_share(q, t)
-    return quota_count(q, t) + (" · " + share if share else "")
-
-
 def pace_line(q: Any, t: Translator, today: date) -> str:
     """What the quota needs from today: the daily pace, or that it is reached or over."""
     _ = t.gettext

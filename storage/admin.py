@@ -34,6 +34,8 @@ OPEN, HANDLED = "open", "handled"
 
 @dataclass(frozen=True)
 class UnitRow:
+    """A unit of the tree."""
+
     id: int
     code: str
     name: str
@@ -59,6 +61,8 @@ def _in_subtree(path: str):
 
 @dataclass(frozen=True)
 class CommentRow:
+    """A counted response's free-text comment."""
+
     response_id: int
     unit_code: str
     unit_name: str
@@ -266,6 +270,8 @@ async def resolve_flag_group(session: AsyncSession, response_id: int, *, count: 
 
 @dataclass(frozen=True)
 class FeedbackRow:
+    """A feedback item with its unit and who handled it."""
+
     id: int
     unit_id: int
     unit_code: str
@@ -346,6 +352,8 @@ async def feedback_created_between(
 
 @dataclass(frozen=True)
 class FeedbackContact:
+    """Where to answer a handled feedback item's author (encrypted chat id)."""
+
     channel: str | None
     contact_ref_enc: str | None
     unit_name: str
@@ -385,6 +393,8 @@ async def note_notified(
 
 @dataclass(frozen=True)
 class Recipient:
+    """A person to message, and their language."""
+
     person_id: int
     locale: str
 
