@@ -39,7 +39,7 @@ from flows.engine import (
 from flows.i18n import N_, Translator
 from flows.periods import Period, describe, quarter_of
 from flows.privacy import Privacy, for_role
-from flows.registry import MANAGERS, Flow, button, command, flow
+from flows.registry import FLOWS, MANAGERS, Flow, button, command, flow
 from flows.report_text import (
     feedback_entry,
     feedback_waited,
@@ -267,7 +267,7 @@ async def feedback_command(state: State, event: InboundEvent, ctx: Context) -> S
     if refusal:
         return refusal
     if m.group(2):
-        return _take_note(state.idle(), ctx, item, m.group(2))
+        return _take_note(state, ctx, item, m.group(2))
     return _start_handling(state, ctx, item)
 
 
@@ -324,8 +324,8 @@ def _start_handling(state: State, ctx: Context, item: Any) -> StepResult:
         return StepResult(state, (Reply(_already_handled(t, item)),))
     settings = ctx.report_settings()
     entry = feedback_entry(item, t, _privacy(ctx), ctx.now, settings.feedback_target_hours)
-    nxt = State(state.locale, FLOW, "note", {"fid": item.id}, state.updated_at)
-    return StepResult(nxt, (Reply(entry), prompt(nxt, ctx)))
+    nxt, closed = _enter(state, "note", {"fid": item.id})
+    return StepResult(nxt, (Reply(entry), prompt(nxt, ctx)), closed)
 
 
 async def step(state: State, event: InboundEvent, ctx: Context) -> StepResult:
@@ -376,17 +376,17 @@ def _take_note(state: State, ctx: Context, item: Any, raw: str) -> StepResult:
     t = tr(state, ctx)
     _ = t.gettext
     if item.status != "open":
-        return StepResult(state.idle(), (Reply(_already_handled(t, item)),))
+        return StepResult(_leave(state), (Reply(_already_handled(t, item)),))
     note = clean_free_text(raw, FREE_TEXT_LIMIT)
     if note is None:
         notice = _("That is longer than {limit} characters. Please shorten it.").format(
             limit=FREE_TEXT_LIMIT
         )
-        nxt = State(state.locale, FLOW, "note", {"fid": item.id}, state.updated_at)
-        return StepResult(nxt, (prompt(nxt, ctx, notice),))
+        nxt, closed = _enter(state, "note", {"fid": item.id})
+        return StepResult(nxt, (prompt(nxt, ctx, notice),), closed)
     if item.wants_contact and item.can_contact:
-        nxt = State(state.locale, FLOW, "send", {"fid": item.id, "note": note}, state.updated_at)
-        return StepResult(nxt, (prompt(nxt, ctx),))
+        nxt, closed = _enter(state, "send", {"fid": item.id, "note": note})
+        return StepResult(nxt, (prompt(nxt, ctx),), closed)
     return _handled(state, ctx, item, note, send=False)
 
 
@@ -424,7 +424,20 @@ def _handled(state: State, ctx: Context, item: Any, note: str, *, send: bool) ->
         HandleFeedback(item.id, note, send, ctx.now),
         Audit("feedback.handled", str(item.id), {"sent": send, "hours": round(hours, 1)}),
     )
-    return StepResult(state.idle(), (Reply(text),), effects)
+    return StepResult(_leave(state), (Reply(text),), effects)
+
+
+def _enter(state: State, step_name: str, data: dict) -> tuple[State, tuple]:
+    """The feedback flow at ``step_name``; another flow in progress is closed first, as
+    the router does when a new survey code arrives."""
+    other = FLOWS.get(state.flow or "") if state.flow != FLOW else None
+    closed = other.expire(state) if other else ()
+    return State(state.locale, FLOW, step_name, data, state.updated_at), closed
+
+
+def _leave(state: State) -> State:
+    """Out of the feedback flow; any other flow is left as it was."""
+    return state.idle() if state.flow == FLOW else state
 
 
 def _already_handled(t: Translator, item: Any) -> str:

@@ -235,3 +235,18 @@ async def test_ratings_hours_apart_are_not_stuffing(app, clock):
         await rate(app, tree.w1, f"r{i}", 5, code=code)
         clock.advance(minutes=2)  # 2 a minute would be; one every 2 minutes is a busy counter
     assert await counted(app, tree.w1) == 8
+
+
+async def test_handling_feedback_mid_survey_closes_the_survey(app):
+    tree = await make_tree(app)
+    leader = await staff(app, tree.w1, "leader", "lead")
+    await rate(app, tree.w1, "c1", 1, contact=True)
+    (notice,) = await leader.inbox()
+    await leader.say(await new_code(app, tree.w2))  # the leader starts a survey of their own
+    await leader.say("4")
+    await leader.press(notice["buttons"][0]["payload"])
+    async with app.db.read() as session:
+        statuses = (await session.exec(select(Response.status).order_by(Response.id))).all()
+    assert [s for (s,) in statuses] == ["completed", "abandoned"]
+    (question,) = await leader.say("Đã liên hệ")
+    assert "Gửi ghi chú này cho người dân" in question["text"]
