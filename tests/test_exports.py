@@ -3,8 +3,12 @@ against figures computed by hand (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import csv
 import io
+import shutil
+import subprocess
 from datetime import datetime
 
 import pytest
@@ -208,3 +212,35 @@ async def test_chart_is_a_real_png_with_bars_and_target(app, rated):
     assert kind == "elements" and [v for _n, v in rows] == pytest.approx([1, 1, 0.5, 0.5, 0])
     leaf_png = Image.open(io.BytesIO(charts.satisfaction_png(leaf, t, NOVEMBER, Privacy(), 0.9)))
     assert leaf_png.size[1] >= 250
+
+
+# Comma, double quote, UTF-8, from row 1; "-1": every sheet to its own file.
+CSV_OPTIONS = "44,34,76,1,,0,false,true,false,false,false,-1"
+
+
+@pytest.mark.skipif(
+    shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed"
+)
+async def test_libreoffice_opens_the_workbook(app, rated, tmp_path):
+    async with app.db.read() as session:
+        data = await export.gather(session, rated.district, NOVEMBER, app.tz, Privacy())
+    (tmp_path / "w.xlsx").write_bytes(
+        export.build(data, translator("vi"), Privacy(), app.now(), 48)
+    )
+    # Every sheet to CSV (UTF-8, comma), with a private profile so parallel runs do not clash.
+    command = [
+        "soffice", "--headless", "--norestore",
+        f"-env:UserInstallation=file://{tmp_path / 'profile'}",
+        "--convert-to", "csv:Text - txt - csv (StarCalc):" + CSV_OPTIONS,
+        "--outdir", str(tmp_path), str(tmp_path / "w.xlsx"),
+    ]  # fmt: skip
+    done = await asyncio.to_thread(subprocess.run, command, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    sheets = sorted(p.name for p in tmp_path.glob("w-*.csv"))
+    assert len(sheets) == 6
+    summary = list(csv.reader((tmp_path / "w-Tổng hợp.csv").open(encoding="utf-8")))
+    assert summary[0][0] == "Mức độ hài lòng – Huyện Đông"
+    assert summary[6][:4] == ["P.D", "Huyện Đông", "4", "17"]
+    assert float(summary[6][4].rstrip("%")) == pytest.approx(70.0)
+    answers = list(csv.reader((tmp_path / "w-Phiếu trả lời.csv").open(encoding="utf-8")))
+    assert answers[3][11] == "=1+1 quá tốt"  # still text in LibreOffice, not evaluated to 2
