@@ -94,7 +94,9 @@ async def _stuffing(ctx: DbContext, done: alerts.Completed) -> bool:
             ctx.session, "stuffing", scope, done.unit_id, ctx.now, window
         )
         reason = f"stuffing {scope} {started:%Y-%m-%dT%H:%MZ}"
-        await alerts.flag(ctx.session, ids, reason, ctx.now)
+        # A new burst flags the whole window; a burst that goes on flags only the new
+        # rating, so ratings an admin has counted again stay counted.
+        await alerts.flag(ctx.session, ids if new else [done.id], reason, ctx.now)
         flagged = True
         if new:
             await _tell(

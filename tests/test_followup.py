@@ -196,6 +196,10 @@ async def test_counter_stuffing_is_flagged_until_an_admin_decides(app, clock):
     await admin.press_label("Tính vào số liệu")
     assert await counted(app, tree.w1) == 6
     assert "Không có phiếu nào bị gắn cờ" in texts(await admin.say("/flags"))
+    clock.advance(minutes=1)
+    await rate(app, tree.w1, "s6", 5, code=code)  # the burst still goes on: only this one
+    assert await counted(app, tree.w1) == 6
+    assert "Phường Một: 1 phiếu từ cùng một mã quầy" in texts(await admin.say("/flags"))
     assert "flags.counted" in [a for a, _t in await audit_actions(app)]
 
 
