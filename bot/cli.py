@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--to", dest="date_to", type=_date_arg, help="last day")
     c.add_argument("--period", help="10/2023, Q4/2023, 2023, 'tháng này'… (instead of --from/--to)")
     _format_args(c)
+    c.add_argument("--chart", type=Path, help="also draw the chart as a PNG to this file")
     c.set_defaults(func=_report_satisfaction)
     c = rsub.add_parser("quota", help="questionnaires collected against targets")
     c.add_argument("--unit", help="unit code (default: the top unit)")
@@ -119,7 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _format_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json", "xlsx"),
+        default="table",
+        help="xlsx: the whole workbook (figures, quotas, answers, feedback); needs --out",
+    )
     p.add_argument("--out", type=Path, help="write to this file instead of stdout")
 
 
@@ -438,29 +444,34 @@ def _report_satisfaction(settings: Settings, args) -> int:
     from bot import reporting
     from storage import reports
 
-    if args.period and (args.date_from or args.date_to):
-        raise UsageError("use --period or --from/--to, not both")
+    _need_out(args)
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
         today = app.now().astimezone(app.tz).date()
-        if args.date_from or args.date_to:
-            start = args.date_from or date(today.year, 1, 1)
-            end = args.date_to or today
-            if end < start:
-                raise UsageError("--to is before --from")
-            period = Period(start, end, "range")
-        else:
-            period = resolve_period(app, args.period)
+        try:
+            period = reporting.choose_period(args.period, args.date_from, args.date_to, today)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         async with app.db.read() as session:
             unit = await resolve_unit(app, session, args.unit)
             report = await reports.satisfaction(session, unit, period.start, period.end, app.tz)
+            if args.format == "xlsx":
+                await _write_workbook(app, session, unit, period, args.out)
+        if args.chart:
+            from bot.charts import satisfaction_png
+            from flows.privacy import Privacy
+
+            target = settings.satisfaction_target
+            png = await asyncio.to_thread(satisfaction_png, report, t, period, Privacy(), target)
+            await asyncio.to_thread(args.chart.write_bytes, png)
         render = {
             "json": lambda: reporting.satisfaction_json(report),
             "csv": lambda: reporting.satisfaction_csv(report),
             "table": lambda: reporting.satisfaction_table(report, t, period),
-        }[args.format]
-        _emit(render(), args.out)
+        }.get(args.format)
+        if render:
+            _emit(render(), args.out)
         return 0
 
     return run_async(settings, body)
@@ -470,21 +481,43 @@ def _report_quota(settings: Settings, args) -> int:
     from bot import reporting
     from storage import reports
 
+    _need_out(args)
+
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
+        today = app.now().astimezone(app.tz).date()
         period = resolve_period(app, args.period)
         async with app.db.read() as session:
             unit = await resolve_unit(app, session, args.unit)
             rows = await reports.quota_progress(session, unit, period.start, period.end, app.tz)
+            if args.format == "xlsx":
+                await _write_workbook(app, session, unit, period, args.out)
         render = {
             "json": lambda: reporting.quota_json(rows),
             "csv": lambda: reporting.quota_csv(rows),
-            "table": lambda: reporting.quota_table(rows, t, unit.name, period),
-        }[args.format]
-        _emit(render(), args.out)
+            "table": lambda: reporting.quota_table(rows, t, unit.name, period, today),
+        }.get(args.format)
+        if render:
+            _emit(render(), args.out)
         return 0
 
     return run_async(settings, body)
+
+
+def _need_out(args) -> None:
+    if args.format == "xlsx" and args.out is None:
+        raise UsageError("--format xlsx writes a binary workbook: give --out FILE.xlsx")
+
+
+async def _write_workbook(app: App, session, unit, period: Period, out: Path) -> None:
+    from bot import export
+    from flows.privacy import Privacy
+
+    t = translator(app.settings.default_locale, app.settings.timezone)
+    data = await export.gather(session, unit, period, app.tz, Privacy())
+    hours = app.settings.feedback_target_hours
+    xlsx = await asyncio.to_thread(export.build, data, t, Privacy(), app.now(), hours)
+    await asyncio.to_thread(out.write_bytes, xlsx)
 
 
 def _import(settings: Settings, args) -> int:

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import App
-from flows.engine import InviteInfo, PersonInfo
-from storage import people, surveys
+from flows.engine import Attachment, InviteInfo, PersonInfo, ReportSettings, UnitInfo
+from storage import admin, people, reports, surveys
+from storage.models import Unit
 from storage.people import PersonRow
 
 
@@ -42,6 +43,7 @@ class DbContext:
         self.user_hash = user_hash
         self.person_row = person
         self.person = person_info(person)
+        self._units: list[UnitInfo] | None = None
 
     def new_key(self) -> str:
         return secrets.token_hex(16)
@@ -78,3 +80,79 @@ class DbContext:
             self.session, self.app.keys.code_hash(code), self.now
         )
         return person_info(row)
+
+    # --- admins and leaders (flows/admin.py) ----------------------------------------------
+
+    def report_settings(self) -> ReportSettings:
+        s = self.app.settings
+        return ReportSettings(
+            min_responses=s.privacy_min_responses,
+            feedback_target_hours=s.feedback_target_hours,
+            satisfaction_target=s.satisfaction_target,
+        )
+
+    async def units(self) -> list[UnitInfo]:
+        if self._units is None:
+            rows = await admin.all_units(self.session)
+            self._units = [
+                UnitInfo(r.id, r.code, r.name, r.kind, r.path, r.parent_id) for r in rows
+            ]
+        return self._units
+
+    async def _unit(self, unit_id: int) -> Unit:
+        unit = await self.session.get(Unit, unit_id)
+        if unit is None:
+            raise LookupError(f"unit {unit_id} does not exist")
+        return unit
+
+    def _bounds(self, start: date, end: date) -> tuple[datetime, datetime]:
+        return reports.utc_bounds(start, end, self.app.tz)
+
+    async def satisfaction(self, unit_id: int, start: date, end: date):
+        unit = await self._unit(unit_id)
+        return await reports.satisfaction(self.session, unit, start, end, self.app.tz)
+
+    async def quota_progress(self, unit_id: int, start: date, end: date):
+        unit = await self._unit(unit_id)
+        return await reports.quota_progress(self.session, unit, start, end, self.app.tz)
+
+    async def comments(self, unit_id: int, start: date, end: date, limit: int):
+        unit = await self._unit(unit_id)
+        return await admin.comments(self.session, unit.path, *self._bounds(start, end), limit)
+
+    async def flagged_count(self, unit_id: int, start: date, end: date) -> int:
+        unit = await self._unit(unit_id)
+        return await admin.flagged_count(self.session, unit.path, *self._bounds(start, end))
+
+    async def flag_groups(self, unit_id: int):
+        unit = await self._unit(unit_id)
+        return await admin.flag_groups(self.session, unit.path)
+
+    async def flag_group(self, response_id: int):
+        return await admin.flag_group_of(self.session, response_id)
+
+    async def open_feedback(self, unit_id: int, limit: int):
+        unit = await self._unit(unit_id)
+        return await admin.open_feedback(self.session, unit.path, limit)
+
+    async def feedback_item(self, feedback_id: int):
+        return await admin.feedback_by_id(self.session, feedback_id)
+
+    async def feedback_between(self, unit_id: int, start: date, end: date):
+        unit = await self._unit(unit_id)
+        return await admin.feedback_created_between(
+            self.session, unit.path, *self._bounds(start, end)
+        )
+
+    async def chart(self, report, period, locale: str, min_responses: int) -> Attachment:
+        from bot import charts
+
+        return await charts.chart_attachment(self.app, report, period, locale, min_responses)
+
+    async def workbook(self, unit_id: int, period, locale: str, min_responses: int) -> Attachment:
+        from bot import export
+
+        unit = await self._unit(unit_id)
+        return await export.workbook_attachment(
+            self.app, self.session, unit, period, locale, min_responses
+        )

@@ -64,11 +64,14 @@ async def _record_answer(ctx: DbContext, e: fx.RecordAnswer) -> None:
 
 @applies(fx.CompleteResponse)
 async def _complete(ctx: DbContext, e: fx.CompleteResponse) -> None:
+    from bot import followup  # it sends through bot.engine, which imports this module
+
     response_id = await surveys.complete_response(
         ctx.session, e.response_key, e.comment, e.completed_at
     )
     if response_id is not None:
         await rollups.apply_response(ctx.session, response_id, ctx.app.tz)
+        await followup.on_completed(ctx, response_id)  # stuffing flags, negative bursts
 
 
 @applies(fx.AbandonResponse)
@@ -78,8 +81,10 @@ async def _abandon(ctx: DbContext, e: fx.AbandonResponse) -> None:
 
 @applies(fx.OpenFeedback)
 async def _feedback(ctx: DbContext, e: fx.OpenFeedback) -> None:
+    from bot import followup
+
     contact = ctx.app.keys.encrypt(ctx.user_id) if e.wants_contact else None
-    await surveys.open_feedback(
+    feedback_id = await surveys.open_feedback(
         ctx.session,
         response_key=e.response_key,
         unit_id=e.unit_id,
@@ -91,6 +96,7 @@ async def _feedback(ctx: DbContext, e: fx.OpenFeedback) -> None:
         contact_ref_enc=contact,
         at=e.created_at,
     )
+    await followup.on_feedback(ctx, feedback_id, e)  # a contact request reaches the leader now
 
 
 @applies(fx.LinkPerson)
@@ -111,3 +117,7 @@ async def _unreachable(ctx: DbContext, e: fx.MarkUnreachable) -> None:
 async def _audit(ctx: DbContext, e: fx.Audit) -> None:
     actor = f"person:{ctx.person.person_id}" if ctx.person else f"user:{ctx.user_hash[:12]}"
     await audit.log(ctx.session, actor, e.action, target=e.target, detail=e.detail, at=ctx.now)
+
+
+# Appliers of other flows' effects register themselves on import.
+from bot import admin_effects  # noqa: E402, F401

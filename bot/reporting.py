@@ -10,26 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 from typing import Any
 
-from flows import questionnaire as qn
 from flows.i18n import Translator
-from flows.periods import Period, describe, infer
+from flows.periods import Period, PeriodError, describe, quarter_of
+from flows.periods import parse as parse_period
+from flows.report_text import element_names, headline, item_texts, quota_text
 from storage.reports import LEVELS, QuotaProgress, Satisfaction, SatisfactionReport
-
-
-def element_names(locale: str) -> dict[str, str]:
-    """Element code → name, from the questionnaires (the first that names it wins)."""
-    names: dict[str, str] = {}
-    for q in qn.catalogue().values():
-        for element in q.elements:
-            names.setdefault(element.code, element.name.get(locale))
-    return names
-
-
-def item_texts(locale: str) -> dict[str, str]:
-    """Item code → its question text."""
-    return {item.code: item.text.get(locale) for q in qn.catalogue().values() for item in q.items}
 
 
 def pct(value: float | None) -> float | None:
@@ -66,14 +54,18 @@ def satisfaction_dict(s: Satisfaction) -> dict[str, Any]:
     }
 
 
-def satisfaction_json(report: SatisfactionReport) -> str:
-    data = {
+def satisfaction_data(report: SatisfactionReport) -> dict[str, Any]:
+    """The report as plain data: what ``--format json`` prints and the API returns."""
+    return {
         "from": report.start.isoformat(),
         "to": report.end.isoformat(),
         "total": satisfaction_dict(report.total),
         "units": [satisfaction_dict(u) for u in report.units],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def satisfaction_json(report: SatisfactionReport) -> str:
+    return json.dumps(satisfaction_data(report), ensure_ascii=False, indent=2)
 
 
 def satisfaction_csv(report: SatisfactionReport) -> str:
@@ -150,7 +142,7 @@ def satisfaction_table(report: SatisfactionReport, t: Translator, period: Period
             )
     if len(report.units) > 1 or (report.units and report.units[0].unit_id != total.unit_id):
         lines += ["", _("By unit:")]
-        ranked = sorted(report.units, key=lambda s: -(_headline(s) or -1))
+        ranked = sorted(report.units, key=lambda s: -(headline(s) or -1))
         width = min(40, max(len(s.unit_name) for s in ranked))
         unit_h, resp_h, sat_h = _("Unit"), _("Resp."), _("Satisfied")
         lines.append(f"  {unit_h:<{width}}  {resp_h:>6}  {sat_h:>9}")
@@ -158,16 +150,10 @@ def satisfaction_table(report: SatisfactionReport, t: Translator, period: Period
             name, count, share = (
                 s.unit_name[:width],
                 t.number(s.respondents),
-                t.percent(_headline(s)),
+                t.percent(headline(s)),
             )
             lines.append(f"  {name:<{width}}  {count:>6}  {share:>9}")
     return "\n".join(lines)
-
-
-def _headline(s: Satisfaction) -> float | None:
-    """The one figure a unit is ranked by: SIPAS % when elements were rated, else the
-    overall question."""
-    return s.percent if s.percent is not None else s.overall_question
 
 
 # --- quotas ---------------------------------------------------------------------------------
@@ -191,8 +177,41 @@ def quota_dict(q: QuotaProgress) -> dict[str, Any]:
     }
 
 
+def quota_data(rows: list[QuotaProgress]) -> list[dict[str, Any]]:
+    """Quota progress as plain data: what ``--format json`` prints and the API returns."""
+    return [quota_dict(q) for q in rows]
+
+
 def quota_json(rows: list[QuotaProgress]) -> str:
-    return json.dumps([quota_dict(q) for q in rows], ensure_ascii=False, indent=2)
+    return json.dumps(quota_data(rows), ensure_ascii=False, indent=2)
+
+
+def quota_table(
+    rows: list[QuotaProgress], t: Translator, title_unit: str, period: Period, today: date
+) -> str:
+    """The quota report for people: the same text as the chat's ``/quota``."""
+    return quota_text(rows, t, title_unit, period, today)
+
+
+def choose_period(text: str | None, start: date | None, end: date | None, today: date) -> Period:
+    """The period a report asks for: typed (``10/2023``, ``quý này``…) or first/last day
+    (a missing first day is 1 January, a missing last day today); by default this
+    quarter. ``ValueError`` says what is wrong."""
+    if text and (start or end):
+        raise ValueError("give a period or from/to dates, not both")
+    if start or end:
+        first, last = start or date(today.year, 1, 1), end or today
+        if last < first:
+            raise ValueError("the last day is before the first")
+        return Period(first, last, "range")
+    if not text:
+        return quarter_of(today)
+    try:
+        return parse_period(text, today)
+    except PeriodError:
+        raise ValueError(
+            f"unknown period {text!r}: try 10/2023, Q4/2023, 2023 or 01/10/2023-31/10/2023"
+        ) from None
 
 
 def quota_csv(rows: list[QuotaProgress]) -> str:
@@ -204,41 +223,6 @@ def quota_csv(rows: list[QuotaProgress]) -> str:
         d = quota_dict(q)
         writer.writerow(["; ".join(d[c]) if c == "fields" else _csv_num(d[c]) for c in columns])
     return buf.getvalue()
-
-
-def quota_line(q: QuotaProgress, t: Translator) -> str:
-    """``249/300 phiếu (83,0%), còn 51``."""
-    _ = t.gettext
-    line = _("{collected}/{target} questionnaires ({percent})").format(
-        collected=t.number(q.collected),
-        target=t.number(q.target_count),
-        percent=t.percent(q.percent),
-    )
-    if q.remaining:
-        line += ", " + _("{n} to go").format(n=t.number(q.remaining))
-    if q.target_ratio is not None and q.surveyed_share is not None:
-        line += " · " + _("{share} of dossiers surveyed (target {target})").format(
-            share=t.percent(q.surveyed_share), target=t.percent(q.target_ratio)
-        )
-    return line
-
-
-def quota_table(rows: list[QuotaProgress], t: Translator, title_unit: str, period: Period) -> str:
-    _ = t.gettext
-    lines = [
-        _("Survey quotas – {unit}").format(unit=title_unit),
-        _("Period: {period}").format(period=describe(period, t)),
-    ]
-    if not rows:
-        lines.append(_("No quota is set for this period."))
-        return "\n".join(lines)
-    for q in rows:
-        scope = q.unit_name
-        if q.fields:
-            scope += " (" + ", ".join(q.fields) + ")"
-        span = describe(infer(q.period_start, q.period_end), t)
-        lines += ["", f"{scope}", f"  {span}: {quota_line(q, t)}"]
-    return "\n".join(lines)
 
 
 def _csv_num(value: Any) -> Any:

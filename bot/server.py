@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from bot import invites
 from bot.app import App
 from bot.channels import web, zalo
-from bot.http import dossiers, health, home, qr, telegram_webhook
+from bot.http import api_reports, dossiers, health, home, qr, telegram_webhook
 from bot.settings import Settings
 from flows.i18n import translator
 from storage.migrate import current_revision, head_revision
@@ -75,6 +75,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.include_router(web.router)
     if zalo.receives(app.settings):
         api.include_router(zalo.router)
+    api.include_router(api_reports.router)
     return api
 
 

@@ -54,6 +54,17 @@ class Settings(BaseSettings):
     invite_cooldown_days: int = Field(default=7, ge=0)  # at most one per citizen per N days
     invite_hours: str = "07:30-21:00"  # local hours in which invitations may go out
 
+    # Admins and leaders (issue 6): privacy, follow-up target, live alerts.
+    privacy_min_responses: int = Field(default=5, ge=0)
+    feedback_target_hours: int = Field(default=48, ge=1)
+    satisfaction_target: float = Field(default=0.9, ge=0, le=1)
+    alert_min_ratings: int = Field(default=4, ge=1)
+    alert_negative_share: float = Field(default=0.5, gt=0, le=1)
+    alert_window_minutes: int = Field(default=15, ge=1)
+    stuffing_counter_ratings: int = Field(default=5, ge=2)
+    stuffing_respondent_ratings: int = Field(default=3, ge=2)
+    stuffing_window_minutes: int = Field(default=5, ge=1)
+
     @field_validator("timezone")
     @classmethod
     def _valid_zone(cls, value: str) -> str:

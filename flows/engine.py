@@ -252,3 +252,86 @@ class Context(Protocol):
     async def find_registration(self, code: str) -> PersonInfo | None:
         """The person a valid, unexpired registration code was issued to (None otherwise)."""
         ...
+
+    # --- admins and leaders (flows/admin.py) --------------------------------------------
+    # Report methods return the storage layer's report objects; flows read their
+    # attributes only (see storage/reports.py and storage/admin.py for the fields).
+
+    def report_settings(self) -> ReportSettings:
+        """Thresholds and targets of the admin commands."""
+        ...
+
+    async def units(self) -> list[UnitInfo]:
+        """Every unit, in tree order (for matching what the caller typed, and scopes)."""
+        ...
+
+    async def satisfaction(self, unit_id: int, start: date, end: date) -> Any:
+        """``SatisfactionReport`` of the unit's subtree over local days start–end."""
+        ...
+
+    async def quota_progress(self, unit_id: int, start: date, end: date) -> list[Any]:
+        """``QuotaProgress`` of every quota in the subtree overlapping start–end."""
+        ...
+
+    async def comments(self, unit_id: int, start: date, end: date, limit: int) -> list[Any]:
+        """The latest counted comments of the subtree in the period (``CommentRow``)."""
+        ...
+
+    async def flagged_count(self, unit_id: int, start: date, end: date) -> int:
+        """Responses of the subtree in the period left out as suspected stuffing."""
+        ...
+
+    async def flag_groups(self, unit_id: int) -> list[Any]:
+        """Flagged responses of the subtree, grouped by burst (``FlagGroup``)."""
+        ...
+
+    async def flag_group(self, response_id: int) -> Any | None:
+        """The flagged group a response belongs to, if it is still flagged."""
+        ...
+
+    async def open_feedback(self, unit_id: int, limit: int) -> tuple[list[Any], int]:
+        """The oldest open feedback items of the subtree (``FeedbackRow``) and their total."""
+        ...
+
+    async def feedback_item(self, feedback_id: int) -> Any | None:
+        """One feedback item (``FeedbackRow``)."""
+        ...
+
+    async def feedback_between(self, unit_id: int, start: date, end: date) -> list[Any]:
+        """Feedback items of the subtree opened in the period (``FeedbackRow``)."""
+        ...
+
+    async def chart(self, report: Any, period: Any, locale: str, min_responses: int) -> Attachment:
+        """A PNG chart of a ``SatisfactionReport`` (per unit, or per element for a leaf)."""
+        ...
+
+    async def workbook(
+        self, unit_id: int, period: Any, locale: str, min_responses: int
+    ) -> Attachment:
+        """An XLSX workbook of the subtree's figures, quotas and anonymised answers."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class UnitInfo:
+    """A unit as flows see it; ``path`` is its materialised path ("/1/7/")."""
+
+    unit_id: int
+    code: str
+    name: str
+    kind: str
+    path: str
+    parent_id: int | None = None
+
+    def contains(self, other: UnitInfo) -> bool:
+        """Whether ``other`` is this unit or lies below it."""
+        return other.path.startswith(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSettings:
+    """Settings the admin flows need (from ``SIPAS_*`` variables)."""
+
+    min_responses: int = 5  # below this a leader sees "not enough responses"
+    feedback_target_hours: int = 48  # working hours to handle a feedback item
+    satisfaction_target: float = 0.9  # the target line on charts

@@ -2,9 +2,11 @@
 
 ``10/2023``, ``T10/2023``, ``tháng 10/2023`` · ``Q4/2023``, ``quý 4/2023``, ``quý IV 2023`` ·
 ``H1/2024`` · ``2023``, ``năm 2023`` · ``tháng này``, ``tháng trước``, ``quý này``,
-``quý trước``, ``năm nay``, ``năm trước``, ``hôm nay`` (and their English words) ·
+``quý trước``, ``năm nay``, ``năm trước``, ``hôm nay``, ``hôm qua``, ``tuần này``,
+``tuần trước`` (and their English words) · ``tháng 10``, ``quý 4`` without a year (the
+latest one that has begun) · ``6 tháng đầu năm 2024``, ``6 tháng cuối năm`` ·
 a day ``15/10/2023`` or ``2023-10-15`` · a range of two days joined by ``-``, ``–``,
-``..`` or ``đến``/``to``.
+``..`` or ``đến``/``to``, optionally after ``từ``/``from``.
 """
 
 from __future__ import annotations
@@ -75,6 +77,15 @@ def infer(start: date, end: date) -> Period:
 def _relative(text: str, today: date) -> Period | None:
     if text in ("hom nay", "today"):
         return Period(today, today, "day")
+    if text in ("hom qua", "yesterday"):
+        yesterday = today - timedelta(days=1)
+        return Period(yesterday, yesterday, "day")
+    if text in ("tuan nay", "this week"):
+        monday = today - timedelta(days=today.weekday())
+        return Period(monday, monday + timedelta(days=6), "range")
+    if text in ("tuan truoc", "last week"):
+        monday = today - timedelta(days=today.weekday() + 7)
+        return Period(monday, monday + timedelta(days=6), "range")
     if text in ("thang nay", "this month"):
         return month(today.year, today.month)
     if text in ("thang truoc", "last month"):
@@ -99,6 +110,10 @@ _ISO_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
 _QUARTER_RE = re.compile(r"^(?:quy|q|quarter)\s*([1-4]|iv|iii|ii|i)\s*[/\-\s]?\s*(\d{4})$")
 _HALF_RE = re.compile(r"^(?:h|6 thang\s*)([12])?\s*[/\-\s]?\s*(\d{4})$")
 _YEAR_RE = re.compile(r"^(?:nam|year)?\s*(\d{4})$")
+# Without a year: the latest such month or quarter that has begun.
+_BARE_MONTH_RE = re.compile(r"^(?:thang|t|month)\s*(\d{1,2})$")
+_BARE_QUARTER_RE = re.compile(r"^(?:quy|q|quarter)\s*([1-4]|iv|iii|ii|i)$")
+_HALF_WORDS_RE = re.compile(r"^6 thang (dau|cuoi) nam\s*(\d{4})?$")
 
 
 def _day(text: str) -> date:
@@ -121,7 +136,17 @@ def parse(text: str, today: date) -> Period:
     relative = _relative(t, today)
     if relative:
         return relative
+    t = re.sub(r"^(?:tu|from)\s+", "", t)
     try:
+        if m := _BARE_MONTH_RE.match(t):
+            m_no = int(m.group(1))
+            return month(today.year if m_no <= today.month else today.year - 1, m_no)
+        if m := _BARE_QUARTER_RE.match(t):
+            q_no = _ROMAN.get(m.group(1)) or int(m.group(1))
+            latest = quarter(today.year, q_no)
+            return latest if latest.start <= today else quarter(today.year - 1, q_no)
+        if m := _HALF_WORDS_RE.match(t):
+            return half(int(m.group(2) or today.year), 1 if m.group(1) == "dau" else 2)
         if m := _RANGE_RE.match(t):
             return Period(_day(m.group("a")), _day(m.group("b")), "range")
         if _DAY_RE.match(t):

@@ -359,3 +359,25 @@ class RollupResponse(SQLModel, table=True):
     day: date = Field(primary_key=True)
     field_id: int = Field(default=0, primary_key=True)
     responses: int = Field(default=0)
+
+
+# --- admin: live alerts (issue 6) --------------------------------------------------
+
+
+class Alert(SQLModel, table=True):
+    """One row per alert kind and scope, so a burst is reported once.
+
+    ``scope`` is ``unit:<id>``, ``counter:<invite id>`` or ``respondent:<hash>``. A burst
+    goes on while its condition keeps holding within the window after ``last_seen_at``;
+    a new ``started_at`` means a new burst (and a new message).
+    """
+
+    __tablename__ = "alert"
+    __table_args__ = (UniqueConstraint("kind", "scope"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # "negative" | "stuffing"
+    scope: str = Field(max_length=64)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(sa_type=UTCDateTime)
+    hits: int = Field(default=1)

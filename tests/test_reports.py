@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import reporting
+from flows import report_text
 from flows.i18n import translator
 from flows.periods import month
 from storage import flags, reports, rollups
@@ -219,11 +220,10 @@ async def test_quota_progress_counts_subtree_fields_and_dossier_share(app, rated
     assert province.collected == 4 and province.percent == 1.0 and province.remaining == 0
     assert province.dossiers == 20 and province.surveyed_share == pytest.approx(0.2)
     assert by_target[10].collected == 0 and by_target[10].fields == ["Xây dựng"]
-    line = reporting.quota_line(by_target[300], translator("vi"))
+    line = report_text.quota_count(by_target[300], translator("vi"))
     assert line == "3/300 phiếu (1,0%), còn thiếu 297"
-    assert "khảo sát 20,0% số hồ sơ (chỉ tiêu 15,0%)" in reporting.quota_line(
-        province, translator("vi")
-    )
+    share = report_text.dossier_share(province, translator("vi"))
+    assert share == "khảo sát 20,0% số hồ sơ (chỉ tiêu 15,0%)"
 
 
 async def test_empty_period(app):

@@ -1,0 +1,149 @@
+"""Live alerts: recent ratings of a unit, a counter code or a respondent, flags on
+suspected stuffing, and the bookkeeping that makes a burst alert only once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import flags
+from storage.models import Alert, Answer, Response, SurveyInvite, Unit
+from storage.reports import OVERALL_ELEMENT
+from storage.sql import insert
+from storage.surveys import COMPLETED
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A response that was just completed, and where it came from."""
+
+    id: int
+    unit_id: int
+    unit_name: str
+    unit_path: str
+    respondent_hash: str
+    completed_at: datetime
+    counter_invite_id: int | None  # set when it came through a reusable counter code
+    counter_label: str | None
+
+
+async def completed(session: AsyncSession, response_id: int) -> Completed | None:
+    """A completed response with its unit and counter code, if any."""
+    stmt = (
+        select(
+            Response.id,
+            Response.unit_id,
+            Unit.name,
+            Unit.path,
+            Response.respondent_hash,
+            Response.completed_at,
+            SurveyInvite.id,
+            SurveyInvite.label,
+            SurveyInvite.kind,
+        )
+        .join(Unit, Unit.id == Response.unit_id)
+        .outerjoin(SurveyInvite, SurveyInvite.id == Response.invite_id)
+        .where(Response.id == response_id, Response.status == COMPLETED)
+    )
+    row = (await session.exec(stmt)).first()
+    if row is None:
+        return None
+    counter = row[8] == "counter"
+    return Completed(
+        *row[:6],
+        counter_invite_id=row[6] if counter else None,
+        counter_label=row[7] if counter else None,
+    )
+
+
+async def window(
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    *,
+    unit_id: int | None = None,
+    invite_id: int | None = None,
+    respondent_hash: str | None = None,
+    unflagged: bool = False,
+) -> list[int]:
+    """Ids of the responses completed in [since, until] from one unit, counter code or
+    respondent (exactly one of them), oldest first."""
+    stmt = select(Response.id).where(
+        Response.status == COMPLETED,
+        Response.completed_at >= since,
+        Response.completed_at <= until,
+    )
+    if unit_id is not None:
+        stmt = stmt.where(Response.unit_id == unit_id)
+    elif invite_id is not None:
+        stmt = stmt.where(Response.invite_id == invite_id)
+    elif respondent_hash is not None:
+        stmt = stmt.where(Response.respondent_hash == respondent_hash)
+    else:
+        raise ValueError("unit_id, invite_id or respondent_hash is needed")
+    if unflagged:
+        stmt = stmt.where(Response.flagged_at.is_(None))
+    return list((await session.exec(stmt.order_by(Response.completed_at, Response.id))).scalars())
+
+
+async def ratings(session: AsyncSession, response_ids: list[int]) -> dict[int, float | None]:
+    """Each response's rating: its answer to the overall question if it gave one, else
+    the mean of its satisfaction answers (None when it rated nothing)."""
+    if not response_ids:
+        return {}
+    stmt = select(Answer.response_id, Answer.element_code, Answer.value).where(
+        Answer.response_id.in_(response_ids),
+        Answer.scale == "satisfaction",
+        Answer.value.is_not(None),
+    )
+    overall: dict[int, int] = {}
+    values: dict[int, list[int]] = {}
+    for rid, element, value in (await session.exec(stmt)).all():
+        if element == OVERALL_ELEMENT:
+            overall[rid] = value
+        values.setdefault(rid, []).append(value)
+    return {
+        rid: overall.get(rid, sum(values[rid]) / len(values[rid]) if rid in values else None)
+        for rid in response_ids
+    }
+
+
+async def flag(
+    session: AsyncSession, response_ids: list[int], reason: str, at: datetime, tz: ZoneInfo
+) -> int:
+    """Flag responses that are not flagged yet (keeping the report rollups in step);
+    returns how many were."""
+    if not response_ids:
+        return 0
+    return len(await flags.flag_responses(session, response_ids, reason, at, tz))
+
+
+async def note_burst(
+    session: AsyncSession, kind: str, scope: str, unit_id: int, now: datetime, quiet: timedelta
+) -> tuple[datetime, bool]:
+    """Record that a burst condition holds now for ``scope``; returns when its burst
+    started and whether it started now (the caller alerts only then).
+
+    A burst goes on while the condition recurs within ``quiet`` of its last sighting.
+    One upsert: on PostgreSQL concurrent callers serialise on the row, so exactly one
+    of them sees the burst start.
+    """
+    table = Alert.__table__
+    stale = table.c.last_seen_at < now - quiet
+    stmt = insert(session, Alert).values(
+        kind=kind, scope=scope, unit_id=unit_id, started_at=now, last_seen_at=now, hits=1
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["kind", "scope"],
+        set_={
+            "started_at": case((stale, stmt.excluded.started_at), else_=table.c.started_at),
+            "hits": case((stale, 1), else_=table.c.hits + 1),
+            "last_seen_at": stmt.excluded.last_seen_at,
+        },
+    ).returning(table.c.started_at, table.c.hits)
+    started_at, hits = (await session.exec(stmt)).one()
+    return started_at, hits == 1
