@@ -90,7 +90,8 @@ async def link_channel(
     now: datetime,
 ) -> None:
     """Link a chat account to a person (replacing an earlier link of that account) and
-    spend the registration code."""
+    spend the registration code. Linking is not choosing: messages keep going to the
+    channel used last until the person picks one (``set_preferred_channel``)."""
     stmt = insert(session, PersonChannel).values(
         person_id=person_id,
         channel=channel,
@@ -112,9 +113,7 @@ async def link_channel(
     await session.exec(
         update(Person)
         .where(Person.id == person_id)
-        .values(
-            registration_code_hash=None, registration_expires_at=None, preferred_channel=channel
-        )
+        .values(registration_code_hash=None, registration_expires_at=None)
     )
 
 
@@ -186,3 +185,32 @@ async def touch(session: AsyncSession, channel: str, user_hash: str, now: dateti
         .where(PersonChannel.channel == channel, PersonChannel.user_hash == user_hash)
         .values(last_seen_at=now, unreachable_at=None, unreachable_reason=None)
     )
+
+
+async def set_preferred_channel(session: AsyncSession, person_id: int, channel: str | None) -> None:
+    """Send this person's messages to ``channel`` (None: to the channel they used last)."""
+    await session.exec(
+        update(Person).where(Person.id == person_id).values(preferred_channel=channel)
+    )
+
+
+async def linked_channels(session: AsyncSession, person_id: int) -> tuple[str | None, list[str]]:
+    """A person's chosen channel (or None) and the channels of their reachable accounts."""
+    preferred = (
+        await session.exec(select(Person.preferred_channel).where(Person.id == person_id))
+    ).scalar_one_or_none()
+    stmt = (
+        select(PersonChannel.channel)
+        .where(PersonChannel.person_id == person_id, PersonChannel.unreachable_at.is_(None))
+        .distinct()
+        .order_by(PersonChannel.channel)
+    )
+    return preferred, list((await session.exec(stmt)).scalars().all())
+
+
+async def locales(session: AsyncSession, person_ids: list[int]) -> dict[int, str]:
+    """The language of each of these persons."""
+    if not person_ids:
+        return {}
+    stmt = select(Person.id, Person.locale).where(Person.id.in_(person_ids)).order_by(Person.id)
+    return {pid: locale for pid, locale in (await session.exec(stmt)).all()}
