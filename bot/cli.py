@@ -473,3 +473,7 @@ def _import(settings: Settings, args) -> int:
         return 0
 
     return run_async(settings, body)
+
+
+# Subcommands of other modules (they append to EXTENSIONS when imported).
+from bot import deadlines as _deadlines  # noqa: E402, F401

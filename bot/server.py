@@ -25,7 +25,9 @@ Service = Callable[[asyncio.Event], Awaitable[None]]
 
 def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
-    return []
+    from bot import reminders
+
+    return [("reminders", reminders.service(app))]
 
 
 def create_app(app: App, *, run_background: bool = True) -> FastAPI:

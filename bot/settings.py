@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.i18n import LOCALES
+from scheduler.calendar import OfficeHours
 
 
 class Settings(BaseSettings):
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     api_keys: str = ""  # comma-separated
     invite_ttl_days: int = Field(default=30, ge=1)
 
+    # Reminders: staff are messaged only within office hours on working days.
+    office_hours: str = "07:30-17:00"
+    reminder_tick_seconds: float = Field(default=15, gt=0)
+
     @field_validator("timezone")
     @classmethod
     def _valid_zone(cls, value: str) -> str:
@@ -60,6 +65,16 @@ class Settings(BaseSettings):
         if value not in LOCALES:
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
         return value
+
+    @field_validator("office_hours")
+    @classmethod
+    def _valid_hours(cls, value: str) -> str:
+        OfficeHours.parse(value)  # ValueError names the problem
+        return value
+
+    @property
+    def hours(self) -> OfficeHours:
+        return OfficeHours.parse(self.office_hours)
 
     @property
     def tz(self) -> ZoneInfo:
