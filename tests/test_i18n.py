@@ -27,11 +27,17 @@ def test_vietnamese_is_complete_and_keeps_every_placeholder():
     for message in vi:
         if not message.id:
             continue
-        if not message.string:
+        # Plural messages (ngettext) have tuples: every form keeps the singular's placeholders.
+        source = message.id if isinstance(message.id, str) else message.id[0]
+        forms = (message.string,) if isinstance(message.string, str) else message.string
+        if not all(forms):
             problems.append(f"untranslated: {message.id!r}")
         elif message.fuzzy:
             problems.append(f"fuzzy: {message.id!r}")
-        elif sorted(PLACEHOLDER.findall(message.id)) != sorted(PLACEHOLDER.findall(message.string)):
+        elif any(
+            sorted(PLACEHOLDER.findall(source)) != sorted(PLACEHOLDER.findall(form))
+            for form in forms
+        ):
             problems.append(f"placeholders differ: {message.id!r}")
     assert not problems, "\n".join(problems)
 
