@@ -521,7 +521,7 @@ class DeadlineRow(RowModel):
     people: str | None = None
     offsets: str | None = None
     escalate_after: int | None = Field(default=None, ge=0, le=60)
-    overdue_daily: bool = True
+    overdue_daily: bool | None = None  # empty: true
     note: str | None = Field(default=None, max_length=1000)
     starts_on: str | None = None
 
@@ -572,7 +572,7 @@ class DeadlineImporter(Importer):
                 unit_codes=split_list(row.units),
                 people=split_list(row.people, spaces=False),
                 offsets=parse_offsets(row.offsets) if row.offsets else DEFAULT_OFFSETS,
-                overdue_daily=row.overdue_daily,
+                overdue_daily=row.overdue_daily is not False,
                 escalate_after=(
                     DEFAULT_ESCALATE_AFTER if row.escalate_after is None else row.escalate_after
                 ),

@@ -18,7 +18,7 @@ from datetime import datetime
 from bot.app import App
 from bot.context import DbContext
 from bot.effects import applies
-from bot.notify import notify_person
+from bot.notify import notify_people, notify_person
 from flows.engine import DisownTask, MarkTaskDone, SetReminderChannel, SnoozeTask
 from flows.i18n import translator
 from flows.officials import not_mine_alert
@@ -63,7 +63,7 @@ async def dispatch_pass(
         async with app.db.write() as session:
             cal = await load_calendar(session)
             result = await dispatching.dispatch(
-                session, now, cal, app.settings.hours, app.tz, notify_person, batch
+                session, now, cal, app.settings.hours, app.tz, notify_people, batch
             )
         total.add(result)
         if len(result.claimed) < batch:

@@ -26,8 +26,10 @@ from scheduler.calendar import OfficeHours, WorkCalendar
 from storage import deadlines as store
 from storage.deadlines import ClaimedReminder, ReminderContext
 
-# notify(session, person_id, reply, now, *, dedupe_key=…, not_before=…) -> queued?
-Notify = Callable[..., Awaitable[bool]]
+# notify(session, [(person id, reply, outbox dedupe key)], now) → for each: reachable?
+Notify = Callable[
+    [AsyncSession, list[tuple[int, Reply, str | None]], datetime], Awaitable[list[bool]]
+]
 
 
 @dataclass
@@ -81,6 +83,7 @@ async def dispatch(
         else:
             by_assignment[r.assignment_id].append(r)  # type: ignore[index]
 
+    outgoing: list[tuple[ClaimedReminder, Reply]] = []
     for assignment_id, rows in by_assignment.items():
         *older, latest = sorted(rows, key=lambda r: (r.due_at, r.id))
         cancel["superseded"] += [r.id for r in older]
@@ -93,15 +96,23 @@ async def dispatch(
             cal.working_days_left(today, c.due_on),
             store.PENDING,
         )
-        reply = reminder_reply(translator(c.locale, tz.key), task, today)
-        await _send(session, latest, reply, now, notify, result, skip)
+        outgoing.append((latest, reminder_reply(translator(c.locale, tz.key), task, today)))
 
     for r in escalations:
         reply = await _escalation(session, r, contexts[r.id], cal, today, tz)
         if reply is None:
             cancel["answered"].append(r.id)
         else:
-            await _send(session, r, reply, now, notify, result, skip)
+            outgoing.append((r, reply))
+
+    reachable = await notify(
+        session, [(r.person_id, reply, f"reminder:{r.id}") for r, reply in outgoing], now
+    )
+    for (r, _reply), ok in zip(outgoing, reachable, strict=True):
+        if ok:
+            result.sent += 1
+        else:  # no reachable account (never linked, or blocked the bot)
+            skip["unreachable"].append(r.id)
 
     for reason, ids in cancel.items():
         await store.set_reminder_status(session, ids, store.CANCELLED, reason)
@@ -110,21 +121,6 @@ async def dispatch(
         await store.set_reminder_status(session, ids, store.SKIPPED, reason)
         result.skipped += len(ids)
     return result
-
-
-async def _send(
-    session: AsyncSession,
-    r: ClaimedReminder,
-    reply: Reply,
-    now: datetime,
-    notify: Notify,
-    result: DispatchResult,
-    skip: dict[str, list[int]],
-) -> None:
-    if await notify(session, r.person_id, reply, now, dedupe_key=f"reminder:{r.id}"):
-        result.sent += 1
-    else:  # no reachable account (never linked, or blocked the bot)
-        skip["unreachable"].append(r.id)
 
 
 async def _escalation(

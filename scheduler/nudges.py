@@ -11,6 +11,7 @@ however often planning runs, in however many processes.
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,10 +20,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from flows.i18n import translator
 from flows.officials import QuotaPace, nudge_reply
 from scheduler.calendar import OfficeHours, WorkCalendar
-from scheduler.dispatch import Notify
 from storage import deadlines as store
 from storage import reports, units
 from storage.people import locales
+
+# notify(session, person_id, reply, now, *, dedupe_key=…, not_before=…) -> newly queued?
+NotifyOne = Callable[..., Awaitable[bool]]
 
 
 def pace(cal: WorkCalendar, progress: reports.QuotaProgress, today) -> tuple[int, int] | None:
@@ -47,7 +50,7 @@ async def nudge(
     cal: WorkCalendar,
     hours: OfficeHours,
     tz: ZoneInfo,
-    notify: Notify,
+    notify: NotifyOne,
 ) -> int:
     """Queue today's nudges (for the office's opening if it is not open yet); returns
     how many were new. Nothing on days off or after office hours."""

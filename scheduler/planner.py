@@ -94,9 +94,10 @@ async def plan(
     by_id = {occ.id: occ for occ in occurrences}
     rows: list[NewReminder] = []
     pending = await store.pending_assignments(session, list(by_id))
+    planned_days = {occ.id: reminder_days(cal, occ, today, horizon) for occ in occurrences}
     for a in pending:
         occ = by_id[a.occurrence_id]
-        days = reminder_days(cal, occ, today, horizon)
+        days = dict(planned_days[occ.id])
         if not a.reminded and _missed_first_reminder(cal, occ, today):
             catch_up = cal.next_working_day(today)
             days.setdefault(catch_up, store.OVERDUE if occ.due_on < catch_up else store.BEFORE)
@@ -126,11 +127,12 @@ async def _escalations(
     horizon: date,
 ) -> list[NewReminder]:
     rows: list[NewReminder] = []
+    waiting = {a.occurrence_id for a in pending}
     for occ in occurrences.values():
-        if occ.escalate_after is None:
+        if occ.escalate_after is None or occ.id not in waiting:
             continue
         day = cal.add_working_days(occ.due_on, occ.escalate_after)
-        if day > horizon or not any(a.occurrence_id == occ.id for a in pending):
+        if day > horizon:
             continue
         people = [a for a in await store.assignees(session, occ.id) if a.status == store.PENDING]
         bosses = await store.supervisors(

@@ -182,8 +182,10 @@ async def add_occurrences(
     """Record due dates of a deadline (ignoring those already recorded)."""
     rows = [{"deadline_id": deadline_id, "due_on": d, "created_at": now} for d in sorted(set(days))]
     if rows:
-        stmt = insert(session, DeadlineOccurrence).values(rows)
-        await session.exec(stmt.on_conflict_do_nothing(index_elements=["deadline_id", "due_on"]))
+        stmt = insert(session, DeadlineOccurrence).on_conflict_do_nothing(
+            index_elements=["deadline_id", "due_on"]
+        )
+        await session.exec(stmt, params=rows)
 
 
 @dataclass(frozen=True)
@@ -233,15 +235,17 @@ async def add_assignments(
     session: AsyncSession, occurrence_id: int, person_ids: Iterable[int], now: datetime
 ) -> None:
     """Assign an occurrence to persons (ignoring those already assigned)."""
+    assigned = select(Assignment.person_id).where(Assignment.occurrence_id == occurrence_id)
+    known = set((await session.exec(assigned)).scalars().all())
     rows = [
         {"occurrence_id": occurrence_id, "person_id": p, "status": PENDING, "created_at": now}
-        for p in sorted(set(person_ids))
+        for p in sorted(set(person_ids) - known)
     ]
-    if rows:
-        stmt = insert(session, Assignment).values(rows)
-        await session.exec(
-            stmt.on_conflict_do_nothing(index_elements=["occurrence_id", "person_id"])
+    if rows:  # another process may add the same ones meanwhile: conflicts are ignored
+        stmt = insert(session, Assignment).on_conflict_do_nothing(
+            index_elements=["occurrence_id", "person_id"]
         )
+        await session.exec(stmt, params=rows)
 
 
 @dataclass(frozen=True)
@@ -287,31 +291,35 @@ class NewReminder:
 
 async def add_reminders(session: AsyncSession, reminders: list[NewReminder], now: datetime) -> int:
     """Store planned reminders; those whose key exists are skipped. Returns how many were new."""
-    if not reminders:
-        return 0
-    total = 0
-    for start in range(0, len(reminders), 500):  # keep each statement's parameters modest
-        rows = [
-            {
-                "key": r.key,
-                "kind": r.kind,
-                "occurrence_id": r.occurrence_id,
-                "person_id": r.person_id,
-                "assignment_id": r.assignment_id,
-                "due_at": r.due_at,
-                "status": PENDING,
-                "created_at": now,
-            }
-            for r in reminders[start : start + 500]
-        ]
-        stmt = (
-            insert(session, Reminder)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(Reminder.id)
+    known: set[str] = set()
+    keys = [r.key for r in reminders]
+    for start in range(0, len(keys), 500):  # planning repeats: most keys exist already
+        chunk = keys[start : start + 500]
+        known.update(
+            (await session.exec(select(Reminder.key).where(Reminder.key.in_(chunk)))).scalars()
         )
-        total += len((await session.exec(stmt)).all())
-    return total
+    rows = [
+        {
+            "key": r.key,
+            "kind": r.kind,
+            "occurrence_id": r.occurrence_id,
+            "person_id": r.person_id,
+            "assignment_id": r.assignment_id,
+            "due_at": r.due_at,
+            "status": PENDING,
+            "created_at": now,
+        }
+        for r in reminders
+        if r.key not in known
+    ]
+    if not rows:
+        return 0
+    stmt = (
+        insert(session, Reminder)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Reminder.id)
+    )
+    return len((await session.exec(stmt, params=rows)).all())
 
 
 @dataclass(frozen=True)

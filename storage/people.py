@@ -165,17 +165,34 @@ class Contact:
 async def contact_for(session: AsyncSession, person_id: int) -> Contact | None:
     """Where to reach a person: their chosen channel if reachable, else the one they used
     last; None when no reachable account is linked."""
+    return (await contacts_for(session, [person_id])).get(person_id)
+
+
+async def contacts_for(session: AsyncSession, person_ids: list[int]) -> dict[int, Contact]:
+    """``contact_for`` of many persons in one query (those with no reachable account are
+    left out)."""
+    if not person_ids:
+        return {}
     stmt = (
-        select(PersonChannel.channel, PersonChannel.channel_user_id, Person.preferred_channel)
+        select(
+            PersonChannel.person_id,
+            PersonChannel.channel,
+            PersonChannel.channel_user_id,
+            Person.preferred_channel,
+        )
         .join(Person, Person.id == PersonChannel.person_id)
-        .where(PersonChannel.person_id == person_id, PersonChannel.unreachable_at.is_(None))
+        .where(
+            PersonChannel.person_id.in_(sorted(set(person_ids))),
+            PersonChannel.unreachable_at.is_(None),
+        )
         .order_by(PersonChannel.last_seen_at.desc().nulls_last(), PersonChannel.id.desc())
     )
-    rows = (await session.exec(stmt)).all()
-    if not rows:
-        return None
-    preferred = next((r for r in rows if r.channel == r.preferred_channel), rows[0])
-    return Contact(preferred.channel, preferred.channel_user_id)
+    found: dict[int, Contact] = {}
+    for pid, channel, user_id, preferred in (await session.exec(stmt)).all():
+        # Rows come most recently used first: keep that one unless the chosen one follows.
+        if pid not in found or (channel == preferred and found[pid].channel != preferred):
+            found[pid] = Contact(channel, user_id)
+    return found
 
 
 async def touch(session: AsyncSession, channel: str, user_hash: str, now: datetime) -> None:
