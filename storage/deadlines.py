@@ -35,6 +35,14 @@ SENT, CANCELLED, SKIPPED = "sent", "cancelled", "skipped"
 BEFORE, DUE, OVERDUE, SNOOZE, ESCALATION = "before", "due", "overdue", "snooze", "escalation"
 
 
+async def _insert_new(session: AsyncSession, model, rows: list[dict], unique: list[str]) -> int:
+    # One statement for many rows; rows whose unique key exists (written by an earlier
+    # pass, or by another process a moment ago) are skipped. Returns how many were new.
+    stmt = insert(session, model).on_conflict_do_nothing(index_elements=unique)
+    result = await session.exec(stmt.returning(model.__table__.c[unique[0]]), params=rows)
+    return len(result.all())
+
+
 # --- deadlines ------------------------------------------------------------------------
 
 
@@ -182,10 +190,7 @@ async def add_occurrences(
     """Record due dates of a deadline (ignoring those already recorded)."""
     rows = [{"deadline_id": deadline_id, "due_on": d, "created_at": now} for d in sorted(set(days))]
     if rows:
-        stmt = insert(session, DeadlineOccurrence).on_conflict_do_nothing(
-            index_elements=["deadline_id", "due_on"]
-        )
-        await session.exec(stmt, params=rows)
+        await _insert_new(session, DeadlineOccurrence, rows, ["deadline_id", "due_on"])
 
 
 @dataclass(frozen=True)
@@ -241,11 +246,8 @@ async def add_assignments(
         {"occurrence_id": occurrence_id, "person_id": p, "status": PENDING, "created_at": now}
         for p in sorted(set(person_ids) - known)
     ]
-    if rows:  # another process may add the same ones meanwhile: conflicts are ignored
-        stmt = insert(session, Assignment).on_conflict_do_nothing(
-            index_elements=["occurrence_id", "person_id"]
-        )
-        await session.exec(stmt, params=rows)
+    if rows:
+        await _insert_new(session, Assignment, rows, ["occurrence_id", "person_id"])
 
 
 @dataclass(frozen=True)
@@ -312,14 +314,7 @@ async def add_reminders(session: AsyncSession, reminders: list[NewReminder], now
         for r in reminders
         if r.key not in known
     ]
-    if not rows:
-        return 0
-    stmt = (
-        insert(session, Reminder)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Reminder.id)
-    )
-    return len((await session.exec(stmt, params=rows)).all())
+    return await _insert_new(session, Reminder, rows, ["key"]) if rows else 0
 
 
 @dataclass(frozen=True)
