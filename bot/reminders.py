@@ -20,14 +20,13 @@ from bot.context import DbContext
 from bot.effects import applies
 from bot.notify import notify_people, notify_person
 from flows.engine import DisownTask, MarkTaskDone, SetReminderChannel, SnoozeTask
-from flows.i18n import translator
-from flows.officials import not_mine_alert
 from scheduler import dispatch as dispatching
 from scheduler import nudges, planner
 from scheduler.calendar import load_calendar
 from scheduler.dispatch import DispatchResult
 from scheduler.planner import PlanResult
 from storage import deadlines, people
+from storage.deadlines import NewReminder
 
 log = logging.getLogger(__name__)
 DISPATCH_BATCH = 200
@@ -107,6 +106,8 @@ def service(app: App) -> Callable[[asyncio.Event], Awaitable[None]]:
     async def run(stop: asyncio.Event) -> None:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+        # It would log every tick at INFO; our passes log what they did.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
         clock = AsyncIOScheduler(timezone=app.tz)
         once = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 60}
         clock.add_job(
@@ -160,20 +161,22 @@ async def _not_mine(ctx: DbContext, e: DisownTask) -> None:
         return
     task = await deadlines.task(ctx.session, person.id, e.assignment_id)
     found = await deadlines.supervisors(ctx.session, [person.unit_path], ("admin", "leader"))
-    admins = [a for a in found.get(person.unit_path, []) if a != person.id]
     cal = await load_calendar(ctx.session)
-    not_before = ctx.app.settings.hours.next_open(ctx.now, cal, ctx.app.tz)
-    for admin_id, locale in (await people.locales(ctx.session, admins)).items():
-        t = translator(locale, ctx.timezone)
-        reply = not_mine_alert(t, person.name, person.unit_name, task.title, task.due_on)
-        await notify_person(
-            ctx.session,
-            admin_id,
-            reply,
-            ctx.now,
-            dedupe_key=f"notmine:{e.assignment_id}:{admin_id}",
-            not_before=not_before,
+    # A durable row like any reminder: the admin hears of it in office hours.
+    when = ctx.app.settings.hours.next_open(ctx.now, cal, ctx.app.tz)
+    alerts = [
+        NewReminder(
+            f"n{e.assignment_id}:{admin}",
+            deadlines.DISOWNED,
+            task.occurrence_id,
+            admin,
+            e.assignment_id,
+            when,
         )
+        for admin in found.get(person.unit_path, [])
+        if admin != person.id
+    ]
+    await deadlines.add_reminders(ctx.session, alerts, ctx.now)
 
 
 @applies(SetReminderChannel)

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from flows.engine import Reply, TaskInfo
 from flows.i18n import translator
-from flows.officials import Assignee, escalation_reply, reminder_reply
+from flows.officials import Assignee, escalation_reply, not_mine_alert, reminder_reply
 from scheduler.calendar import OfficeHours, WorkCalendar
 from storage import deadlines as store
 from storage.deadlines import ClaimedReminder, ReminderContext
@@ -74,7 +74,7 @@ async def dispatch(
             cancel["deadline_disabled"].append(r.id)
         elif not c.person_active:
             skip["inactive"].append(r.id)
-        elif r.kind == store.ESCALATION:
+        elif r.kind in (store.ESCALATION, store.DISOWNED):
             escalations.append(r)
         elif c.assignment_status != store.PENDING:
             cancel[c.assignment_status or "answered"].append(r.id)
@@ -99,7 +99,10 @@ async def dispatch(
         outgoing.append((latest, reminder_reply(translator(c.locale, tz.key), task, today)))
 
     for r in escalations:
-        reply = await _escalation(session, r, contexts[r.id], cal, today, tz)
+        if r.kind == store.DISOWNED:
+            reply = await _disowned(session, r, contexts[r.id], tz)
+        else:
+            reply = await _escalation(session, r, contexts[r.id], cal, today, tz)
         if reply is None:
             cancel["answered"].append(r.id)
         else:
@@ -144,3 +147,16 @@ async def _escalation(
     overdue = max(1, -cal.working_days_left(today, c.due_on))
     t = translator(c.locale, tz.key)
     return escalation_reply(t, c.title, c.due_on, overdue, pending, not_mine, done, len(mine))
+
+
+async def _disowned(
+    session: AsyncSession, r: ClaimedReminder, c: ReminderContext, tz: ZoneInfo
+) -> Reply | None:
+    """What an admin is told when an assignee says the task is not theirs (None when it
+    was answered otherwise since)."""
+    people = await store.assignees(session, r.occurrence_id)
+    who = next((p for p in people if p.assignment_id == r.assignment_id), None)
+    if who is None or who.status != store.NOT_MINE:
+        return None
+    t = translator(c.locale, tz.key)
+    return not_mine_alert(t, who.name, who.unit_name, c.title, c.due_on)

@@ -24,7 +24,7 @@ from storage import deadlines as store
 from storage import reports, units
 from storage.people import locales
 
-# notify(session, person_id, reply, now, *, dedupe_key=…, not_before=…) -> newly queued?
+# notify(session, person_id, reply, now, *, dedupe_key=…) -> newly queued?
 NotifyOne = Callable[..., Awaitable[bool]]
 
 
@@ -52,12 +52,12 @@ async def nudge(
     tz: ZoneInfo,
     notify: NotifyOne,
 ) -> int:
-    """Queue today's nudges (for the office's opening if it is not open yet); returns
-    how many were new. Nothing on days off or after office hours."""
-    local = now.astimezone(tz)
-    today = local.date()
-    if not cal.is_working_day(today) or local.time() >= hours.end:
+    """Queue today's nudges while the office is open; returns how many were new."""
+    if not hours.is_open(now, cal, tz):
+        # Not queued for later: an outbox row waiting for the morning would hold up
+        # every other message to that person (the outbox keeps each chat in order).
         return 0
+    today = now.astimezone(tz).date()
     behind: dict[int, list[QuotaPace]] = {}  # unit id → its quotas behind pace
     for root in await units.roots(session):
         for progress in await reports.quota_progress(session, root, today, today, tz):
@@ -77,13 +77,12 @@ async def nudge(
                     per_day,
                 )
             )
-    not_before = max(now, hours.opening(today, tz))
     queued = 0
     for unit_id, paces in behind.items():
         officials = await store.persons_in_unit(session, unit_id, "official")
         for person_id, locale in (await locales(session, officials)).items():
             reply = nudge_reply(translator(locale, tz.key), paces)
             key = f"nudge:{person_id}:{today.isoformat()}"
-            if await notify(session, person_id, reply, now, dedupe_key=key, not_before=not_before):
+            if await notify(session, person_id, reply, now, dedupe_key=key):
                 queued += 1
     return queued

@@ -33,6 +33,7 @@ PENDING, DONE, NOT_MINE = "pending", "done", "not_mine"
 SENT, CANCELLED, SKIPPED = "sent", "cancelled", "skipped"
 # reminder kinds
 BEFORE, DUE, OVERDUE, SNOOZE, ESCALATION = "before", "due", "overdue", "snooze", "escalation"
+DISOWNED = "disowned"  # an admin told that an assignee says it is not their task
 
 
 async def _insert_new(session: AsyncSession, model, rows: list[dict], unique: list[str]) -> int:

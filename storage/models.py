@@ -395,8 +395,9 @@ class Reminder(SQLModel, table=True):
 
     ``key`` makes planning idempotent (one reminder per assignment and day, one
     escalation per leader and occurrence). ``kind``: before, due, overdue, snooze,
-    escalation. ``status``: pending, sent, cancelled (no longer needed, with ``reason``),
-    skipped (could not be delivered, with ``reason``).
+    escalation, disowned (an admin told of a "not my task"). ``status``: pending, sent,
+    cancelled (no longer needed, with ``reason``), skipped (could not be delivered, with
+    ``reason``).
     """
 
     __tablename__ = "reminder"
