@@ -16,6 +16,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.deadlines import overrides
 
 # A loop bound, not a rule: no stretch of days off is anywhere near this long.
 _MAX_SCAN = 366
@@ -167,8 +170,6 @@ class OfficeHours:
         return self.next_open(target, calendar, tz)
 
 
-async def load_calendar(session) -> WorkCalendar:
+async def load_calendar(session: AsyncSession) -> WorkCalendar:
     """The calendar with the overrides stored in the database."""
-    from storage.deadlines import overrides
-
     return WorkCalendar(await overrides(session))

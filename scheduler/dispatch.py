@@ -40,6 +40,7 @@ class DispatchResult:
     skipped: int = 0
 
     def add(self, other: DispatchResult) -> None:
+        """Count another batch's outcome in."""
         self.claimed += other.claimed
         self.sent += other.sent
         self.cancelled += other.cancelled

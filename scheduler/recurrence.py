@@ -16,7 +16,6 @@ from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrulestr
 
 from flows.text import fold
 
-KINDS = ("once", "monthly", "quarterly", "yearly", "rrule")
 QUARTER_END_MONTHS = (3, 6, 9, 12)
 _ALLOWED_FREQS = (YEARLY, MONTHLY, WEEKLY, DAILY)
 _WORDS = {
@@ -57,10 +56,6 @@ class Schedule:
         if self.kind == "yearly":
             return f"yearly {self.day}/{self.month}"
         return f"rrule {self.rule}"
-
-    @property
-    def recurring(self) -> bool:
-        return self.kind != "once"
 
     def rrule_text(self) -> str | None:
         """The schedule as an RRULE (None for a one-off date)."""
