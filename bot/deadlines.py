@@ -37,6 +37,8 @@ DEFAULT_OFFSETS = (10, 5, 1, 0)
 DEFAULT_ESCALATE_AFTER = 2  # working days overdue; 0 means never
 MAX_OFFSET = 60
 _SPLIT = re.compile(r"[\s,;|]+")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+NOTE_LIMIT = 1000  # shown in every reminder: a line or two, not a document
 
 
 @dataclass
@@ -109,8 +111,14 @@ async def create(
 ) -> tuple[store.Deadline | None, list[str]]:
     """Check and store a deadline with its targets; (None, reasons) when it is not valid."""
     errors = []
-    if await store.by_code(session, spec.code) is not None:
+    if not _CODE.match(spec.code):
+        errors.append(f"code {spec.code!r}: up to 64 letters, digits, '.', '-' or '_'")
+    elif await store.by_code(session, spec.code) is not None:
         errors.append(f"deadline {spec.code!r} already exists")
+    if not spec.title.strip() or len(spec.title) > 255:
+        errors.append("the title must have 1 to 255 characters")
+    if spec.note and len(spec.note) > NOTE_LIMIT:
+        errors.append(f"the note is longer than {NOTE_LIMIT} characters")
     if spec.schedule.kind == "once" and spec.schedule.due < today:  # type: ignore[operator]
         errors.append(f"the due date {spec.schedule.due:%d/%m/%Y} is in the past")
     if spec.escalate_after < 0:
@@ -132,7 +140,7 @@ async def create(
     deadline = await store.create_deadline(
         session,
         code=spec.code,
-        title=spec.title,
+        title=spec.title.strip(),
         schedule=spec.schedule.canonical(),
         starts_on=spec.starts_on or today,
         offsets=list(spec.offsets),
@@ -522,7 +530,7 @@ class DeadlineRow(RowModel):
     offsets: str | None = None
     escalate_after: int | None = Field(default=None, ge=0, le=60)
     overdue_daily: bool | None = None  # empty: true
-    note: str | None = Field(default=None, max_length=1000)
+    note: str | None = Field(default=None, max_length=NOTE_LIMIT)
     starts_on: str | None = None
 
     @field_validator("schedule")

@@ -100,4 +100,25 @@ def test_admin_sets_up_the_quarterly_cchc_reports(tmp_path):
     assert "10/02/2027  ngày nghỉ" in year
     off = sipas("deadline", "disable", "CCHC-Q1")
     assert off.returncode == 0 and "Đã tắt CCHC-Q1" in off.stdout
-    assert sipas("reminders", "run-due", "--now", "yesterday").returncode == 2
+    for bad in (
+        ("reminders", "run-due", "--now", "yesterday"),
+        ("deadline", "add", "--code", "X", "--title", "T", "--schedule", "monthly 40"),
+        (
+            "deadline",
+            "add",
+            "--code",
+            "X",
+            "--title",
+            "T",
+            "--schedule",
+            "01/01/2020",
+            "--units",
+            "TN",
+        ),
+        ("deadline", "add", "--code", "X Y", "--title", "T", "--schedule", "monthly 5"),
+        ("deadline", "disable", "NOPE"),
+    ):
+        result = sipas(*bad)
+        assert result.returncode == 2, (bad, result.stdout, result.stderr)
+        assert "sipas-bot" in result.stderr.strip().splitlines()[-1]
+        assert "Traceback" not in result.stderr
