@@ -475,5 +475,5 @@ def _import(settings: Settings, args) -> int:
     return run_async(settings, body)
 
 
-# Subcommands of other modules (they append to EXTENSIONS when imported).
+# Subcommands of other modules register themselves in EXTENSIONS when imported.
 from bot import deadlines as _deadlines  # noqa: E402, F401

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot import notify  # a module, not its names: bot.notify → bot.engine → here
 from bot.app import App
 from bot.context import DbContext
 from bot.effects import applies
-from bot.notify import notify_people, notify_person
 from flows.engine import DisownTask, MarkTaskDone, SetReminderChannel, SnoozeTask
 from scheduler import dispatch as dispatching
 from scheduler import nudges, planner
@@ -48,7 +48,7 @@ async def plan_pass(app: App, now: datetime | None = None) -> tuple[PlanResult, 
         cal = await load_calendar(session)
         hours = app.settings.hours
         planned = await planner.plan(session, now, cal, hours, app.tz)
-        nudged = await nudges.nudge(session, now, cal, hours, app.tz, notify_person)
+        nudged = await nudges.nudge(session, now, cal, hours, app.tz, notify.notify_person)
     return planned, nudged
 
 
@@ -62,7 +62,7 @@ async def dispatch_pass(
         async with app.db.write() as session:
             cal = await load_calendar(session)
             result = await dispatching.dispatch(
-                session, now, cal, app.settings.hours, app.tz, notify_people, batch
+                session, now, cal, app.settings.hours, app.tz, notify.notify_people, batch
             )
         total.add(result)
         if len(result.claimed) < batch:
@@ -77,7 +77,7 @@ async def run_due(app: App, now: datetime | None = None) -> PassResult:
     return PassResult(planned, nudged, await dispatch_pass(app, now))
 
 
-def service(app: App) -> Callable[[asyncio.Event], Awaitable[None]]:
+def services(app: App) -> list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]]:
     """The background service of ``serve``: the clock for planning and dispatch."""
 
     planning = asyncio.Lock()
@@ -125,7 +125,7 @@ def service(app: App) -> Callable[[asyncio.Event], Awaitable[None]]:
         finally:
             clock.shutdown(wait=False)
 
-    return run
+    return [("reminders", run)]
 
 
 # --- the officials' answers (effects of flows.officials) ---------------------------------

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
+from bot import reminders
 from bot.app import App
 from bot.http import health, home
 from bot.settings import Settings
@@ -25,9 +26,9 @@ Service = Callable[[asyncio.Event], Awaitable[None]]
 
 def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
-    from bot import reminders
-
-    return [("reminders", reminders.service(app))]
+    services: list[tuple[str, Service]] = []
+    services += reminders.services(app)
+    return services
 
 
 def create_app(app: App, *, run_background: bool = True) -> FastAPI:

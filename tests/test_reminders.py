@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, insert, select
 
-import bot.reminders
+import bot.notify
 from bot.app import App
 from bot.deadlines import DeadlineSpec, create
 from bot.reminders import dispatch_pass, plan_pass, run_due
@@ -502,7 +502,7 @@ async def test_a_crash_between_planning_and_dispatch_loses_nothing(settings, clo
     await add_deadline(app, "BEN", "02/03/2027", unit_codes=["P.W1"], offsets=(1, 0))
     await plan_pass(app)  # committed; then the process "dies" mid-dispatch
     calls = 0
-    real = bot.reminders.notify_people
+    real = bot.notify.notify_people
 
     async def dies_in_the_second_batch(*args, **kw):
         nonlocal calls
@@ -511,11 +511,11 @@ async def test_a_crash_between_planning_and_dispatch_loses_nothing(settings, clo
             raise ConnectionError("power cut")
         return await real(*args, **kw)
 
-    monkeypatch.setattr(bot.reminders, "notify_people", dies_in_the_second_batch)
+    monkeypatch.setattr(bot.notify, "notify_people", dies_in_the_second_batch)
     with pytest.raises(ConnectionError):
         await dispatch_pass(app, batch=2)
     await app.close()
-    monkeypatch.setattr(bot.reminders, "notify_people", real)
+    monkeypatch.setattr(bot.notify, "notify_people", real)
 
     restarted = App(settings, clock=clock)
     try:
