@@ -151,8 +151,8 @@ async def test_quiet_hours_hold_reminders_until_the_next_working_morning(app, cl
     [message] = await team["an"].inbox()  # Friday's catch-up and Monday's: one message
     assert message["text"].startswith("Hôm nay là hạn: Báo cáo LATE")
     rows = await statuses(app, Reminder, Reminder.person_id, Reminder.status, Reminder.reason)
-    an_rows = [r for r in rows if r.status != "pending"]
-    assert sorted((r.status, r.reason) for r in an_rows) == [
+    done_with = [r for r in rows if r.status != "pending"]
+    assert sorted((r.status, r.reason) for r in done_with) == [
         ("cancelled", "superseded"),
         ("cancelled", "superseded"),
         ("sent", None),
@@ -477,11 +477,15 @@ async def test_two_dispatchers_at_once_send_each_reminder_once(db_url, settings,
         await many_officials(first, org.ward, 120)
         await add_deadline(first, "CUNG", "02/03/2027", unit_codes=["P.W1"], offsets=(1,))
 
-        async def pass_of(app):
-            await plan_pass(app)
-            return await dispatch_pass(app, batch=7)
-
-        one, two = await asyncio.gather(pass_of(first), pass_of(second))
+        # Two planners at once write each row once…
+        await asyncio.gather(plan_pass(first), plan_pass(second))
+        async with first.db.read() as session:
+            rows = (await session.exec(select(func.count()).select_from(Reminder))).scalar_one()
+        assert rows == 120
+        # …and two dispatchers at once take disjoint batches.
+        one, two = await asyncio.gather(
+            dispatch_pass(first, batch=7), dispatch_pass(second, batch=7)
+        )
         assert set(one.claimed).isdisjoint(two.claimed)
         assert len(one.claimed) + len(two.claimed) == 120
         assert one.sent + two.sent == 120
