@@ -104,17 +104,18 @@ async def all_deadlines(session: AsyncSession, *, active_only: bool = False) -> 
 
 
 async def set_active(session: AsyncSession, deadline_id: int, active: bool, now: datetime) -> int:
-    """Switch a deadline on or off; switching off cancels its pending reminders."""
+    """Switch a deadline off (its pending reminders are cancelled; returns how many) or
+    on again (those come back; dispatch sends one per task however many piled up)."""
     await session.exec(update(Deadline).where(Deadline.id == deadline_id).values(active=active))
-    if active:
-        return 0
     occurrences = select(DeadlineOccurrence.id).where(DeadlineOccurrence.deadline_id == deadline_id)
-    result = await session.exec(
-        update(Reminder)
-        .where(Reminder.status == PENDING, Reminder.occurrence_id.in_(occurrences))
-        .values(status=CANCELLED, reason="deadline_disabled")
-        .returning(Reminder.id)
-    )
+    mine = Reminder.occurrence_id.in_(occurrences)
+    if active:
+        stmt = update(Reminder).where(mine, Reminder.reason == "deadline_disabled")
+        values = {"status": PENDING, "reason": None}
+    else:
+        stmt = update(Reminder).where(mine, Reminder.status == PENDING)
+        values = {"status": CANCELLED, "reason": "deadline_disabled"}
+    result = await session.exec(stmt.values(**values).returning(Reminder.id))
     return len(result.all())
 
 

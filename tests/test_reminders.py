@@ -189,6 +189,23 @@ async def test_recurring_deadline_across_the_year_boundary(app, clock):
     assert days[-1][1] == "Quá hạn 2 ngày làm việc (hạn 20/01/2027)."
 
 
+async def test_a_disabled_deadline_is_quiet_until_enabled_again(app, clock):
+    at(clock, 2027, 3, 1, 6, 0)
+    _org, team = await staff(app)
+    deadline_id = await add_deadline(app, "TAT", "02/03/2027", unit_codes=["P.W1"], offsets=(1,))
+    await plan_pass(app)
+    async with app.db.write() as session:
+        assert await store.set_active(session, deadline_id, False, app.now()) == 2
+    at(clock, 2027, 3, 1, 8, 0)
+    await run_due(app)
+    assert await team["an"].inbox() == []
+    async with app.db.write() as session:
+        assert await store.set_active(session, deadline_id, True, app.now()) == 2
+    await run_due(app)
+    [message] = await team["an"].inbox()
+    assert message["text"].startswith("Nhắc việc: Báo cáo TAT")
+
+
 # --- answers in one tap, from either channel ------------------------------------------------
 
 
