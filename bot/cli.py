@@ -554,4 +554,5 @@ def _import(settings: Settings, args) -> int:
 
 
 # Subcommands of other modules register themselves in EXTENSIONS when imported.
+from bot import deadlines as _deadlines  # noqa: E402, F401
 from bot.channels import zalo_cli  # noqa: E402, F401

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import App
-from flows.engine import Attachment, InviteInfo, PersonInfo, ReportSettings, UnitInfo
-from storage import admin, people, reports, surveys
+from flows.engine import (
+    Attachment,
+    ChannelChoice,
+    DeadlineOverview,
+    InviteInfo,
+    PersonInfo,
+    ReportSettings,
+    TaskInfo,
+    UnitInfo,
+)
+from scheduler.calendar import WorkCalendar, load_calendar
+from storage import admin, deadlines, people, reports, surveys
+from storage.deadlines import TaskRow
 from storage.models import Unit
 from storage.people import PersonRow
+
+SNOOZE_DELAY = timedelta(hours=2)
+# /deadlines shows occurrences due from this long ago to this far ahead.
+OVERVIEW_PAST = timedelta(days=31)
+OVERVIEW_AHEAD = timedelta(days=62)
 
 
 def person_info(row: PersonRow | None) -> PersonInfo | None:
@@ -44,6 +60,7 @@ class DbContext:
         self.person_row = person
         self.person = person_info(person)
         self._units: list[UnitInfo] | None = None
+        self._cal: WorkCalendar | None = None
 
     def new_key(self) -> str:
         return secrets.token_hex(16)
@@ -156,3 +173,62 @@ class DbContext:
         return await export.workbook_attachment(
             self.app, self.session, unit, period, locale, min_responses
         )
+
+    # --- reminders ------------------------------------------------------------------
+
+    async def _calendar(self) -> WorkCalendar:
+        if self._cal is None:
+            self._cal = await load_calendar(self.session)
+        return self._cal
+
+    async def _task(self, row: TaskRow) -> TaskInfo:
+        cal = await self._calendar()
+        today = self.now.astimezone(self.app.tz).date()
+        return TaskInfo(
+            assignment_id=row.assignment_id,
+            title=row.title,
+            note=row.note,
+            due_on=row.due_on,
+            working_days_left=cal.working_days_left(today, row.due_on),
+            status=row.status,
+            snoozed_until=row.snoozed_until,
+            answered_at=row.answered_at,
+        )
+
+    async def open_tasks(self) -> list[TaskInfo]:
+        if self.person is None:
+            return []
+        rows = await deadlines.open_tasks(self.session, self.person.person_id)
+        return [await self._task(row) for row in rows]
+
+    async def find_task(self, assignment_id: int) -> TaskInfo | None:
+        if self.person is None:
+            return None
+        row = await deadlines.task(self.session, self.person.person_id, assignment_id)
+        return await self._task(row) if row else None
+
+    async def snooze_time(self) -> datetime:
+        cal = await self._calendar()
+        return self.app.settings.hours.later(self.now, cal, self.app.tz, SNOOZE_DELAY)
+
+    async def deadline_overview(self) -> list[DeadlineOverview]:
+        if self.person_row is None:
+            return []
+        today = self.now.astimezone(self.app.tz).date()
+        rows = await deadlines.occurrence_summaries(
+            self.session,
+            self.person_row.unit_path,
+            today - OVERVIEW_PAST,
+            today + OVERVIEW_AHEAD,
+        )
+        return [
+            DeadlineOverview(r.title, r.due_on, r.total, r.done, r.not_mine, tuple(r.pending_names))
+            for r in rows
+        ]
+
+    async def reminder_channels(self) -> ChannelChoice:
+        if self.person is None:
+            return ChannelChoice(None, None, ())
+        preferred, linked = await people.linked_channels(self.session, self.person.person_id)
+        contact = await people.contact_for(self.session, self.person.person_id)
+        return ChannelChoice(preferred, contact.channel if contact else None, tuple(linked))

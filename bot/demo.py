@@ -224,6 +224,10 @@ async def load(
     for name, role, unit in staff:
         _pid, code = await issue_registration(app, session, name=name, role=role, unit=unit)
         summary.registrations.append((name, role, unit.code, code))
+    # Deadlines for the wards' officials (the CCHC reports and the self-assessment).
+    from bot.deadlines import load_demo
+
+    await load_demo(app, session, city.code)
     return summary
 
 

@@ -88,3 +88,7 @@ async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]
         ]
         await outbox.enqueue(session, [*also, *messages], now)
     return True
+
+
+# Modules whose effect appliers must be registered before any event is handled.
+from bot import reminders as _reminders  # noqa: E402, F401

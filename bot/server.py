@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
-from bot import invites
+from bot import invites, reminders
 from bot.app import App
 from bot.channels import web, zalo
 from bot.http import api_reports, dossiers, health, home, qr, telegram_webhook
@@ -34,6 +34,7 @@ def background_services(app: App) -> list[tuple[str, Service]]:
         from bot.channels import telegram_service
 
         services += telegram_service.services(app)
+    services += reminders.services(app)
     return services
 
 

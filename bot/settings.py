@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.i18n import LOCALES
+from scheduler.calendar import OfficeHours
 
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
 
@@ -65,6 +66,10 @@ class Settings(BaseSettings):
     stuffing_respondent_ratings: int = Field(default=3, ge=2)
     stuffing_window_minutes: int = Field(default=5, ge=1)
 
+    # Reminders: staff are messaged only within office hours on working days.
+    office_hours: str = "07:30-17:00"
+    reminder_tick_seconds: float = Field(default=15, gt=0)
+
     @field_validator("timezone")
     @classmethod
     def _valid_zone(cls, value: str) -> str:
@@ -99,6 +104,16 @@ class Settings(BaseSettings):
     def invite_window(self) -> tuple[time, time]:
         """The local hours (from, until) in which invitations may be sent."""
         return _parse_hours(self.invite_hours)
+
+    @field_validator("office_hours")
+    @classmethod
+    def _valid_office_hours(cls, value: str) -> str:
+        OfficeHours.parse(value)  # ValueError names the problem
+        return value
+
+    @property
+    def hours(self) -> OfficeHours:
+        return OfficeHours.parse(self.office_hours)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -311,6 +311,29 @@ class Context(Protocol):
         """An XLSX workbook of the subtree's figures, quotas and anonymised answers."""
         ...
 
+    # reminders (officials' commands and buttons)
+
+    async def open_tasks(self) -> list[TaskInfo]:
+        """The linked person's unanswered assignments, soonest due first."""
+        ...
+
+    async def find_task(self, assignment_id: int) -> TaskInfo | None:
+        """One of the linked person's assignments, in any status (None if not theirs)."""
+        ...
+
+    async def snooze_time(self) -> datetime:
+        """When "remind me later" pressed now reminds again: later today, or the next
+        working morning."""
+        ...
+
+    async def deadline_overview(self) -> list[DeadlineOverview]:
+        """Recent and coming occurrences in the linked person's unit subtree."""
+        ...
+
+    async def reminder_channels(self) -> ChannelChoice:
+        """The linked person's channels and which one reminders go to."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class UnitInfo:
@@ -335,3 +358,70 @@ class ReportSettings:
     min_responses: int = 5  # below this a leader sees "not enough responses"
     feedback_target_hours: int = 48  # working hours to handle a feedback item
     satisfaction_target: float = 0.9  # the target line on charts
+
+
+# --- reminders: what officials' flows see and do ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """One of an official's assignments (a deadline occurrence they must act on)."""
+
+    assignment_id: int
+    title: str
+    note: str | None
+    due_on: date
+    # Working days from today to the due date: > 0 before it, 0 on it (or on the last
+    # working day before a due date that is a day off), < 0 when overdue.
+    working_days_left: int
+    status: str  # pending | done | not_mine
+    snoozed_until: datetime | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineOverview:
+    """How an occurrence stands in a leader's or admin's units."""
+
+    title: str
+    due_on: date
+    total: int
+    done: int
+    not_mine: int
+    pending_names: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChoice:
+    """Where a person's reminders go: their chosen channel (None: the one used last)."""
+
+    preferred: str | None
+    current: str | None  # where they would be reached now
+    linked: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MarkTaskDone:
+    assignment_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SnoozeTask:
+    assignment_id: int
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DisownTask:
+    """ "Not my task": no more reminders to this person; an admin is told."""
+
+    assignment_id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SetReminderChannel:
+    """Send this person's reminders to ``channel`` (None: the channel they used last)."""
+
+    channel: str | None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import flows.admin  # noqa: F401  (registers the admin and leader commands)
+from flows import officials as _officials  # noqa: F401  (registers its commands and buttons)
 from flows import survey
 from flows.common import command_args, is_command, tr
 from flows.engine import (

@@ -90,7 +90,8 @@ async def link_channel(
     now: datetime,
 ) -> None:
     """Link a chat account to a person (replacing an earlier link of that account) and
-    spend the registration code."""
+    spend the registration code. Linking is not choosing: messages keep going to the
+    channel used last until the person picks one (``set_preferred_channel``)."""
     stmt = insert(session, PersonChannel).values(
         person_id=person_id,
         channel=channel,
@@ -112,9 +113,7 @@ async def link_channel(
     await session.exec(
         update(Person)
         .where(Person.id == person_id)
-        .values(
-            registration_code_hash=None, registration_expires_at=None, preferred_channel=channel
-        )
+        .values(registration_code_hash=None, registration_expires_at=None)
     )
 
 
@@ -166,17 +165,34 @@ class Contact:
 async def contact_for(session: AsyncSession, person_id: int) -> Contact | None:
     """Where to reach a person: their chosen channel if reachable, else the one they used
     last; None when no reachable account is linked."""
+    return (await contacts_for(session, [person_id])).get(person_id)
+
+
+async def contacts_for(session: AsyncSession, person_ids: list[int]) -> dict[int, Contact]:
+    """``contact_for`` of many persons in one query (those with no reachable account are
+    left out)."""
+    if not person_ids:
+        return {}
     stmt = (
-        select(PersonChannel.channel, PersonChannel.channel_user_id, Person.preferred_channel)
+        select(
+            PersonChannel.person_id,
+            PersonChannel.channel,
+            PersonChannel.channel_user_id,
+            Person.preferred_channel,
+        )
         .join(Person, Person.id == PersonChannel.person_id)
-        .where(PersonChannel.person_id == person_id, PersonChannel.unreachable_at.is_(None))
+        .where(
+            PersonChannel.person_id.in_(sorted(set(person_ids))),
+            PersonChannel.unreachable_at.is_(None),
+        )
         .order_by(PersonChannel.last_seen_at.desc().nulls_last(), PersonChannel.id.desc())
     )
-    rows = (await session.exec(stmt)).all()
-    if not rows:
-        return None
-    preferred = next((r for r in rows if r.channel == r.preferred_channel), rows[0])
-    return Contact(preferred.channel, preferred.channel_user_id)
+    found: dict[int, Contact] = {}
+    for pid, channel, user_id, preferred in (await session.exec(stmt)).all():
+        # Rows come most recently used first: keep that one unless the chosen one follows.
+        if pid not in found or (channel == preferred and found[pid].channel != preferred):
+            found[pid] = Contact(channel, user_id)
+    return found
 
 
 async def touch(session: AsyncSession, channel: str, user_hash: str, now: datetime) -> None:
@@ -186,3 +202,32 @@ async def touch(session: AsyncSession, channel: str, user_hash: str, now: dateti
         .where(PersonChannel.channel == channel, PersonChannel.user_hash == user_hash)
         .values(last_seen_at=now, unreachable_at=None, unreachable_reason=None)
     )
+
+
+async def set_preferred_channel(session: AsyncSession, person_id: int, channel: str | None) -> None:
+    """Send this person's messages to ``channel`` (None: to the channel they used last)."""
+    await session.exec(
+        update(Person).where(Person.id == person_id).values(preferred_channel=channel)
+    )
+
+
+async def linked_channels(session: AsyncSession, person_id: int) -> tuple[str | None, list[str]]:
+    """A person's chosen channel (or None) and the channels of their reachable accounts."""
+    preferred = (
+        await session.exec(select(Person.preferred_channel).where(Person.id == person_id))
+    ).scalar_one_or_none()
+    stmt = (
+        select(PersonChannel.channel)
+        .where(PersonChannel.person_id == person_id, PersonChannel.unreachable_at.is_(None))
+        .distinct()
+        .order_by(PersonChannel.channel)
+    )
+    return preferred, list((await session.exec(stmt)).scalars().all())
+
+
+async def locales(session: AsyncSession, person_ids: list[int]) -> dict[int, str]:
+    """The language of each of these persons."""
+    if not person_ids:
+        return {}
+    stmt = select(Person.id, Person.locale).where(Person.id.in_(person_ids)).order_by(Person.id)
+    return {pid: locale for pid, locale in (await session.exec(stmt)).all()}

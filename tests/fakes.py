@@ -13,7 +13,17 @@ from datetime import UTC, date, datetime, timedelta
 
 from flows import engine as fx
 from flows import router
-from flows.engine import EventKind, InboundEvent, InviteInfo, PersonInfo, Reply, State
+from flows.engine import (
+    ChannelChoice,
+    DeadlineOverview,
+    EventKind,
+    InboundEvent,
+    InviteInfo,
+    PersonInfo,
+    Reply,
+    State,
+    TaskInfo,
+)
 
 
 @dataclass
@@ -25,6 +35,7 @@ class World:
     used: set[int] = field(default_factory=set)
     counter_days: set[tuple[str, int, date]] = field(default_factory=set)
     effects: list = field(default_factory=list)
+    tasks: dict[int, tuple[int, TaskInfo]] = field(default_factory=dict)  # id → (person, task)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def add_invite(
@@ -80,6 +91,26 @@ class FakeContext:
 
     async def find_registration(self, code: str) -> PersonInfo | None:
         return self.world.registrations.get(code)
+
+    def _mine(self) -> list[TaskInfo]:
+        me = self.person.person_id if self.person else None
+        return [task for owner, task in self.world.tasks.values() if owner == me]
+
+    async def open_tasks(self) -> list[TaskInfo]:
+        pending = [task for task in self._mine() if task.status == "pending"]
+        return sorted(pending, key=lambda task: (task.due_on, task.assignment_id))
+
+    async def find_task(self, assignment_id: int) -> TaskInfo | None:
+        return next((t for t in self._mine() if t.assignment_id == assignment_id), None)
+
+    async def snooze_time(self) -> datetime:
+        return self.now + timedelta(hours=2)
+
+    async def deadline_overview(self) -> list[DeadlineOverview]:
+        return []
+
+    async def reminder_channels(self) -> ChannelChoice:
+        return ChannelChoice(None, self.channel, (self.channel,))
 
 
 class Chat:
@@ -138,6 +169,10 @@ class Chat:
             _invite, unit_id, day = self._response_keys.get(effect.response_key, (None, None, None))
             if day:
                 self.world.counter_days.discard((ctx.user_hash, unit_id, day))
+        elif isinstance(effect, (fx.MarkTaskDone, fx.DisownTask)):
+            owner, task = self.world.tasks[effect.assignment_id]
+            status = "done" if isinstance(effect, fx.MarkTaskDone) else "not_mine"
+            self.world.tasks[effect.assignment_id] = (owner, replace(task, status=status))
         elif isinstance(effect, fx.LinkPerson):
             person = next(
                 p for p in self.world.registrations.values() if p.person_id == effect.person_id

@@ -1,0 +1,175 @@
+"""Working days and office hours (quiet hours are everything outside them).
+
+Public offices work Monday to Friday. Public holidays come from the ``holidays``
+package (Tết, Giỗ Tổ, 30/4, 1/5, Quốc khánh…, with the swap days it knows about); the
+government decides further swap days each year, so an override list (``holiday``
+overrides in the database) can turn any day into a day off or a working day.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.deadlines import overrides
+
+# A loop bound, not a rule: no stretch of days off is anywhere near this long.
+_MAX_SCAN = 366
+
+
+@functools.cache
+def _vietnam() -> holidays.HolidayBase:
+    # One shared, lazily expanded table (years are added as they are looked up).
+    return holidays.country_holidays("VN", language="vi")
+
+
+class WorkCalendar:
+    """Which local days are working days: the law's calendar plus the overrides.
+
+    ``overrides`` maps a day to True (a working day, e.g. a Saturday worked in exchange
+    for a bridge day) or False (a day off).
+    """
+
+    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self._holidays = _vietnam()
+
+    def is_working_day(self, day: date) -> bool:
+        """Whether public offices work on ``day``."""
+        if day in self.overrides:
+            return self.overrides[day]
+        return self._holidays.is_working_day(day)
+
+    def holiday_name(self, day: date) -> str | None:
+        """The Vietnamese name of the public holiday on ``day``, if it is one."""
+        return self._holidays.get(day)
+
+    def next_working_day(self, day: date, *, include: bool = True) -> date:
+        """``day`` itself when it is a working day (and ``include``), else the next one."""
+        current = day if include else day + timedelta(days=1)
+        for _ in range(_MAX_SCAN):
+            if self.is_working_day(current):
+                return current
+            current += timedelta(days=1)
+        raise ValueError(f"no working day within a year after {day}")
+
+    def previous_working_day(self, day: date, *, include: bool = True) -> date:
+        """``day`` itself when it is a working day (and ``include``), else the one before."""
+        current = day if include else day - timedelta(days=1)
+        for _ in range(_MAX_SCAN):
+            if self.is_working_day(current):
+                return current
+            current -= timedelta(days=1)
+        raise ValueError(f"no working day within a year before {day}")
+
+    def add_working_days(self, day: date, n: int) -> date:
+        """The ``n``-th working day after ``day`` (before it when ``n`` is negative);
+        ``day`` itself when ``n`` is 0."""
+        current = day
+        step = 1 if n > 0 else -1
+        for _ in range(abs(n)):
+            current = (
+                self.next_working_day(current, include=False)
+                if step > 0
+                else self.previous_working_day(current, include=False)
+            )
+        return current
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """How many working days lie in ``(start, end]`` (negative when end < start)."""
+        if end < start:
+            return -self.working_days_between(end, start)
+        return sum(
+            1
+            for offset in range(1, (end - start).days + 1)
+            if self.is_working_day(start + timedelta(days=offset))
+        )
+
+    def working_days_left(self, today: date, due: date) -> int:
+        """Working days from ``today`` to ``due``: > 0 before it, 0 on it (or on the last
+        working day before a due date that is a day off), < 0 once it is overdue."""
+        if today <= due:
+            return self.working_days_between(today, due)
+        return -self.working_days_between(due, today)
+
+    def reminder_day(self, due: date, working_days_before: int) -> date:
+        """The day of a reminder ``working_days_before`` working days before ``due``.
+
+        0 is the due date itself, or the last working day before it when the due date
+        is a day off (reminding someone on Monday of a Sunday deadline is too late).
+        """
+        if working_days_before <= 0:
+            return self.previous_working_day(due)
+        return self.add_working_days(due, -working_days_before)
+
+
+_HOURS = re.compile(r"^\s*(\d{1,2})[:h](\d{2})\s*[-–]\s*(\d{1,2})[:h](\d{2})\s*$")
+
+
+@dataclass(frozen=True)
+class OfficeHours:
+    """When staff may be messaged: working days between ``start`` and ``end`` local time.
+
+    Outside these hours (nights, weekends, holidays) reminders wait for the next
+    working morning.
+    """
+
+    start: time = time(7, 30)
+    end: time = time(17, 0)
+
+    @classmethod
+    def parse(cls, text: str) -> OfficeHours:
+        """``"07:30-17:00"`` → OfficeHours; ValueError for anything else."""
+        match = _HOURS.match(text)
+        if not match:
+            raise ValueError(f"office hours must look like 07:30-17:00, not {text!r}")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+            raise ValueError(f"not a time of day in {text!r}")
+        hours = cls(time(h1, m1), time(h2, m2))
+        if hours.end <= hours.start:
+            raise ValueError(f"office hours must end after they start: {text!r}")
+        return hours
+
+    def is_open(self, moment: datetime, calendar: WorkCalendar, tz: ZoneInfo) -> bool:
+        """Whether ``moment`` is within office hours on a working day."""
+        local = moment.astimezone(tz)
+        return calendar.is_working_day(local.date()) and self.start <= local.time() < self.end
+
+    def opening(self, day: date, tz: ZoneInfo) -> datetime:
+        """The (UTC) moment the office opens on local ``day``."""
+        return datetime.combine(day, self.start, tz).astimezone(ZoneInfo("UTC"))
+
+    def next_open(self, moment: datetime, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
+        """``moment`` if the office is open then, else the next opening (UTC)."""
+        if self.is_open(moment, calendar, tz):
+            return moment
+        local = moment.astimezone(tz)
+        day = local.date()
+        if not (calendar.is_working_day(day) and local.time() < self.start):
+            day = calendar.next_working_day(day, include=False)
+        return self.opening(day, tz)
+
+    def later(
+        self, moment: datetime, calendar: WorkCalendar, tz: ZoneInfo, delay: timedelta
+    ) -> datetime:
+        """``moment + delay`` if the office is still open then, else the next opening
+        after it: "later today, or the next working morning"."""
+        target = moment + delay
+        if self.is_open(moment, calendar, tz) and self.is_open(target, calendar, tz):
+            same_day = target.astimezone(tz).date() == moment.astimezone(tz).date()
+            if same_day:
+                return target
+        return self.next_open(target, calendar, tz)
+
+
+async def load_calendar(session: AsyncSession) -> WorkCalendar:
+    """The calendar with the overrides stored in the database."""
+    return WorkCalendar(await overrides(session))

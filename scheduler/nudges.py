@@ -1,0 +1,88 @@
+"""Quota pace nudges: tell a unit's officials when its survey quota falls behind.
+
+A quota is behind when fewer questionnaires were collected than the share of its
+period's working days already past would need (249/300 when 55 of 65 working days are
+past: 253.8 were due). The officials of the quota's unit then get one message per
+working day, listing each of their quotas behind pace and how many a day the working
+days left need. The outbox dedupe key ``nudge:<person>:<day>`` makes "one a day" hold
+however often planning runs, in however many processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from flows.i18n import translator
+from flows.officials import QuotaPace, nudge_reply
+from scheduler.calendar import OfficeHours, WorkCalendar
+from storage import deadlines as store
+from storage import reports, units
+from storage.people import locales
+
+# notify(session, person_id, reply, now, *, dedupe_key=…) -> newly queued?
+NotifyOne = Callable[..., Awaitable[bool]]
+
+
+def pace(cal: WorkCalendar, progress: reports.QuotaProgress, today) -> tuple[int, int] | None:
+    """(working days left including today, questionnaires a day needed) when the quota
+    is behind pace; None when it is on pace, met, or over."""
+    if progress.target_count <= 0 or progress.remaining <= 0 or today > progress.period_end:
+        return None
+    before_start = progress.period_start - timedelta(days=1)
+    total = cal.working_days_between(before_start, progress.period_end)
+    left = cal.working_days_between(today - timedelta(days=1), progress.period_end)
+    if total <= 0 or left <= 0:
+        return None
+    expected = progress.target_count * (total - left) / total
+    if progress.collected >= expected:
+        return None
+    return left, math.ceil(progress.remaining / left)
+
+
+async def nudge(
+    session: AsyncSession,
+    now: datetime,
+    cal: WorkCalendar,
+    hours: OfficeHours,
+    tz: ZoneInfo,
+    notify: NotifyOne,
+) -> int:
+    """Queue today's nudges while the office is open; returns how many were new."""
+    if not hours.is_open(now, cal, tz):
+        # Not queued for later: an outbox row waiting for the morning would hold up
+        # every other message to that person (the outbox keeps each chat in order).
+        return 0
+    today = now.astimezone(tz).date()
+    behind: dict[int, list[QuotaPace]] = {}  # unit id → its quotas behind pace
+    for root in await units.roots(session):
+        for progress in await reports.quota_progress(session, root, today, today, tz):
+            found = pace(cal, progress, today)
+            if found is None:
+                continue
+            unit = await units.by_code(session, progress.unit_code)
+            left, per_day = found
+            behind.setdefault(unit.id, []).append(  # type: ignore[union-attr, arg-type]
+                QuotaPace(
+                    progress.label or progress.unit_name,
+                    progress.unit_name,
+                    progress.collected,
+                    progress.target_count,
+                    progress.period_end,
+                    left,
+                    per_day,
+                )
+            )
+    queued = 0
+    for unit_id, paces in behind.items():
+        officials = await store.persons_in_unit(session, unit_id, "official")
+        for person_id, locale in (await locales(session, officials)).items():
+            reply = nudge_reply(translator(locale, tz.key), paces)
+            key = f"nudge:{person_id}:{today.isoformat()}"
+            if await notify(session, person_id, reply, now, dedupe_key=key):
+                queued += 1
+    return queued
