@@ -35,6 +35,7 @@ def yes_no(event: InboundEvent, prefix: str) -> str | None:
 
 
 def yes_no_buttons(t: Translator, prefix: str, yes: str, no: str) -> tuple[Button, ...]:
+    """A Yes and a No button sending ``prefix:y`` / ``prefix:n``."""
     return (Button(yes, f"{prefix}:{YES}"), Button(no, f"{prefix}:{NO}"))
 
 

@@ -169,10 +169,12 @@ class State:
     updated_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The state as stored in ``conversation.data``."""
         return {"locale": self.locale, "flow": self.flow, "step": self.step, "data": self.data}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any], default_locale: str, updated_at: datetime | None):
+        """A stored state; ``default_locale`` for a user who never chose one."""
         return cls(
             locale=raw.get("locale") or default_locale,
             flow=raw.get("flow"),

@@ -64,9 +64,11 @@ class Translator:
         self._t = translations(self.locale)
 
     def gettext(self, message: str) -> str:
+        """``message`` in this language."""
         return self._t.gettext(message)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
+        """The singular or plural form for ``n``, in this language."""
         return self._t.ngettext(singular, plural, n)
 
     def percent(self, ratio: float | None, digits: int = 1) -> str:

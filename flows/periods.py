@@ -33,6 +33,7 @@ class Period:
             raise ValueError("a period cannot end before it starts")
 
     def contains(self, day: date) -> bool:
+        """Whether ``day`` falls within the period."""
         return self.start <= day <= self.end
 
 
@@ -41,23 +42,28 @@ class PeriodError(ValueError):
 
 
 def month(year: int, m: int) -> Period:
+    """Month ``m`` of ``year``."""
     return Period(date(year, m, 1), date(year, m, calendar.monthrange(year, m)[1]), "month")
 
 
 def quarter(year: int, q: int) -> Period:
+    """Quarter ``q`` (1–4) of ``year``."""
     first = 3 * (q - 1) + 1
     return Period(date(year, first, 1), month(year, first + 2).end, "quarter")
 
 
 def half(year: int, h: int) -> Period:
+    """Half ``h`` (1 or 2) of ``year``."""
     return Period(date(year, 6 * (h - 1) + 1, 1), month(year, 6 * h).end, "half")
 
 
 def year_period(year: int) -> Period:
+    """The whole of ``year``."""
     return Period(date(year, 1, 1), date(year, 12, 31), "year")
 
 
 def quarter_of(day: date) -> Period:
+    """The quarter ``day`` falls in."""
     return quarter(day.year, (day.month - 1) // 3 + 1)
 
 

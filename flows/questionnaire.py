@@ -32,6 +32,7 @@ class Text(BaseModel):
     en: str = Field(min_length=1)
 
     def get(self, locale: str) -> str:
+        """The text in ``locale`` (Vietnamese unless English is asked for)."""
         return self.en if locale == "en" else self.vi
 
 
@@ -42,6 +43,7 @@ class Option(BaseModel):
     en: str = Field(min_length=1, max_length=40)
 
     def label(self, locale: str) -> str:
+        """The label in ``locale``."""
         return self.en if locale == "en" else self.vi
 
 
@@ -73,6 +75,7 @@ class Reason(BaseModel):
     en: str = Field(min_length=1, max_length=40)
 
     def label(self, locale: str) -> str:
+        """The label in ``locale``."""
         return self.en if locale == "en" else self.vi
 
 
@@ -113,9 +116,11 @@ class Questionnaire(BaseModel):
 
     @property
     def items(self) -> tuple[Item, ...]:
+        """Every item of every section, in asking order."""
         return tuple(item for section in self.sections for item in section.items)
 
     def element(self, code: str) -> Element | None:
+        """The element with this code, if the questionnaire has it."""
         return next((e for e in self.elements if e.code == code), None)
 
     def section_of(self, index: int) -> Section:

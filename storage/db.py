@@ -67,10 +67,12 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
+        """Whether this is SQLite (one writer, no row locks)."""
         return self.dialect == "sqlite"
 
     @property
     def is_postgres(self) -> bool:
+        """Whether this is PostgreSQL."""
         return self.dialect == "postgresql"
 
     @contextlib.asynccontextmanager
@@ -102,6 +104,7 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        """Close every pooled connection."""
         await self.engine.dispose()
 
 

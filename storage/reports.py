@@ -54,18 +54,22 @@ class ItemFigures:
 
     @property
     def valid(self) -> int:
+        """Answers that were not skipped."""
         return sum(self.counts[v] for v in LEVELS)
 
     @property
     def satisfied(self) -> int:
+        """Answers at 4 or 5."""
         return sum(self.counts[v] for v in SATISFIED)
 
     @property
     def percent(self) -> float | None:
+        """Satisfied ÷ valid answers (None without valid answers)."""
         return self.satisfied / self.valid if self.valid else None
 
     @property
     def mean(self) -> float | None:
+        """Mean score of the valid answers."""
         return sum(v * self.counts[v] for v in LEVELS) / self.valid if self.valid else None
 
 
@@ -80,6 +84,7 @@ class Satisfaction:
     items: dict[str, ItemFigures] = field(default_factory=dict)
 
     def add(self, item: str, element: str, value: int | None, n: int) -> None:
+        """Count ``n`` answers of ``value`` (None: skipped) to ``item``."""
         figures = self.items.setdefault(item, ItemFigures(item, element))
         if value is None:
             figures.skipped += n
@@ -117,10 +122,12 @@ class Satisfaction:
 
     @property
     def answers(self) -> int:
+        """Valid answers over every satisfaction item."""
         return sum(self.distribution.values())
 
     @property
     def mean(self) -> float | None:
+        """Mean score over every valid satisfaction answer."""
         dist = self.distribution
         valid = sum(dist.values())
         return sum(v * n for v, n in dist.items()) / valid if valid else None
@@ -222,10 +229,12 @@ class QuotaProgress:
 
     @property
     def percent(self) -> float:
+        """Collected ÷ target."""
         return self.collected / self.target_count if self.target_count else 0.0
 
     @property
     def remaining(self) -> int:
+        """Questionnaires still to collect (never below zero)."""
         return max(self.target_count - self.collected, 0)
 
     @property

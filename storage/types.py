@@ -20,6 +20,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect):
+        """Aware datetime → UTC (naive on SQLite); naive input is refused."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -30,6 +31,7 @@ class UTCDateTime(TypeDecorator):
         return value
 
     def process_result_value(self, value: datetime | None, dialect):
+        """Stored value → aware UTC datetime."""
         if value is None:
             return None
         if value.tzinfo is None:
