@@ -32,6 +32,8 @@ from flows.registry import BUTTONS, COMMANDS, FLOWS, Flow, flow
 from flows.text import extract_code
 
 IDLE_TIMEOUT = timedelta(hours=24)
+# Channels that cannot deliver reminders to staff: a web page they may never reopen.
+NO_STAFF_CHANNELS = frozenset({"web"})
 
 flow(Flow(survey.FLOW, survey.step, survey.prompt, survey.expire))
 
@@ -235,6 +237,13 @@ async def _try_code(state: State, raw: str, ctx: Context, *, explicit: bool) -> 
             return await survey.start(state, invite, ctx)
         person = await ctx.find_registration(code)
         if person is not None:
+            if ctx.channel in NO_STAFF_CHANNELS:
+                _ = tr(state, ctx).gettext
+                text = _(
+                    "Staff registration codes work on Telegram or Zalo only. Please send "
+                    "this code to the bot there; it has not been used."
+                )
+                return StepResult(state, (Reply(text),))
             return _registered(state, person, ctx)
     if state.flow and not explicit:
         return StepResult(state, (_reprompt(state, ctx),))

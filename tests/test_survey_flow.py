@@ -446,3 +446,14 @@ async def test_english_user_gets_english(world):
     await chat.start(CODE)
     assert "Thank you for using the services of Phường Hải Châu" in chat.text
     assert "Question 1/6" in chat.text
+
+
+async def test_registration_codes_are_refused_on_the_web_chat_and_stay_unused(world):
+    person = PersonInfo(5, "Nguyễn Văn An", "official", 1, "DN.HAICHAU", "Phường Hải Châu")
+    world.registrations["REG0REG0REG0"] = person
+    web = Chat(world, channel="web")
+    await web.send("REG0REG0REG0")
+    assert "chỉ dùng được trên Telegram hoặc Zalo" in web.text and web.effects == []
+    telegram = Chat(world, channel="telegram")
+    await telegram.send("REG0REG0REG0")
+    assert telegram.of(fx.LinkPerson)
