@@ -17,10 +17,10 @@ from storage.models import Dossier, Quota, QuotaField, Response, RollupAnswer, R
 from tests.builders import Citizen, make_org, new_code
 
 
-async def survey(app, unit, user, overall, elements=None, *, cancel=False):
+async def survey(app, unit, user, overall, elements=None, *, cancel=False, procedure=None):
     """One citizen's survey; ``elements`` None declines the optional questions."""
     citizen = Citizen(app, user)
-    await citizen.say(await new_code(app, unit))
+    await citizen.say(await new_code(app, unit, procedure=procedure))
     await citizen.say(str(overall))
     if cancel:
         await citizen.say("/cancel")
@@ -203,6 +203,13 @@ async def test_quota_progress_counts_subtree_fields_and_dossier_share(app, rated
         session.add(empty)
         await session.flush()
         session.add(QuotaField(quota_id=other_field.id, field_id=empty.id))
+        # Limited to the field the surveyed procedure belongs to: everything counts.
+        same_field = Quota(
+            unit_id=rated.province.id, period_start=day, period_end=day, target_count=7
+        )
+        session.add(same_field)
+        await session.flush()
+        session.add(QuotaField(quota_id=same_field.id, field_id=rated.procedure.field_id))
         for i in range(20):
             session.add(
                 Dossier(
@@ -220,10 +227,32 @@ async def test_quota_progress_counts_subtree_fields_and_dossier_share(app, rated
     assert province.collected == 4 and province.percent == 1.0 and province.remaining == 0
     assert province.dossiers == 20 and province.surveyed_share == pytest.approx(0.2)
     assert by_target[10].collected == 0 and by_target[10].fields == ["Xây dựng"]
+    assert by_target[10].dossiers == 0
+    # The ratings came from codes without a procedure, so no field: none count here.
+    assert (by_target[7].collected, by_target[7].dossiers) == (0, 20)
+
     line = report_text.quota_count(by_target[300], translator("vi"))
     assert line == "3/300 phiếu (1,0%), còn thiếu 297"
     share = report_text.dossier_share(province, translator("vi"))
     assert share == "khảo sát 20,0% số hồ sơ (chỉ tiêu 15,0%)"
+
+
+async def test_quota_limited_to_a_field_counts_only_that_field(app):
+    org = await make_org(app)
+    await survey(app, org.ward, "f1", 5, procedure=org.procedure)
+    await survey(app, org.ward, "f2", 4, procedure=org.procedure)
+    await survey(app, org.ward, "n1", 3)  # a code without a procedure: no field
+    day = today(app)
+    async with app.db.write() as session:
+        limited = Quota(unit_id=org.province.id, period_start=day, period_end=day, target_count=7)
+        whole = Quota(unit_id=org.province.id, period_start=day, period_end=day, target_count=8)
+        session.add_all([limited, whole])
+        await session.flush()
+        session.add(QuotaField(quota_id=limited.id, field_id=org.procedure.field_id))
+    async with app.db.read() as session:
+        rows = await reports.quota_progress(session, org.province, day, day, app.tz)
+    by_target = {q.target_count: q.collected for q in rows}
+    assert by_target == {7: 2, 8: 3}
 
 
 async def test_empty_period(app):
