@@ -45,8 +45,13 @@ async def telegram_webhook(request: Request) -> JSONResponse:
     except ValueError:  # not JSON, or not an update (pydantic's ValidationError included)
         log.warning("Telegram webhook: malformed update refused")
         return JSONResponse({"detail": "malformed update"}, status_code=400)
+    from bot.engine import BadEvent
+
     try:
         await handle_update(app, update)
+    except BadEvent as exc:  # ids no Telegram update has: nothing was stored
+        log.warning("Telegram webhook: update refused (%s)", exc)
+        return JSONResponse({"detail": "malformed update"}, status_code=400)
     except Exception:
         log.exception("Telegram update %s failed; Telegram will deliver it again", update.update_id)
         return JSONResponse({"detail": "processing failed"}, status_code=500)
