@@ -338,7 +338,7 @@ def sync_url(url: str) -> str:
 
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
@@ -503,6 +503,7 @@ async def test_a_process_killed_under_load_loses_no_acknowledged_update_and_send
                 for a in (await session.exec(select(Answer))).scalars()
             }
         assert {event_id(r) for r in acknowledged} <= stored
+        print(f"killed after {len(acknowledged)}/{total} acknowledged, {len(stored)} stored")
         items = ["overall", "E1", "E2", "E3", "E4", "E5"]
         for citizen in citizens:
             done = load.next[id(citizen)]  # steps answered 200, in order
@@ -547,7 +548,9 @@ async def test_a_process_killed_under_load_loses_no_acknowledged_update_and_send
                 return (await session.exec(left)).scalar_one() == 0
 
         async with asyncio.timeout(60):
-            while not await drained():
+            while True:
+                if await drained():
+                    break
                 await asyncio.sleep(0.2)
 
         assert await count(app, InboundEvent) == total
