@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from bot.app import App
+from flows import questionnaire as qn
 from storage.models import (
     Answer,
     Conversation,
@@ -34,6 +35,7 @@ from storage.models import (
     RollupAnswer,
     RollupResponse,
 )
+from tests.builders import Citizen as Citizen_
 from tests.builders import make_org
 from tests.citizens import (
     ANSWERS,
@@ -176,6 +178,37 @@ async def test_every_webhook_delivered_three_times_counts_each_answer_once(live)
             p for p in calls if p.get("calls", [{}])[0].get("method") == "answerCallbackQuery"
         ]
         assert len(answered) == 6 * len(PRESSES)  # each Telegram press answered once
+    finally:
+        await app.close()
+
+
+# --- the first surveys of a process (found by bench/inbound.py) ----------------------------
+
+
+async def test_a_rolled_back_first_survey_leaves_no_stale_questionnaire_id(app):
+    # The id of a questionnaire row inserted in a transaction that then failed was
+    # cached anyway: every later survey of the process broke its foreign key.
+    quick = qn.get("quick")
+    with contextlib.suppress(RuntimeError):
+        async with app.db.write() as session:
+            await app.questionnaire_id(session, quick.code, quick.version)
+            raise RuntimeError("the event failed after the questionnaire was stored")
+    org = await make_org(app)
+    (code,) = await issue_codes(app, org.ward, org.procedure, 1)
+    await Citizen_(app, "first").say(f"/start {code}")
+    assert await count(app, Response) == 1
+
+
+async def test_concurrent_first_surveys_of_a_fresh_server_all_start(live):
+    # PostgreSQL: a concurrent transaction used the id before its row was committed.
+    app = App(live.settings)
+    try:
+        citizens = await make_citizens(app, telegram=6, zalo=6, first_chat=6000)
+        async with httpx.AsyncClient(base_url=live.base, timeout=30) as http:
+            firsts = [c.requests[0] for c in citizens]
+            statuses = await asyncio.gather(*(http.post(r.path, **_req(r)) for r in firsts))
+        assert [r.status_code for r in statuses] == [200] * len(citizens)
+        assert await count(app, Response) == len(citizens)
     finally:
         await app.close()
 
