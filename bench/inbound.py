@@ -358,10 +358,33 @@ async def bench_database(kind: str, url: str, args, tg, workdir: Path) -> list[d
         for channel in channels:
             warm, people = citizens[channel]
             await loop.run_in_executor(None, run_load, base, as_wire(warm), 5, proc.pid)
+            spy = None
+            if args.py_spy:
+                out = Path(f"{args.py_spy}.{kind}.{channel}.txt")  # absolute: see parse()
+                spy = await asyncio.create_subprocess_exec(
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(proc.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "200",
+                    "--output",
+                    str(out),
+                    "--nonblocking",
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                await asyncio.sleep(1)  # attached
             result, peak = await loop.run_in_executor(
                 None, run_load, base, as_wire(people), args.concurrency, proc.pid
             )
             rows.append(summary(f"{kind} · {channel}", result, peak))
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                await spy.wait()
+                print_spy(out, result["latencies"])
         stored = await completed(url, data_dir)
         done = sum(n for (_, status), n in stored.items() if status == "completed")
         expected = (args.citizens + 5) * len(channels)
@@ -401,6 +424,204 @@ async def bench_baseline(args, tg, workdir: Path) -> dict:
         await stop_process(proc)
 
 
+# --- where the time of one update goes (in process) ---------------------------------------
+
+_GROUPS = (  # first match wins: where a function's own time is spent
+    ("sqlalchemy", "SQLAlchemy (ORM, core, compiling, result rows)"),
+    ("sqlmodel", "SQLAlchemy (ORM, core, compiling, result rows)"),
+    ("asyncpg", "database driver"),
+    ("aiosqlite", "database driver"),
+    ("sqlite3", "database driver"),
+    ("psycopg", "database driver"),
+    ("pydantic", "pydantic (aiogram's Update, settings)"),
+    ("aiogram", "aiogram"),
+    ("starlette", "FastAPI/Starlette"),
+    ("fastapi", "FastAPI/Starlette"),
+    ("httpx", "test client (httpx ASGI transport)"),
+    ("asyncio", "asyncio"),
+    ("json", "json"),
+    ("babel", "gettext/Babel"),
+    ("gettext", "gettext/Babel"),
+    ("/flows/", "ours: flows"),
+    ("/storage/", "ours: storage"),
+    ("/bot/", "ours: bot"),
+)
+
+
+async def profile_inprocess(url: str, n: int, workdir: Path) -> None:
+    """Updates through ``create_app`` in this process (no HTTP server, no sockets): SQL
+    statements per update, and a cProfile of the updates summarised by package."""
+    import cProfile
+    import pstats
+
+    import httpx
+    from sqlalchemy import event
+
+    from bot.app import App
+    from bot.server import create_app
+    from bot.settings import Settings
+
+    data_dir = workdir / "data-profile"
+    citizens = (await prepare(url, data_dir, n, ["telegram"]))["telegram"]
+    settings = Settings(
+        database_url=url,
+        data_dir=data_dir,
+        secret_key=SECRET_KEY,
+        public_url="http://bench",
+        telegram_token=__import__("tests.fake_telegram").fake_telegram.TOKEN,
+        telegram_webhook_secret=WEBHOOK_SECRET,
+        _env_file=None,
+    )
+    app = App(settings)
+    statements: list[str] = []
+    event.listen(
+        app.db.engine.sync_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, stmt, *a: statements.append(stmt),
+    )
+    api = create_app(app, run_background=False)
+    transport = httpx.ASGITransport(app=api)
+    per_step: list[list[int]] = [[] for _ in range(9)]
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+
+            async def post(r) -> None:
+                response = await http.post(r.path, content=r.body, headers=r.headers)
+                assert response.status_code == 200, response.text
+
+            warm, measured = citizens
+            for citizen in warm:
+                for r in citizen.requests:
+                    await post(r)
+            # Unprofiled first: wall and CPU time (this process, all threads) per update.
+            half = len(measured) // 2
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            for citizen in measured[:half]:
+                for r in citizen.requests:
+                    await post(r)
+            plain = half * len(measured[0].requests)
+            plain_wall = (time.perf_counter() - wall0) / plain * 1000
+            plain_cpu = (time.process_time() - cpu0) / plain * 1000
+            first_press = len(statements)
+            await post(measured[half].requests[0])
+            await post(measured[half].requests[1])
+            press_sql = statements[first_press:]
+            citizens = (warm, measured[half + 1 :])
+            profiler = cProfile.Profile()
+            start = time.perf_counter()
+            profiler.enable()
+            for citizen in citizens[1]:
+                for step, r in enumerate(citizen.requests):
+                    before = len(statements)
+                    await post(r)
+                    per_step[step].append(len(statements) - before)
+            profiler.disable()
+            wall = time.perf_counter() - start
+    finally:
+        await app.close()
+    updates = sum(len(s) for s in per_step)
+    kind = url.split(":", 1)[0]
+    print(
+        f"profile ({kind}, in process, one update at a time): {plain} updates unprofiled: "
+        f"{plain_wall:.2f} ms wall, {plain_cpu:.2f} ms CPU per update; {updates} updates "
+        f"under cProfile: {wall / updates * 1000:.2f} ms per update"
+    )
+    print("  the SQL of /start and of the first press:")
+    for stmt in press_sql:
+        print("    " + " ".join(stmt.split())[:150])
+    labels = ["/start CODE", *[f"press {p}" for p in __import__("tests.citizens").citizens.PRESSES]]
+    print(
+        "  SQL statements per update: "
+        + ", ".join(
+            f"{label} {statistics.fmean(c):.0f}" for label, c in zip(labels, per_step, strict=True)
+        )
+        + f"; mean {sum(map(sum, per_step)) / updates:.1f}"
+    )
+    stats = pstats.Stats(profiler)
+    total = sum(v[2] for v in stats.stats.values())  # own time of every function
+    groups: Counter = Counter()
+    for (path, _line, _name), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
+        label = next((g for key, g in _GROUPS if key in path), "other (builtins, C calls)")
+        groups[label] += tt
+    print("  own time by package (share of the profiled time):")
+    for label, t in groups.most_common():
+        print(f"    {t / total:6.1%}  {label}  ({t / updates * 1000:.2f} ms per update)")
+    print("  top functions by own time:")
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:15]
+    for (path, line, name), (_cc, nc, tt, _ct, _callers) in rows:
+        short = "/".join(path.split("/")[-2:])
+        print(f"    {tt / total:6.1%}  {nc / updates:7.1f} calls/update  {short}:{line} {name}")
+
+
+SPY_STEPS = (  # (label, frame text that marks it); inclusive share of the samples
+    ("HTTP server: uvicorn protocol, ASGI, Starlette/FastAPI", "uvicorn"),
+    ("  Telegram route (everything it calls)", "telegram_webhook (bot/http/telegram_webhook.py"),
+    ("  Zalo route (everything it calls)", "webhook (bot/channels/zalo.py"),
+    ("    Zalo signature check", "verify (bot/channels/zalo.py"),
+    ("    aiogram Update.model_validate", "model_validate ("),
+    ("    engine.handle: one transaction", "_handle_once (bot/engine.py"),
+    ("      dedupe insert", "record_event (storage/inbound.py"),
+    ("      conversation upsert + lock", "lock (storage/conversations.py"),
+    ("      person lookup", "person_for (storage/people.py"),
+    ("      flow step (pure)", "step (flows/router.py"),
+    ("      effects (answers, responses, rollups, alerts)", "apply_all (bot/effects.py"),
+    ("      conversation save", "save (storage/conversations.py"),
+    ("      outbox insert", "enqueue (storage/outbox.py"),
+    ("      begin/commit/rollback/close", "write (storage/db.py"),
+    ("outbox sender (background)", "run_forever (bot/outbox_sender.py"),
+    ("aiosqlite worker thread (SQLite itself)", "aiosqlite/core.py"),
+)
+SPY_SELF = (  # by the innermost frame: where the CPU actually is
+    ("sqlalchemy/", "SQLAlchemy"),
+    ("sqlmodel/", "SQLAlchemy"),
+    ("aiosqlite/", "aiosqlite + sqlite3"),
+    ("asyncpg/", "asyncpg"),
+    ("pydantic", "pydantic"),
+    ("aiogram/", "aiogram"),
+    ("uvicorn/", "uvicorn + httptools"),
+    ("httptools", "uvicorn + httptools"),
+    ("h11", "uvicorn + httptools"),
+    ("starlette/", "Starlette/FastAPI"),
+    ("fastapi/", "Starlette/FastAPI"),
+    ("asyncio/", "asyncio/uvloop"),
+    ("uvloop", "asyncio/uvloop"),
+    ("json/", "json"),
+    ("greenlet", "greenlet"),
+    ("flows/", "ours: flows"),
+    ("storage/", "ours: storage"),
+    ("bot/", "ours: bot"),
+    ("babel/", "Babel"),
+    ("gettext", "Babel"),
+)
+
+
+def print_spy(path: Path, latencies: list[float]) -> None:
+    """Where the serving process's samples fell (py-spy raw stacks, inclusive)."""
+    counts: Counter = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        for label, mark in SPY_STEPS:
+            if mark in stack:
+                counts[label] += int(n)
+        leaf = stack.rsplit(";", 1)[-1]
+        mine = next((label for key, label in SPY_SELF if key in leaf), "other")
+        counts["self: " + mine] += int(n)
+    if not total:
+        print("  (py-spy recorded nothing)")
+        return
+    print(f"  py-spy on the serving process ({total} samples, all threads; {path.name}):")
+    for label, _mark in SPY_STEPS:
+        if counts[label]:
+            print(f"    {counts[label] / total:6.1%}  {label}")
+    print("  by innermost frame (own time):")
+    own = sorted(((n, k) for k, n in counts.items() if k.startswith("self: ")), reverse=True)
+    print("    " + ", ".join(f"{k[6:]} {n / total:.1%}" for n, k in own))
+
+
 async def main(args) -> None:
     from common import DEFAULT_PG, machine, postgres_database
 
@@ -416,6 +637,13 @@ async def main(args) -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="sipas-inbound-") as tmp:
         workdir = Path(tmp)
+        if args.profile_inprocess:
+            if args.database in ("sqlite", "both"):
+                await profile_inprocess(f"sqlite:///{workdir / 'p.db'}", args.citizens, workdir)
+            if args.database in ("postgres", "both"):
+                with postgres_database(args.pg_url or DEFAULT_PG) as url:
+                    await profile_inprocess(url, args.citizens, workdir)
+            return
         async with FakeTelegram() as tg:
             if args.database in ("sqlite", "both"):
                 url = f"sqlite:///{workdir / 'bench.db'}"
@@ -444,7 +672,16 @@ def parse(argv: list[str] | None = None):
     p.add_argument("--pg-url", help="PostgreSQL server to create a throwaway database on")
     p.add_argument("--no-baseline", action="store_true", help="skip the bare aiogram echo")
     p.add_argument("--profile", help="run the server under cProfile, stats to FILE.<db>")
-    return p.parse_args(argv)
+    p.add_argument("--py-spy", help="sample the server with py-spy during the load: FILE prefix")
+    p.add_argument(
+        "--profile-inprocess",
+        action="store_true",
+        help="instead: updates through create_app in this process, SQL counts and cProfile",
+    )
+    args = p.parse_args(argv)
+    if args.py_spy:
+        args.py_spy = os.path.abspath(args.py_spy)
+    return args
 
 
 if __name__ == "__main__":
