@@ -234,6 +234,13 @@ async def test_odd_but_signed_bodies_get_4xx_or_are_stored_cleanly(live):
                 event["sender"] = sender
                 r = await http.post(ZALO_PATH, **_req(signer.request(event, "k")))
                 assert r.status_code == 200 and r.json().get("ignored")
+            # JSON nested deeper than the parser's recursion limit was a 500.
+            deep = b"[" * 100_000 + b"]" * 100_000
+            r = await http.post(TELEGRAM_PATH, content=deep, headers=tg_headers)
+            assert r.status_code == 400
+            body = b'{"timestamp": "1795000000000", "x": ' + deep + b"}"
+            headers = {"X-ZEvent-Signature": signer.sign(body, "1795000000000")}
+            assert (await http.post(ZALO_PATH, content=body, headers=headers)).status_code == 400
             assert [await count(app, m) for m in TABLES] == [0] * len(TABLES)
 
             # A comment with NUL and a lone surrogate was a 500 on PostgreSQL (text

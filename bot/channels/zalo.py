@@ -253,7 +253,7 @@ async def webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "bad signature"}, status_code=401)
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         log.warning("zalo webhook refused: signed body is not JSON")
         return JSONResponse({"error": "body is not JSON"}, status_code=400)
     if not isinstance(data, dict):
