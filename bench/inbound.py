@@ -71,7 +71,7 @@ async def _load(base: str, citizens: list, concurrency: int) -> dict:
 
         async def citizen_after_citizen() -> None:
             while queue:
-                for path, body, headers in queue.popleft():
+                for step, (path, body, headers) in enumerate(queue.popleft()):
                     start = time.perf_counter()
                     try:
                         async with http.post(path, data=body, headers=headers) as r:
@@ -79,7 +79,7 @@ async def _load(base: str, citizens: list, concurrency: int) -> dict:
                             status = r.status
                     except (aiohttp.ClientError, TimeoutError) as exc:
                         status = type(exc).__name__
-                    latencies.append(time.perf_counter() - start)
+                    latencies.append((step, time.perf_counter() - start))
                     if status != 200:
                         failures[str(status)] += 1
                         break  # this citizen cannot go on
@@ -229,7 +229,7 @@ async def stop_process(proc) -> None:
 
 
 def summary(name: str, result: dict, peak_rss: float | None) -> dict:
-    lat = sorted(result["latencies"])
+    lat = sorted(t for _step, t in result["latencies"])
     n = len(lat)
     row = {
         "name": name,
@@ -250,6 +250,15 @@ def summary(name: str, result: dict, peak_rss: float | None) -> dict:
         f"  peak RSS {rss}  failures {result['failures'] or 0}",
         flush=True,
     )
+    steps: dict[int, list[float]] = {}
+    for step, t in result["latencies"]:
+        steps.setdefault(step, []).append(t * 1000)
+    parts = []
+    for step, times in sorted(steps.items()):
+        times.sort()
+        label = "start" if step == 0 else f"#{step}"
+        parts.append(f"{label} {times[len(times) // 2]:.0f}/{times[int(len(times) * 0.99)]:.0f}")
+    print(f"    p50/p99 ms per step (start, presses #1-#8; #8 completes): {'  '.join(parts)}")
     return row
 
 
@@ -257,12 +266,14 @@ def as_wire(citizens) -> list:
     return [[(r.path, r.body, r.headers) for r in c.requests] for c in citizens]
 
 
-async def prepare(url: str, data_dir: Path, n: int, channels: list[str]):
-    """Migrate, one ward, codes; the citizens per channel (plus a few to warm up)."""
+async def prepare(url: str, data_dir: Path, n: int, channels: list[str], wards: int = 1):
+    """Migrate, ``wards`` wards, codes; the citizens per channel (plus a few to warm up),
+    spread over the wards in turn."""
     import itertools
 
     from bot.app import App
     from bot.settings import Settings
+    from storage import units
     from storage.migrate import upgrade
     from tests.builders import make_org
     from tests.citizens import ZaloSigner, issue_codes, telegram_citizen, zalo_citizen
@@ -272,12 +283,23 @@ async def prepare(url: str, data_dir: Path, n: int, channels: list[str]):
     try:
         await upgrade(app.db)
         org = await make_org(app)
+        places = [org.ward]
+        async with app.db.write() as session:
+            for w in range(1, wards):
+                ward = await units.create_unit(
+                    session, f"P.B{w}", f"Phường {w}", "ward", org.province
+                )
+                places.append(ward)
         warm = 5
         update_ids = itertools.count(1)
         signer = ZaloSigner(ZALO_APP_ID, ZALO_OA_SECRET)
         out = {}
         for c, channel in enumerate(channels):
-            codes = await issue_codes(app, org.ward, org.procedure, n + warm)
+            codes = []
+            for w, ward in enumerate(places):
+                share = (n + warm) // len(places) + (1 if w < (n + warm) % len(places) else 0)
+                codes += await issue_codes(app, ward, org.procedure, share)
+            codes = [codes[i] for i in _interleave(len(codes), len(places))]
             first = 1_000_000 * (c + 1)
             if channel == "telegram":
                 people = [
@@ -293,6 +315,16 @@ async def prepare(url: str, data_dir: Path, n: int, channels: list[str]):
         return out
     finally:
         await app.close()
+
+
+def _interleave(n: int, groups: int) -> list[int]:
+    """Indices of n items stored group after group, reordered to alternate the groups."""
+    sizes = [n // groups + (1 if g < n % groups else 0) for g in range(groups)]
+    starts = [sum(sizes[:g]) for g in range(groups)]
+    order = []
+    for i in range(max(sizes)):
+        order += [starts[g] + i for g in range(groups) if i < sizes[g]]
+    return order
 
 
 async def completed(url: str, data_dir: Path) -> Counter:
@@ -316,7 +348,7 @@ async def completed(url: str, data_dir: Path) -> Counter:
 async def bench_database(kind: str, url: str, args, tg, workdir: Path) -> list[dict]:
     data_dir = workdir / f"data-{kind}"
     channels = ["telegram", "zalo"] if args.channel == "both" else [args.channel]
-    citizens = await prepare(url, data_dir, args.citizens, channels)
+    citizens = await prepare(url, data_dir, args.citizens, channels, args.wards)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
@@ -634,6 +666,7 @@ async def main(args) -> None:
     print(f"machine: {machine()}")
     print(
         f"load: {args.citizens} citizens per channel x 9 updates, {args.concurrency} at a time,"
+        f" {args.wards} ward(s),"
         f" separate load process (aiohttp keep-alive), loopback; loadavg before "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
@@ -673,6 +706,13 @@ def parse(argv: list[str] | None = None):
     p.add_argument("--channel", choices=["telegram", "zalo", "both"], default="both")
     p.add_argument("--citizens", type=int, default=200, help="per channel (9 updates each)")
     p.add_argument("--concurrency", type=int, default=32, help="citizens at a time")
+    p.add_argument(
+        "--wards",
+        type=int,
+        default=1,
+        help="spread citizens over this many wards (1: every survey at one ward, the worst "
+        "case for the per-unit alert window and the rollup rows)",
+    )
     p.add_argument("--pg-url", help="PostgreSQL server to create a throwaway database on")
     p.add_argument("--no-baseline", action="store_true", help="skip the bare aiogram echo")
     p.add_argument("--profile", help="run the server under cProfile, stats to FILE.<db>")
