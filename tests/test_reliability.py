@@ -120,12 +120,12 @@ async def assert_surveys_counted_once(app: App, citizens: list[Citizen]) -> None
         per_response[a.response_id][a.item_code] = a.value
     assert list(per_response.values()) == [ANSWERS] * len(citizens)
     assert rollup_responses == len(citizens)
-    for row in rollup_answers:  # all on one day: each item's level counted once per citizen
-        levels = {level: getattr(row, f"n{level}") for level in range(1, 6)}
-        assert levels == {
-            lv: (len(citizens) if lv == ANSWERS[row.item_code] else 0) for lv in levels
-        }
-    assert {row.item_code for row in rollup_answers} == set(ANSWERS)
+    levels: dict[str, Counter] = {}  # summed over days (a run may straddle local midnight)
+    for row in rollup_answers:
+        for level in range(1, 6):
+            levels.setdefault(row.item_code, Counter())[level] += getattr(row, f"n{level}")
+    expected = {item: Counter({value: len(citizens)}) for item, value in ANSWERS.items()}
+    assert {item: +counts for item, counts in levels.items()} == expected
 
 
 async def assert_outbox_rows_unique(app: App) -> None:
@@ -378,7 +378,7 @@ def sync_url(url: str) -> str:
 
 
 FUZZ = settings(
-    max_examples=100,
+    max_examples=75,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
