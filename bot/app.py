@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.keys import Keyring, load_or_create_secret
@@ -40,18 +41,28 @@ class App:
         return self.clock()
 
     async def questionnaire_id(self, session: AsyncSession, code: str, version: int) -> int:
-        """The database id of a questionnaire version (stored on first use, then cached)."""
+        """The database id of a questionnaire version (stored on first use, then cached).
+
+        Cached only once ``session`` commits: until then the row may be invisible to
+        other transactions (PostgreSQL) or be rolled back, and an id handed out early
+        broke the foreign key of concurrent first responses.
+        """
         key = (code, version)
-        if key not in self._questionnaire_ids:
-            q = qn.get(code)
-            if q.version != version:
-                raise LookupError(
-                    f"questionnaire {code} v{version} is not loaded (have v{q.version})"
-                )
-            self._questionnaire_ids[key] = await questionnaires.ensure(
-                session, q.code, q.version, q.title.vi, q.model_dump(mode="json")
-            )
-        return self._questionnaire_ids[key]
+        cached = self._questionnaire_ids.get(key)
+        if cached is not None:
+            return cached
+        q = qn.get(code)
+        if q.version != version:
+            raise LookupError(f"questionnaire {code} v{version} is not loaded (have v{q.version})")
+        qid = await questionnaires.ensure(
+            session, q.code, q.version, q.title.vi, q.model_dump(mode="json")
+        )
+
+        def remember(_session) -> None:
+            self._questionnaire_ids[key] = qid
+
+        event.listen(session.sync_session, "after_commit", remember, once=True)
+        return qid
 
     async def close(self) -> None:
         await self.db.dispose()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from bot.app import App
@@ -25,6 +26,36 @@ from storage.surveys import InviteTaken
 
 log = logging.getLogger(__name__)
 _RACE_RETRIES = 3
+MAX_ID = 128  # characters of a channel user id or event id (the columns' size)
+
+
+class BadEvent(ValueError):
+    """An event no channel would send (an id too long to be real): refused with a 4xx."""
+
+
+def clean_text(text: str) -> str:
+    """``text`` as it can be stored: without NUL characters (PostgreSQL refuses them in
+    text) and with lone surrogates (not encodable as UTF-8) replaced by U+FFFD."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
+def sanitise(event: InboundEvent) -> InboundEvent:
+    """The event with storable texts; ``BadEvent`` when its ids cannot be real."""
+    if not 0 < len(event.user_id) <= MAX_ID or not 0 < len(event.event_id) <= MAX_ID:
+        raise BadEvent("user or event id of an impossible length")
+    if clean_text(event.user_id) != event.user_id or clean_text(event.event_id) != event.event_id:
+        raise BadEvent("user or event id with characters no channel sends")
+    text, payload = clean_text(event.text), clean_text(event.payload)
+    hint = clean_text(event.locale_hint) if event.locale_hint else event.locale_hint
+    if (text, payload, hint) == (event.text, event.payload, event.locale_hint):
+        return event
+    return replace(event, text=text, payload=payload, locale_hint=hint)
 
 
 def reply_payload(reply: Reply) -> dict[str, Any]:
@@ -45,8 +76,10 @@ async def handle(app: App, event: InboundEvent, also: Sequence[NewMessage] = ())
     """Process one inbound event; False when it was a duplicate delivery.
 
     ``also`` are extra outbox rows the adapter wants in the same transaction (for
-    example Telegram's answer to a button press).
+    example Telegram's answer to a button press). Raises ``BadEvent`` (adapters answer
+    4xx) for an event whose ids no channel would send.
     """
+    event = sanitise(event)
     for attempt in range(_RACE_RETRIES):
         try:
             return await _handle_once(app, event, also)

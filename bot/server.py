@@ -82,7 +82,17 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
 
 def serve(settings: Settings) -> int:
     """Run until interrupted; 1 when the database is not migrated."""
-    return asyncio.run(_serve(settings))
+    return _run(_serve(settings))
+
+
+def _run(main):
+    # uvloop when installed (it is a dependency on Linux and macOS): the loop is ours,
+    # created here, so uvicorn's own loop choice never applies.
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def _serve(settings: Settings) -> int:

@@ -6,11 +6,44 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation
-from storage.sql import insert
+from storage.sql import dialect, insert
+
+# The two statements of every event, built once (per dialect) with bound parameters and
+# run on the session's connection: building them and going through the ORM cost more
+# than the database did. Table-level statements: no ORM objects to synchronise.
+_T = Conversation.__table__
+_LOCK: dict[str, object] = {}
+_SAVE = (
+    update(_T)
+    .where(_T.c.id == bindparam("cid"))
+    .values(
+        data=bindparam("data", type_=_T.c.data.type),
+        updated_at=bindparam("now", type_=_T.c.updated_at.type),
+    )
+)
+
+
+def _lock_statement(session: AsyncSession):
+    name = dialect(session)
+    stmt = _LOCK.get(name)
+    if stmt is None:
+        now = bindparam("now", type_=_T.c.created_at.type)
+        stmt = insert(session, _T).values(
+            channel=bindparam("channel", type_=_T.c.channel.type),
+            user_hash=bindparam("user_hash", type_=_T.c.user_hash.type),
+            data=bindparam("data", type_=_T.c.data.type),
+            created_at=now,
+            updated_at=now,
+        )
+        stmt = _LOCK[name] = stmt.on_conflict_do_update(
+            index_elements=["channel", "user_hash"],
+            set_={"updated_at": _T.c.updated_at},  # unchanged; returned as it was
+        ).returning(_T.c.id, _T.c.data, _T.c.updated_at)
+    return stmt
 
 
 @dataclass(frozen=True)
@@ -29,14 +62,9 @@ async def lock(
     SELECT … FOR UPDATE), so two events of one user never run their steps at once; on
     SQLite the write transaction already serialises them.
     """
-    stmt = insert(session, Conversation).values(
-        channel=channel, user_hash=user_hash, data={}, created_at=now, updated_at=now
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["channel", "user_hash"],
-        set_={"updated_at": Conversation.updated_at},  # unchanged; returned as it was
-    ).returning(Conversation.id, Conversation.data, Conversation.updated_at)
-    row = (await session.exec(stmt)).one()
+    conn = await session.connection()
+    params = {"channel": channel, "user_hash": user_hash, "data": {}, "now": now}
+    row = (await conn.execute(_lock_statement(session), params)).one()
     data = dict(row.data or {})
     # A conversation is new until its first state is saved (saved state is never empty).
     return ConversationRow(row.id, data, row.updated_at if data else None)
@@ -46,11 +74,8 @@ async def save(
     session: AsyncSession, conversation_id: int, data: dict[str, Any], now: datetime
 ) -> None:
     """Store a conversation's new state."""
-    await session.exec(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(data=data, updated_at=now)
-    )
+    conn = await session.connection()
+    await conn.execute(_SAVE, {"cid": conversation_id, "data": data, "now": now})
 
 
 async def peek(session: AsyncSession, channel: str, user_hash: str) -> dict[str, Any] | None:

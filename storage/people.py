@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Person, PersonChannel, Unit
@@ -117,19 +117,24 @@ async def link_channel(
     )
 
 
+# Asked on every inbound event: built once, run on the connection (no ORM on the way).
+_PERSON_FOR = (
+    select(*_PERSON_COLUMNS)
+    .join(PersonChannel, PersonChannel.person_id == Person.id)
+    .join(Unit, Unit.id == Person.unit_id)
+    .where(
+        PersonChannel.channel == bindparam("channel"),
+        PersonChannel.user_hash == bindparam("user_hash"),
+        Person.active.is_(True),
+    )
+)
+
+
 async def person_for(session: AsyncSession, channel: str, user_hash: str) -> PersonRow | None:
     """The active person behind a chat account, if it is linked."""
-    stmt = (
-        select(*_PERSON_COLUMNS)
-        .join(PersonChannel, PersonChannel.person_id == Person.id)
-        .join(Unit, Unit.id == Person.unit_id)
-        .where(
-            PersonChannel.channel == channel,
-            PersonChannel.user_hash == user_hash,
-            Person.active.is_(True),
-        )
-    )
-    row = (await session.exec(stmt)).first()
+    conn = await session.connection()
+    result = await conn.execute(_PERSON_FOR, {"channel": channel, "user_hash": user_hash})
+    row = result.first()
     return PersonRow(**row._mapping) if row else None
 
 

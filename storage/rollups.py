@@ -67,15 +67,10 @@ async def apply_response(
                     **counts,
                 }
             )
-        stmt = insert(session, RollupAnswer).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["unit_id", "day", "item_code"],
-            set_={
-                c: getattr(RollupAnswer, c) + getattr(stmt.excluded, c)
-                for c in (*LEVEL_COLUMNS, "skipped")
-            },
-        )
-        await session.exec(stmt)
+        # One statement run for each row (executemany): a multi-row VALUES is compiled
+        # afresh every time, as SQLAlchemy cannot cache it.
+        conn = await session.connection()
+        await conn.execute(_answer_upsert(session), values)
     stmt = insert(session, RollupResponse).values(
         unit_id=row.unit_id, day=day, field_id=row.field_id or 0, responses=sign
     )
@@ -85,6 +80,23 @@ async def apply_response(
     )
     await session.exec(stmt)
     return True
+
+
+_ANSWER_UPSERTS: dict[str, object] = {}
+
+
+def _answer_upsert(session: AsyncSession):
+    """Add one row's counts to a (unit, day, item) rollup row, built once per dialect."""
+    name = dialect(session)
+    stmt = _ANSWER_UPSERTS.get(name)
+    if stmt is None:
+        table = RollupAnswer.__table__
+        stmt = insert(session, table)
+        stmt = _ANSWER_UPSERTS[name] = stmt.on_conflict_do_update(
+            index_elements=["unit_id", "day", "item_code"],
+            set_={c: table.c[c] + stmt.excluded[c] for c in (*LEVEL_COLUMNS, "skipped")},
+        )
+    return stmt
 
 
 async def missing(session: AsyncSession) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Integer, literal, or_, select, update
+from sqlalchemy import Integer, bindparam, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Answer, Feedback, Procedure, Response, SurveyInvite, Unit
-from storage.sql import insert
+from storage.sql import dialect, insert
 from storage.types import UTCDateTime
 
 IN_PROGRESS, COMPLETED, ABANDONED = "in_progress", "completed", "abandoned"
@@ -146,22 +146,35 @@ async def record_answer(
     scale: str = "satisfaction",
 ) -> None:
     """Store an answer, replacing an earlier answer to the same item (after "back")."""
-    source = select(
-        Response.id,
-        _literal(item_code),
-        _literal(element_code),
-        _literal(scale),
-        _literal(value, Integer()),
-        _literal(at),
-    ).where(Response.key == key)
-    stmt = insert(session, Answer).from_select(
-        ["response_id", "item_code", "element_code", "scale", "value", "answered_at"], source
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["response_id", "item_code"],
-        set_={"value": stmt.excluded.value, "answered_at": stmt.excluded.answered_at},
-    )
-    await session.exec(stmt)
+    params = {"key": key, "item": item_code, "element": element_code, "scale": scale}
+    conn = await session.connection()  # built once, run without the ORM: see conversations
+    await conn.execute(_record_answer_statement(session), {**params, "value": value, "at": at})
+
+
+_RECORD_ANSWER: dict[str, object] = {}
+
+
+def _record_answer_statement(session: AsyncSession):
+    name = dialect(session)
+    stmt = _RECORD_ANSWER.get(name)
+    if stmt is None:
+        responses, answers = Response.__table__, Answer.__table__
+        source = select(
+            responses.c.id,
+            bindparam("item", type_=answers.c.item_code.type),
+            bindparam("element", type_=answers.c.element_code.type),
+            bindparam("scale", type_=answers.c.scale.type),
+            bindparam("value", type_=Integer()),
+            bindparam("at", type_=UTCDateTime()),
+        ).where(responses.c.key == bindparam("key", type_=responses.c.key.type))
+        stmt = insert(session, answers).from_select(
+            ["response_id", "item_code", "element_code", "scale", "value", "answered_at"], source
+        )
+        stmt = _RECORD_ANSWER[name] = stmt.on_conflict_do_update(
+            index_elements=["response_id", "item_code"],
+            set_={"value": stmt.excluded.value, "answered_at": stmt.excluded.answered_at},
+        )
+    return stmt
 
 
 async def complete_response(
@@ -243,10 +256,3 @@ async def open_feedback(
     await session.flush()
     assert feedback.id is not None
     return feedback.id
-
-
-def _literal(value: object, type_: object = None):
-    """A bound constant for INSERT … SELECT, typed so NULLs and UTC times bind right."""
-    if isinstance(value, datetime):
-        return literal(value, type_=UTCDateTime())
-    return literal(value, type_=type_) if type_ is not None else literal(value)

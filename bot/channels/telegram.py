@@ -30,12 +30,18 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     AnswerCallbackQuery,
+    DeleteWebhook,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetMe,
+    GetUpdates,
     SendDocument,
     SendMessage,
     SendPhoto,
+    SetMyCommands,
+    SetWebhook,
 )
+from aiogram.methods.base import Response
 from aiogram.types import BufferedInputFile, CallbackQuery, Message, Update
 from pydantic import ValidationError
 
@@ -61,6 +67,13 @@ _METHODS = {
     "editMessageReplyMarkup": EditMessageReplyMarkup,
     "answerCallbackQuery": AnswerCallbackQuery,
 }
+# aiogram parses every answer as ``Response[<the method's result type>]``, and pydantic
+# caches such generic classes only weakly: without a reference kept here each call built
+# the class (and its schema) again, a few percent of the serving process's CPU.
+_RESPONSE_TYPES = [
+    Response[m.__returning__]
+    for m in (*_METHODS.values(), GetMe, GetUpdates, SetWebhook, DeleteWebhook, SetMyCommands)
+]
 # Calls that put a new message in the chat; only these count towards its rate limit.
 _NEW_MESSAGES = {"sendMessage", "sendPhoto", "sendDocument"}
 _PHOTO_TYPES = {"image/png", "image/jpeg"}

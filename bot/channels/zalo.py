@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 MAX_BODY = 256 * 1024  # bytes; Zalo's events are a few hundred
+MAX_ID = 64  # characters of a user or message id we accept (Zalo's are about 20)
 CONTINUATION = "…"  # the text of a message that only carries more buttons
 BUTTON_MARK = "sipas:"
 _TAG_LENGTH = 10
@@ -183,9 +184,16 @@ def _event_time(value: Any, fallback: datetime) -> datetime:
 def _user(event: dict[str, Any], *keys: str) -> str | None:
     for key in keys:
         part = event.get(key)
-        if isinstance(part, dict) and part.get("id"):
+        if isinstance(part, dict) and _is_id(part.get("id")):
             return str(part["id"])
     return None
+
+
+def _is_id(value: Any) -> bool:
+    """Whether ``value`` can be a Zalo id (digits as a string or a number; not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    return 0 < len(str(value)) <= MAX_ID
 
 
 def to_event(data: dict[str, Any], keys: Keyring, now: datetime) -> InboundEvent | None:
@@ -212,7 +220,7 @@ def to_event(data: dict[str, Any], keys: Keyring, now: datetime) -> InboundEvent
         log.warning("zalo %s event without a user id: ignored", name)
         return None
     msg_id = message.get("msg_id")
-    if msg_id:
+    if _is_id(msg_id):
         event_id = f"m:{msg_id}"
     else:
         raw = f"{name}\x00{user}\x00{data.get('timestamp')}".encode()
@@ -228,8 +236,8 @@ def to_event(data: dict[str, Any], keys: Keyring, now: datetime) -> InboundEvent
     )
 
 
-@router.post("/webhooks/zalo", include_in_schema=False)
 async def webhook(request: Request) -> JSONResponse:
+    """Verify, parse, process one Zalo event; 200 only once it is committed."""
     app: App = request.app.state.sipas
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
@@ -245,7 +253,7 @@ async def webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "bad signature"}, status_code=401)
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         log.warning("zalo webhook refused: signed body is not JSON")
         return JSONResponse({"error": "body is not JSON"}, status_code=400)
     if not isinstance(data, dict):
@@ -255,10 +263,17 @@ async def webhook(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "ignored": True})
     try:
         await engine.handle(app, event)
+    except engine.BadEvent as exc:
+        log.warning("zalo webhook refused: %s", exc)
+        return JSONResponse({"error": "malformed event"}, status_code=400)
     except Exception:
         log.exception("zalo event %s failed; Zalo will deliver it again", event.event_id)
         return JSONResponse({"error": "processing failed"}, status_code=500)
     return JSONResponse({"ok": True})
+
+
+# A plain Starlette route, as for Telegram: no FastAPI parameter machinery per event.
+router.add_route("/webhooks/zalo", webhook, methods=["POST"], include_in_schema=False)
 
 
 # --- rendering ---------------------------------------------------------------------

@@ -1,0 +1,737 @@
+"""Inbound: synthetic citizens completing surveys through the real webhooks.
+
+    .venv/bin/python bench/inbound.py [--database sqlite|postgres|both]
+        [--channel telegram|zalo|both] [--citizens 200] [--concurrency 32]
+        [--pg-url URL] [--no-baseline] [--profile FILE]
+
+For each database: a fresh, migrated database with one ward and a survey code per
+citizen; ``python -m bot serve`` as a subprocess (the production command: Telegram in
+webhook mode with its secret, pointed at the fake Bot API of tests/fake_telegram.py,
+which this process runs, so start-up calls and the outbox sender work; Zalo webhooks
+verified with the OA secret, Zalo sending off); then a SEPARATE load process (aiohttp,
+keep-alive, ``--concurrency`` citizens at a time) posts each citizen's 9 updates in
+order over loopback (tests/citizens.py: ``/start CODE`` and 8 button presses), each
+update after the previous one's answer. Printed per database and channel: updates/s,
+latency p50/p99/max, failures, the serving process's peak RSS (sampled every 20 ms,
+children included), and a check that every survey was stored completed.
+
+Baseline, in the same run with the same Telegram payloads and concurrency: a bare
+aiogram 3 ``Dispatcher`` behind FastAPI/uvicorn (the same HTTP stack) whose handlers only
+echo with ``message.answer`` against the same fake Bot API. The ratio is ours ÷ bare.
+
+``--profile FILE`` runs the server under cProfile (slower; for where the time goes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, deque
+from pathlib import Path
+
+THIS = Path(__file__).resolve()
+ROOT = THIS.parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+SECRET_KEY = "bench-inbound-secret-key"
+WEBHOOK_SECRET = "bench_webhook_Secret"
+ZALO_APP_ID = "4411223344556677889"
+ZALO_OA_SECRET = "bench-oa-secret"
+STARTUP = 120  # seconds the server may take to start on a busy machine
+
+
+# --- the load process ----------------------------------------------------------------
+
+
+def _load_main(conn, base: str, citizens: list, concurrency: int) -> None:
+    """Entry point of the load process: post every citizen's requests, send back timings."""
+    conn.send(asyncio.run(_load(base, citizens, concurrency)))
+    conn.close()
+
+
+async def _load(base: str, citizens: list, concurrency: int) -> dict:
+    import aiohttp
+
+    latencies: list[float] = []
+    failures: Counter = Counter()
+    queue = deque(citizens)
+    connector = aiohttp.TCPConnector(limit=concurrency, keepalive_timeout=120)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as http:
+
+        async def citizen_after_citizen() -> None:
+            while queue:
+                for step, (path, body, headers) in enumerate(queue.popleft()):
+                    start = time.perf_counter()
+                    try:
+                        async with http.post(path, data=body, headers=headers) as r:
+                            await r.read()
+                            status = r.status
+                    except (aiohttp.ClientError, TimeoutError) as exc:
+                        status = type(exc).__name__
+                    latencies.append((step, time.perf_counter() - start))
+                    if status != 200:
+                        failures[str(status)] += 1
+                        break  # this citizen cannot go on
+
+        start = time.perf_counter()
+        await asyncio.gather(*(citizen_after_citizen() for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+    return {"latencies": latencies, "failures": dict(failures), "wall": wall}
+
+
+def run_load(base: str, citizens: list, concurrency: int, pid: int) -> tuple[dict, float]:
+    """The load in its own process; returns its result and the server's peak RSS (bytes)."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_load_main, args=(child, base, citizens, concurrency))
+    sampler = RssSampler(pid)
+    sampler.start()
+    proc.start()
+    result = parent.recv()
+    proc.join()
+    sampler.stop()
+    return result, sampler.peak
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of a process and its children, sampled every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._done = threading.Event()
+
+    def sample(self) -> None:
+        import psutil
+
+        try:
+            rss = self.process.memory_info().rss
+            for child in self.process.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    rss += child.memory_info().rss
+        except psutil.Error:
+            return
+        self.peak = max(self.peak, rss)
+
+    def run(self) -> None:
+        while not self._done.is_set():
+            self.sample()
+            self._done.wait(0.02)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+        self.sample()
+
+
+# --- the bare aiogram baseline ---------------------------------------------------------
+
+
+def _echo_main(port: int, api_base: str, token: str) -> None:
+    """A bare aiogram Dispatcher behind FastAPI: every update is echoed, nothing stored."""
+    import uvicorn
+    from aiogram import Bot, Dispatcher
+    from aiogram.client.session.aiohttp import AiohttpSession
+    from aiogram.client.telegram import TelegramAPIServer
+    from aiogram.types import CallbackQuery, Message, Update
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_base)))
+    dp = Dispatcher()
+
+    @dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "?")
+
+    @dp.callback_query()
+    async def echo_press(query: CallbackQuery) -> None:
+        await bot.send_message(query.from_user.id, query.data or "?")
+
+    async def webhook(request: Request) -> JSONResponse:
+        update = Update.model_validate(await request.json(), context={"bot": bot})
+        await dp.feed_update(bot, update)
+        return JSONResponse({"ok": True})
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    api = FastAPI()  # plain routes: no parameter parsing, as cheap as FastAPI gets
+    api.router.add_route("/webhooks/telegram", webhook, methods=["POST"])
+    api.router.add_route("/healthz", healthz, methods=["GET"])
+
+    uvicorn.run(api, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- the serving process -----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def start_process(args: list[str], env: dict[str, str], log: Path):
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        return await asyncio.create_subprocess_exec(
+            *args,
+            env=env,
+            cwd=log.parent,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=fd,
+        )
+    finally:
+        os.close(fd)
+
+
+async def wait_healthy(base: str, proc) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+        async with asyncio.timeout(STARTUP):
+            while True:
+                if proc.returncode is not None:
+                    raise RuntimeError("the server exited during start-up")
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/healthz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+
+
+async def stop_process(proc) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 30)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+# --- one database ----------------------------------------------------------------------
+
+
+def summary(name: str, result: dict, peak_rss: float | None) -> dict:
+    lat = sorted(t for _step, t in result["latencies"])
+    n = len(lat)
+    row = {
+        "name": name,
+        "updates": n,
+        "wall": result["wall"],
+        "rate": n / result["wall"] if result["wall"] else 0.0,
+        "p50": lat[n // 2] * 1000 if n else 0.0,
+        "p99": lat[min(n - 1, int(n * 0.99))] * 1000 if n else 0.0,
+        "max": lat[-1] * 1000 if n else 0.0,
+        "mean": statistics.fmean(lat) * 1000 if n else 0.0,
+        "failures": result["failures"],
+        "rss": peak_rss,
+    }
+    rss = f"{peak_rss / 2**20:.0f} MB" if peak_rss else "-"
+    print(
+        f"  {name:<28} {n:>6} updates in {row['wall']:6.2f} s = {row['rate']:7.1f} updates/s"
+        f"  p50 {row['p50']:6.1f} ms  p99 {row['p99']:6.1f} ms  max {row['max']:6.1f} ms"
+        f"  peak RSS {rss}  failures {result['failures'] or 0}",
+        flush=True,
+    )
+    steps: dict[int, list[float]] = {}
+    for step, t in result["latencies"]:
+        steps.setdefault(step, []).append(t * 1000)
+    parts = []
+    for step, times in sorted(steps.items()):
+        times.sort()
+        label = "start" if step == 0 else f"#{step}"
+        parts.append(f"{label} {times[len(times) // 2]:.0f}/{times[int(len(times) * 0.99)]:.0f}")
+    print(f"    p50/p99 ms per step (start, presses #1-#8; #8 completes): {'  '.join(parts)}")
+    return row
+
+
+def as_wire(citizens) -> list:
+    return [[(r.path, r.body, r.headers) for r in c.requests] for c in citizens]
+
+
+async def prepare(url: str, data_dir: Path, n: int, channels: list[str], wards: int = 1):
+    """Migrate, ``wards`` wards, codes; the citizens per channel (plus a few to warm up),
+    spread over the wards in turn."""
+    import itertools
+
+    from bot.app import App
+    from bot.settings import Settings
+    from storage import units
+    from storage.migrate import upgrade
+    from tests.builders import make_org
+    from tests.citizens import ZaloSigner, issue_codes, telegram_citizen, zalo_citizen
+
+    settings = Settings(database_url=url, data_dir=data_dir, secret_key=SECRET_KEY, _env_file=None)
+    app = App(settings)
+    try:
+        await upgrade(app.db)
+        org = await make_org(app)
+        places = [org.ward]
+        async with app.db.write() as session:
+            for w in range(1, wards):
+                ward = await units.create_unit(
+                    session, f"P.B{w}", f"Phường {w}", "ward", org.province
+                )
+                places.append(ward)
+        warm = 5
+        update_ids = itertools.count(1)
+        signer = ZaloSigner(ZALO_APP_ID, ZALO_OA_SECRET)
+        out = {}
+        for c, channel in enumerate(channels):
+            codes = []
+            for w, ward in enumerate(places):
+                share = (n + warm) // len(places) + (1 if w < (n + warm) % len(places) else 0)
+                codes += await issue_codes(app, ward, org.procedure, share)
+            codes = [codes[i] for i in _interleave(len(codes), len(places))]
+            first = 1_000_000 * (c + 1)
+            if channel == "telegram":
+                people = [
+                    telegram_citizen(first + i, code, WEBHOOK_SECRET, update_ids)
+                    for i, code in enumerate(codes)
+                ]
+            else:
+                people = [
+                    zalo_citizen(str(first + i), code, signer, app.keys)
+                    for i, code in enumerate(codes)
+                ]
+            out[channel] = (people[:warm], people[warm:])
+        return out
+    finally:
+        await app.close()
+
+
+def _interleave(n: int, groups: int) -> list[int]:
+    """Indices of n items stored group after group, reordered to alternate the groups."""
+    sizes = [n // groups + (1 if g < n % groups else 0) for g in range(groups)]
+    starts = [sum(sizes[:g]) for g in range(groups)]
+    order = []
+    for i in range(max(sizes)):
+        order += [starts[g] + i for g in range(groups) if i < sizes[g]]
+    return order
+
+
+async def completed(url: str, data_dir: Path) -> Counter:
+    from sqlalchemy import func, select
+
+    from bot.app import App
+    from bot.settings import Settings
+    from storage.models import Response
+
+    app = App(Settings(database_url=url, data_dir=data_dir, secret_key=SECRET_KEY, _env_file=None))
+    try:
+        async with app.db.read() as session:
+            stmt = select(Response.channel, Response.status, func.count()).group_by(
+                Response.channel, Response.status
+            )
+            return Counter({(c, s): n for c, s, n in (await session.exec(stmt)).all()})
+    finally:
+        await app.close()
+
+
+async def bench_database(kind: str, url: str, args, tg, workdir: Path) -> list[dict]:
+    data_dir = workdir / f"data-{kind}"
+    channels = ["telegram", "zalo"] if args.channel == "both" else [args.channel]
+    citizens = await prepare(url, data_dir, args.citizens, channels, args.wards)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
+    env.update(
+        SIPAS_DATABASE_URL=url,
+        SIPAS_DATA_DIR=str(data_dir),
+        SIPAS_SECRET_KEY=SECRET_KEY,
+        SIPAS_HTTP_PORT=str(port),
+        SIPAS_PUBLIC_URL=base,
+        SIPAS_TELEGRAM_TOKEN=tg.token,
+        SIPAS_TELEGRAM_API_BASE=tg.url,
+        SIPAS_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        SIPAS_ZALO_APP_ID=ZALO_APP_ID,
+        SIPAS_ZALO_OA_SECRET=ZALO_OA_SECRET,
+    )
+    cmd = [sys.executable, "-m", "bot", "serve"]
+    if args.profile:
+        cmd = [
+            sys.executable,
+            "-m",
+            "cProfile",
+            "-o",
+            f"{args.profile}.{kind}",
+            "-m",
+            "bot",
+            "serve",
+        ]
+    log = workdir / f"serve-{kind}.log"
+    proc = await start_process(cmd, env, log)
+    rows = []
+    try:
+        await wait_healthy(base, proc)
+        async with asyncio.timeout(STARTUP):
+            await tg.wait_for(
+                lambda: tg.webhook and tg.webhook["url"] == f"{base}/webhooks/telegram",
+                within=STARTUP,
+            )
+        loop = asyncio.get_running_loop()
+        for channel in channels:
+            warm, people = citizens[channel]
+            await loop.run_in_executor(None, run_load, base, as_wire(warm), 5, proc.pid)
+            spy = None
+            if args.py_spy:
+                out = Path(f"{args.py_spy}.{kind}.{channel}.txt")  # absolute: see parse()
+                spy = await asyncio.create_subprocess_exec(
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(proc.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "200",
+                    "--output",
+                    str(out),
+                    "--nonblocking",
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                await asyncio.sleep(1)  # attached
+            result, peak = await loop.run_in_executor(
+                None, run_load, base, as_wire(people), args.concurrency, proc.pid
+            )
+            rows.append(summary(f"{kind} · {channel}", result, peak))
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                await spy.wait()
+                print_spy(out, result["latencies"])
+        stored = await completed(url, data_dir)
+        done = sum(n for (_, status), n in stored.items() if status == "completed")
+        expected = (args.citizens + 5) * len(channels)
+        print(f"  {kind}: {done}/{expected} surveys stored as completed {dict(stored)}", flush=True)
+    except BaseException:
+        print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
+        raise
+    finally:
+        await stop_process(proc)
+        tg.webhook = None
+    return rows
+
+
+async def bench_baseline(args, tg, workdir: Path) -> dict:
+    import itertools
+
+    from tests.citizens import telegram_citizen
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    ids = itertools.count(1)
+    people = [
+        telegram_citizen(5_000_000 + i, f"CODE{i:08d}", WEBHOOK_SECRET, ids)
+        for i in range(args.citizens + 5)
+    ]
+    cmd = [sys.executable, str(THIS), "--echo-server", str(port), tg.url]
+    proc = await start_process(cmd, dict(os.environ), workdir / "echo.log")
+    try:
+        await wait_healthy(base, proc)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, run_load, base, as_wire(people[:5]), 5, proc.pid)
+        result, peak = await loop.run_in_executor(
+            None, run_load, base, as_wire(people[5:]), args.concurrency, proc.pid
+        )
+        return summary("bare aiogram echo · telegram", result, peak)
+    finally:
+        await stop_process(proc)
+
+
+# --- where the time of one update goes (in process) ---------------------------------------
+
+_GROUPS = (  # first match wins: where a function's own time is spent
+    ("sqlalchemy", "SQLAlchemy (ORM, core, compiling, result rows)"),
+    ("sqlmodel", "SQLAlchemy (ORM, core, compiling, result rows)"),
+    ("asyncpg", "database driver"),
+    ("aiosqlite", "database driver"),
+    ("sqlite3", "database driver"),
+    ("psycopg", "database driver"),
+    ("pydantic", "pydantic (aiogram's Update, settings)"),
+    ("aiogram", "aiogram"),
+    ("starlette", "FastAPI/Starlette"),
+    ("fastapi", "FastAPI/Starlette"),
+    ("httpx", "test client (httpx ASGI transport)"),
+    ("asyncio", "asyncio"),
+    ("json", "json"),
+    ("babel", "gettext/Babel"),
+    ("gettext", "gettext/Babel"),
+    ("/flows/", "ours: flows"),
+    ("/storage/", "ours: storage"),
+    ("/bot/", "ours: bot"),
+)
+
+
+async def profile_inprocess(url: str, n: int, workdir: Path) -> None:
+    """Updates through ``create_app`` in this process (no HTTP server, no sockets): SQL
+    statements per update, and a cProfile of the updates summarised by package."""
+    import cProfile
+    import pstats
+
+    import httpx
+    from sqlalchemy import event
+
+    from bot.app import App
+    from bot.server import create_app
+    from bot.settings import Settings
+
+    data_dir = workdir / "data-profile"
+    citizens = (await prepare(url, data_dir, n, ["telegram"]))["telegram"]
+    settings = Settings(
+        database_url=url,
+        data_dir=data_dir,
+        secret_key=SECRET_KEY,
+        public_url="http://bench",
+        telegram_token=__import__("tests.fake_telegram").fake_telegram.TOKEN,
+        telegram_webhook_secret=WEBHOOK_SECRET,
+        _env_file=None,
+    )
+    app = App(settings)
+    statements: list[str] = []
+    event.listen(
+        app.db.engine.sync_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, stmt, *a: statements.append(stmt),
+    )
+    api = create_app(app, run_background=False)
+    transport = httpx.ASGITransport(app=api)
+    per_step: list[list[int]] = [[] for _ in range(9)]
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+
+            async def post(r) -> None:
+                response = await http.post(r.path, content=r.body, headers=r.headers)
+                assert response.status_code == 200, response.text
+
+            warm, measured = citizens
+            for citizen in warm:
+                for r in citizen.requests:
+                    await post(r)
+            # Unprofiled first: wall and CPU time (this process, all threads) per update.
+            half = len(measured) // 2
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            for citizen in measured[:half]:
+                for r in citizen.requests:
+                    await post(r)
+            plain = half * len(measured[0].requests)
+            plain_wall = (time.perf_counter() - wall0) / plain * 1000
+            plain_cpu = (time.process_time() - cpu0) / plain * 1000
+            first_press = len(statements)
+            await post(measured[half].requests[0])
+            await post(measured[half].requests[1])
+            press_sql = statements[first_press:]
+            citizens = (warm, measured[half + 1 :])
+            profiler = cProfile.Profile()
+            start = time.perf_counter()
+            profiler.enable()
+            for citizen in citizens[1]:
+                for step, r in enumerate(citizen.requests):
+                    before = len(statements)
+                    await post(r)
+                    per_step[step].append(len(statements) - before)
+            profiler.disable()
+            wall = time.perf_counter() - start
+    finally:
+        await app.close()
+    updates = sum(len(s) for s in per_step)
+    kind = url.split(":", 1)[0]
+    print(
+        f"profile ({kind}, in process, one update at a time): {plain} updates unprofiled: "
+        f"{plain_wall:.2f} ms wall, {plain_cpu:.2f} ms CPU per update; {updates} updates "
+        f"under cProfile: {wall / updates * 1000:.2f} ms per update"
+    )
+    print("  the SQL of /start and of the first press:")
+    for stmt in press_sql:
+        print("    " + " ".join(stmt.split())[:150])
+    labels = ["/start CODE", *[f"press {p}" for p in __import__("tests.citizens").citizens.PRESSES]]
+    print(
+        "  SQL statements per update: "
+        + ", ".join(
+            f"{label} {statistics.fmean(c):.0f}" for label, c in zip(labels, per_step, strict=True)
+        )
+        + f"; mean {sum(map(sum, per_step)) / updates:.1f}"
+    )
+    stats = pstats.Stats(profiler)
+    total = sum(v[2] for v in stats.stats.values())  # own time of every function
+    calls = sum(v[1] for v in stats.stats.values())
+    print(
+        f"  Python function calls per update (a steadier measure than time): {calls / updates:.0f}"
+    )
+    groups: Counter = Counter()
+    for (path, _line, _name), (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
+        label = next((g for key, g in _GROUPS if key in path), "other (builtins, C calls)")
+        groups[label] += tt
+    print("  own time by package (share of the profiled time):")
+    for label, t in groups.most_common():
+        print(f"    {t / total:6.1%}  {label}  ({t / updates * 1000:.2f} ms per update)")
+    print("  top functions by own time:")
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:15]
+    for (path, line, name), (_cc, nc, tt, _ct, _callers) in rows:
+        short = "/".join(path.split("/")[-2:])
+        print(f"    {tt / total:6.1%}  {nc / updates:7.1f} calls/update  {short}:{line} {name}")
+
+
+SPY_STEPS = (  # (label, frame text that marks it); inclusive share of the samples
+    ("HTTP server: uvicorn protocol, ASGI, Starlette/FastAPI", "uvicorn"),
+    ("  Telegram route (everything it calls)", "telegram_webhook (bot/http/telegram_webhook.py"),
+    ("  Zalo route (everything it calls)", "webhook (bot/channels/zalo.py"),
+    ("    Zalo signature check", "verify (bot/channels/zalo.py"),
+    ("    aiogram Update.model_validate", "model_validate ("),
+    ("    engine.handle: one transaction", "_handle_once (bot/engine.py"),
+    ("      dedupe insert", "record_event (storage/inbound.py"),
+    ("      conversation upsert + lock", "lock (storage/conversations.py"),
+    ("      person lookup", "person_for (storage/people.py"),
+    ("      flow step (pure)", "step (flows/router.py"),
+    ("      effects (answers, responses, rollups, alerts)", "apply_all (bot/effects.py"),
+    ("      conversation save", "save (storage/conversations.py"),
+    ("      outbox insert", "enqueue (storage/outbox.py"),
+    ("      begin/commit/rollback/close", "write (storage/db.py"),
+    ("outbox sender (background)", "run_forever (bot/outbox_sender.py"),
+    ("aiosqlite worker thread (SQLite itself)", "aiosqlite/core.py"),
+)
+SPY_SELF = (  # by the innermost frame: where the CPU actually is
+    ("sqlalchemy/", "SQLAlchemy"),
+    ("sqlmodel/", "SQLAlchemy"),
+    ("aiosqlite/", "aiosqlite + sqlite3"),
+    ("asyncpg/", "asyncpg"),
+    ("pydantic", "pydantic"),
+    ("aiogram/", "aiogram"),
+    ("uvicorn/", "uvicorn + httptools"),
+    ("httptools", "uvicorn + httptools"),
+    ("h11", "uvicorn + httptools"),
+    ("starlette/", "Starlette/FastAPI"),
+    ("fastapi/", "Starlette/FastAPI"),
+    ("asyncio/", "asyncio/uvloop"),
+    ("uvloop", "asyncio/uvloop"),
+    ("json/", "json"),
+    ("greenlet", "greenlet"),
+    ("flows/", "ours: flows"),
+    ("storage/", "ours: storage"),
+    ("bot/", "ours: bot"),
+    ("babel/", "Babel"),
+    ("gettext", "Babel"),
+)
+
+
+def print_spy(path: Path, latencies: list[float]) -> None:
+    """Where the serving process's samples fell (py-spy raw stacks, inclusive)."""
+    counts: Counter = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue
+        total += int(n)
+        for label, mark in SPY_STEPS:
+            if mark in stack:
+                counts[label] += int(n)
+        leaf = stack.rsplit(";", 1)[-1]
+        mine = next((label for key, label in SPY_SELF if key in leaf), "other")
+        counts["self: " + mine] += int(n)
+    if not total:
+        print("  (py-spy recorded nothing)")
+        return
+    print(f"  py-spy on the serving process ({total} samples, all threads; {path.name}):")
+    for label, _mark in SPY_STEPS:
+        if counts[label]:
+            print(f"    {counts[label] / total:6.1%}  {label}")
+    print("  by innermost frame (own time):")
+    own = sorted(((n, k) for k, n in counts.items() if k.startswith("self: ")), reverse=True)
+    print("    " + ", ".join(f"{k[6:]} {n / total:.1%}" for n, k in own))
+
+
+async def main(args) -> None:
+    from common import DEFAULT_PG, machine, postgres_database
+
+    from tests.fake_telegram import FakeTelegram
+
+    print(f"machine: {machine()}")
+    print(
+        f"load: {args.citizens} citizens per channel x 9 updates, {args.concurrency} at a time,"
+        f" {args.wards} ward(s),"
+        f" separate load process (aiohttp keep-alive), loopback; loadavg before "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        flush=True,
+    )
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sipas-inbound-") as tmp:
+        workdir = Path(tmp)
+        if args.profile_inprocess:
+            if args.database in ("sqlite", "both"):
+                await profile_inprocess(f"sqlite:///{workdir / 'p.db'}", args.citizens, workdir)
+            if args.database in ("postgres", "both"):
+                with postgres_database(args.pg_url or DEFAULT_PG) as url:
+                    await profile_inprocess(url, args.citizens, workdir)
+            return
+        async with FakeTelegram() as tg:
+            if args.database in ("sqlite", "both"):
+                url = f"sqlite:///{workdir / 'bench.db'}"
+                rows += await bench_database("sqlite", url, args, tg, workdir)
+            if args.database in ("postgres", "both"):
+                with postgres_database(args.pg_url or DEFAULT_PG) as url:
+                    rows += await bench_database("postgres", url, args, tg, workdir)
+            if not args.no_baseline:
+                base = await bench_baseline(args, tg, workdir)
+                for row in rows:
+                    if row["name"].endswith("telegram") and base["rate"]:
+                        print(
+                            f"  ratio {row['name']} / bare aiogram echo: "
+                            f"{row['rate'] / base['rate']:.2f} (updates/s), "
+                            f"p50 {row['p50'] / base['p50']:.1f}x"
+                        )
+    print(f"loadavg after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def parse(argv: list[str] | None = None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    p.add_argument("--channel", choices=["telegram", "zalo", "both"], default="both")
+    p.add_argument("--citizens", type=int, default=200, help="per channel (9 updates each)")
+    p.add_argument("--concurrency", type=int, default=32, help="citizens at a time")
+    p.add_argument(
+        "--wards",
+        type=int,
+        default=1,
+        help="spread citizens over this many wards (1: every survey at one ward, the worst "
+        "case for the per-unit alert window and the rollup rows)",
+    )
+    p.add_argument("--pg-url", help="PostgreSQL server to create a throwaway database on")
+    p.add_argument("--no-baseline", action="store_true", help="skip the bare aiogram echo")
+    p.add_argument("--profile", help="run the server under cProfile, stats to FILE.<db>")
+    p.add_argument("--py-spy", help="sample the server with py-spy during the load: FILE prefix")
+    p.add_argument(
+        "--profile-inprocess",
+        action="store_true",
+        help="instead: updates through create_app in this process, SQL counts and cProfile",
+    )
+    args = p.parse_args(argv)
+    if args.py_spy:
+        args.py_spy = os.path.abspath(args.py_spy)
+    return args
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--echo-server":
+        _echo_main(
+            int(sys.argv[2]), sys.argv[3], __import__("tests.fake_telegram").fake_telegram.TOKEN
+        )
+    else:
+        asyncio.run(main(parse()))
