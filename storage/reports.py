@@ -31,6 +31,7 @@ from storage.models import (
     Unit,
 )
 from storage.rollups import LEVEL_COLUMNS
+from storage.sql import plan_for_these_values
 
 SATISFIED = (4, 5)
 LEVELS = (1, 2, 3, 4, 5)
@@ -153,6 +154,7 @@ async def satisfaction(
     Read from the rollups (``storage.rollups``), which count exactly what a scan of the
     raw answers would; ``tz`` is the zone the rollups' days are in.
     """
+    await plan_for_these_values(session)
     units = {
         u.id: u
         for u in (await session.exec(select(Unit).where(Unit.path.startswith(root.path)))).scalars()
@@ -252,8 +254,20 @@ async def quota_progress(
     province's hundred wards answer as fast as one. (A join per quota made PostgreSQL walk
     the day rollups once per ward, several times slower.)
     """
+    await plan_for_these_values(session)
+    # Plain columns, not ORM objects: loading 200 objects cost more than the sums.
     stmt = (
-        select(Quota, Unit)
+        select(
+            Quota.id,
+            Quota.period_start,
+            Quota.period_end,
+            Quota.label,
+            Quota.target_count,
+            Quota.target_ratio,
+            Unit.code.label("unit_code"),
+            Unit.name.label("unit_name"),
+            Unit.path.label("unit_path"),
+        )
         .join(Unit, Unit.id == Quota.unit_id)
         .where(
             Unit.path.startswith(root.path),
@@ -265,7 +279,7 @@ async def quota_progress(
     quotas = (await session.exec(stmt)).all()
     if not quotas:
         return []
-    ids = [q.id for q, _u in quotas]
+    ids = [q.id for q in quotas]
     fields: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for quota_id, field_id, name in (
         await session.exec(
@@ -277,10 +291,9 @@ async def quota_progress(
     ).all():
         fields[quota_id].append((field_id, name))
 
-    by_period: dict[tuple[date, date], list[Quota]] = defaultdict(list)
-    for quota, _unit in quotas:
+    by_period: dict[tuple[date, date], list] = defaultdict(list)
+    for quota in quotas:
         by_period[(quota.period_start, quota.period_end)].append(quota)
-    unit_path = {quota.id: unit.path for quota, unit in quotas}
     collected: dict[int, int] = {}
     dossiers: dict[int, int] = {}
     for (first, last), period_quotas in by_period.items():  # usually one or two periods
@@ -308,14 +321,14 @@ async def quota_progress(
         )
         for quota in period_quotas:
             allowed = {field_id for field_id, _name in fields[quota.id]} or None
-            collected[quota.id] = _in_scope(responses, unit_path[quota.id], allowed)
-            dossiers[quota.id] = _in_scope(completed, unit_path[quota.id], allowed)
+            collected[quota.id] = _in_scope(responses, quota.unit_path, allowed)
+            dossiers[quota.id] = _in_scope(completed, quota.unit_path, allowed)
 
     return [
         QuotaProgress(
-            quota_id=quota.id,  # type: ignore[arg-type]
-            unit_code=unit.code,
-            unit_name=unit.name,
+            quota_id=quota.id,
+            unit_code=quota.unit_code,
+            unit_name=quota.unit_name,
             period_start=quota.period_start,
             period_end=quota.period_end,
             label=quota.label,
@@ -325,7 +338,7 @@ async def quota_progress(
             target_ratio=quota.target_ratio,
             dossiers=dossiers.get(quota.id, 0),
         )
-        for quota, unit in quotas
+        for quota in quotas
     ]
 
 
