@@ -361,6 +361,17 @@ class RollupResponse(SQLModel, table=True):
     responses: int = Field(default=0)
 
 
+class RollupResponseMonth(SQLModel, table=True):
+    """The same counts per local calendar month (``month``: its first day), so a quota
+    over a year sums 12 rows per unit instead of 365."""
+
+    __tablename__ = "rollup_response_month"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    month: date = Field(primary_key=True)
+    field_id: int = Field(default=0, primary_key=True)
+    responses: int = Field(default=0)
+
+
 # --- admin: live alerts (issue 6) --------------------------------------------------
 
 

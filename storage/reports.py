@@ -28,6 +28,7 @@ from storage.models import (
     QuotaField,
     RollupAnswer,
     RollupResponse,
+    RollupResponseMonth,
     Unit,
 )
 from storage.rollups import LEVEL_COLUMNS
@@ -298,14 +299,7 @@ async def quota_progress(
     dossiers: dict[int, int] = {}
     for (first, last), period_quotas in by_period.items():  # usually one or two periods
         lo, hi = utc_bounds(first, last, tz)
-        responses = _subtree_sums(
-            await session.exec(
-                select(Unit.path, RollupResponse.field_id, func.sum(RollupResponse.responses))
-                .join(Unit, Unit.id == RollupResponse.unit_id)
-                .where(Unit.path.startswith(root.path), RollupResponse.day.between(first, last))
-                .group_by(Unit.path, RollupResponse.field_id)
-            )
-        )
+        responses = _subtree_sums(await _responses_per_unit_field(session, root, first, last))
         completed = _subtree_sums(
             await session.exec(
                 select(Unit.path, Procedure.field_id, func.count(Dossier.id))
@@ -340,6 +334,49 @@ async def quota_progress(
         )
         for quota in quotas
     ]
+
+
+async def _responses_per_unit_field(session, root: Unit, first: date, last: date) -> list:
+    """(unit path, field, responses) over local days ``first``–``last``: whole calendar
+    months from the month rollups, the days before and after them from the day rollups."""
+    whole = _whole_months(first, last)
+    day_ranges = [(first, last)]
+    queries = []
+    if whole is not None:
+        lo, hi = whole
+        day_ranges = [(first, lo - timedelta(days=1)), (_next_month(hi), last)]
+        queries.append(
+            select(Unit.path, RollupResponseMonth.field_id, func.sum(RollupResponseMonth.responses))
+            .join(Unit, Unit.id == RollupResponseMonth.unit_id)
+            .where(Unit.path.startswith(root.path), RollupResponseMonth.month.between(lo, hi))
+            .group_by(Unit.path, RollupResponseMonth.field_id)
+        )
+    for a, b in day_ranges:
+        if a <= b:
+            queries.append(
+                select(Unit.path, RollupResponse.field_id, func.sum(RollupResponse.responses))
+                .join(Unit, Unit.id == RollupResponse.unit_id)
+                .where(Unit.path.startswith(root.path), RollupResponse.day.between(a, b))
+                .group_by(Unit.path, RollupResponse.field_id)
+            )
+    rows = []
+    for query in queries:
+        rows.extend((await session.exec(query)).all())
+    return rows
+
+
+def _whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """First days of the first and last calendar months lying wholly in ``first``–``last``."""
+    lo = first if first.day == 1 else _next_month(first)
+    hi = last.replace(day=1)
+    if _next_month(last) - timedelta(days=1) != last:  # last's month is not whole
+        hi = (hi - timedelta(days=1)).replace(day=1)
+    return (lo, hi) if lo <= hi else None
+
+
+def _next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _subtree_sums(rows) -> dict[str, dict[int | None, int]]:

@@ -13,10 +13,17 @@ from collections import defaultdict
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, literal_column, select
+from sqlalchemy import Date, case, cast, delete, func, literal_column, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Answer, Procedure, Response, RollupAnswer, RollupResponse
+from storage.models import (
+    Answer,
+    Procedure,
+    Response,
+    RollupAnswer,
+    RollupResponse,
+    RollupResponseMonth,
+)
 from storage.sql import dialect, insert
 from storage.surveys import COMPLETED
 
@@ -71,14 +78,18 @@ async def apply_response(
         # afresh every time, as SQLAlchemy cannot cache it.
         conn = await session.connection()
         await conn.execute(_answer_upsert(session), values)
-    stmt = insert(session, RollupResponse).values(
-        unit_id=row.unit_id, day=day, field_id=row.field_id or 0, responses=sign
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["unit_id", "day", "field_id"],
-        set_={"responses": RollupResponse.responses + stmt.excluded.responses},
-    )
-    await session.exec(stmt)
+    for table, key, value in (
+        (RollupResponse, "day", day),
+        (RollupResponseMonth, "month", day.replace(day=1)),
+    ):
+        stmt = insert(session, table).values(
+            unit_id=row.unit_id, field_id=row.field_id or 0, responses=sign, **{key: value}
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["unit_id", key, "field_id"],
+            set_={"responses": table.responses + stmt.excluded.responses},
+        )
+        await session.exec(stmt)
     return True
 
 
@@ -116,6 +127,7 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
     """
     await session.exec(delete(RollupAnswer))
     await session.exec(delete(RollupResponse))
+    await session.exec(delete(RollupResponseMonth))
     day = _local_day(session, tz)
     if day is None:
         answer_rows, response_rows = await raw_counts(session, tz)
@@ -123,6 +135,7 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
             await session.exec(insert(session, RollupAnswer).values(chunk))
         for chunk in _chunks(response_rows, 2000):
             await session.exec(insert(session, RollupResponse).values(chunk))
+        await _months_from_days(session)
         return len(answer_rows), len(response_rows)
     counted = (Response.status == COMPLETED, Response.flagged_at.is_(None))
     per_level = [
@@ -156,6 +169,7 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
             ["unit_id", "day", "field_id", "responses"], responses
         )
     )
+    await _months_from_days(session)
     count_answers = (
         await session.exec(select(func.count()).select_from(RollupAnswer))
     ).scalar_one()
@@ -163,6 +177,29 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
         await session.exec(select(func.count()).select_from(RollupResponse))
     ).scalar_one()
     return count_answers, count_responses
+
+
+async def _months_from_days(session: AsyncSession) -> None:
+    month = month_of(session, RollupResponse.day)
+    await session.exec(
+        RollupResponseMonth.__table__.insert().from_select(
+            ["unit_id", "month", "field_id", "responses"],
+            select(
+                RollupResponse.unit_id,
+                month,
+                RollupResponse.field_id,
+                func.sum(RollupResponse.responses),
+            ).group_by(RollupResponse.unit_id, month, RollupResponse.field_id),
+        )
+    )
+
+
+def month_of(session: AsyncSession, day):
+    """A SQL expression for the first day of ``day``'s month (literals inline: PostgreSQL
+    must see the same expression in SELECT and GROUP BY)."""
+    if dialect(session) == "postgresql":
+        return cast(func.date_trunc(literal_column("'month'"), day), Date)
+    return func.date(day, literal_column("'start of month'"))
 
 
 async def raw_counts(session: AsyncSession, tz: ZoneInfo) -> tuple[list[dict], list[dict]]:

@@ -13,7 +13,15 @@ from flows import report_text
 from flows.i18n import translator
 from flows.periods import month
 from storage import flags, reports, rollups
-from storage.models import Dossier, Quota, QuotaField, Response, RollupAnswer, RollupResponse
+from storage.models import (
+    Dossier,
+    Quota,
+    QuotaField,
+    Response,
+    RollupAnswer,
+    RollupResponse,
+    RollupResponseMonth,
+)
 from tests.builders import Citizen, make_org, new_code
 
 
@@ -137,19 +145,31 @@ async def test_rollups_kept_by_increments_equal_a_rebuild_from_raw_answers(app, 
             RollupResponse.field_id,
             RollupResponse.responses,
         )
+        month_columns = (
+            RollupResponseMonth.unit_id,
+            RollupResponseMonth.month,
+            RollupResponseMonth.field_id,
+            RollupResponseMonth.responses,
+        )
         async with app.db.read() as session:
             answers = sorted(tuple(r) for r in (await session.exec(select(*answer_columns))).all())
             responses = sorted(
                 tuple(r) for r in (await session.exec(select(*response_columns))).all()
             )
+            months = sorted(tuple(r) for r in (await session.exec(select(*month_columns))).all())
         # Rows that went back to zero are harmless; compare what counts.
-        return [a for a in answers if any(a[3:])], [r for r in responses if r[3]]
+        return (
+            [a for a in answers if any(a[3:])],
+            [r for r in responses if r[3]],
+            [m for m in months if m[3]],
+        )
 
     incremental = await snapshot()
     async with app.db.write() as session:
         await rollups.rebuild(session, app.tz)
     assert await snapshot() == incremental
     assert incremental[1] and sum(r[3] for r in incremental[1]) == 3  # 4 completed, 1 flagged
+    assert sum(m[3] for m in incremental[2]) == 3
 
 
 async def test_period_bounds_are_local_days(app, clock):
@@ -253,6 +273,33 @@ async def test_quota_limited_to_a_field_counts_only_that_field(app):
         rows = await reports.quota_progress(session, org.province, day, day, app.tz)
     by_target = {q.target_count: q.collected for q in rows}
     assert by_target == {7: 2, 8: 3}
+
+
+async def test_quota_periods_mixing_whole_months_and_loose_days(app, clock):
+    """Whole months are read from the month rollups, the days around them from the day
+    rollups: every split must count each response exactly once."""
+    org = await make_org(app)
+    days = [(2027, 1, 31), (2027, 2, 1), (2027, 2, 15), (2027, 3, 1), (2027, 3, 31), (2027, 4, 1)]
+    for n, (y, m, d) in enumerate(days):
+        clock.now = datetime(y, m, d, 3, 0, tzinfo=UTC)  # 10:00 in Hà Nội, the same day
+        await survey(app, org.ward, f"m{n}", 5)
+    periods = {
+        1: (date(2027, 1, 31), date(2027, 3, 31)),  # a loose day, then February and March
+        2: (date(2027, 2, 2), date(2027, 3, 1)),  # no whole month
+        3: (date(2027, 1, 1), date(2027, 4, 30)),  # four whole months
+        4: (date(2027, 2, 1), date(2027, 2, 28)),  # exactly one month
+        5: (date(2027, 3, 1), date(2027, 4, 1)),  # March, then a loose day
+    }
+    async with app.db.write() as session:
+        for target, (first, last) in periods.items():
+            session.add(
+                Quota(unit_id=org.ward.id, period_start=first, period_end=last, target_count=target)
+            )
+    async with app.db.read() as session:
+        rows = await reports.quota_progress(
+            session, org.province, date(2027, 1, 1), date(2027, 12, 31), app.tz
+        )
+    assert {q.target_count: q.collected for q in rows} == {1: 5, 2: 2, 3: 6, 4: 2, 5: 3}
 
 
 async def test_empty_period(app):
