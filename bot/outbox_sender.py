@@ -3,11 +3,22 @@
 A transport (Telegram, Zalo, console) turns one stored payload into API calls and says
 how it went: ``Sent``, ``Retry`` (transient: network, 5xx, 429 with its wait) or ``Dead``
 (permanent: the error is kept; ``unreachable`` marks the person's account). The sender
-claims rows with a lease, so rows of a crashed sender go out after the lease ends; a row
-is marked as soon as its call returns, which keeps the window for a double send (a crash
-between the API's answer and that mark) as small as it can be. A ``Retry`` with a wait
-(429) also pauses this sender's claims for that long: such limits are usually the whole
-bot's, not one chat's.
+claims rows with a lease, so rows of a crashed sender go out after the lease ends.
+
+At most once: each row is marked ``sending`` (committed) just before its API call and
+its outcome is recorded as soon as the call returns. A row whose sender died between the
+two is never sent again (storage/outbox.py settles it as dead, outcome unknown): no
+provider here takes an idempotency key, so a second call could show the message twice.
+When the database fails while an outcome is being recorded, the outcome is kept in
+memory and recorded once the database answers again; it is never "retried" by sending.
+
+Pacing: calls start on a fixed grid of ``1/per_second`` (late starts do not push the
+grid back, so the average rate is the configured one), and never more than
+``per_second`` in any window of ``1 + window_guard`` seconds: the guard covers the
+jitter between our start times and the server's arrival times, which a limit counted
+over a sliding second at the server (Telegram's 30/s) would otherwise turn into 429s.
+A ``Retry`` with a wait (429) also pauses this sender's claims for that long: such
+limits are usually the whole bot's, not one chat's.
 """
 
 from __future__ import annotations
@@ -16,11 +27,13 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from aiolimiter import AsyncLimiter
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.app import App
 from storage import outbox, people
@@ -71,12 +84,43 @@ class Limits:
     max_attempts: int = 8
     backoff_base: float = 1.0
     backoff_max: float = 300.0
+    window_guard: float = 0.03  # seconds added to the one-second window (see module doc)
+    record_retry_max: float = 5.0  # longest wait between tries to record an outcome
 
 
 def backoff(attempt: int, limits: Limits) -> float:
     """Exponential backoff with ±50 % jitter for attempt 1, 2, 3…"""
     delay = min(limits.backoff_max, limits.backoff_base * 2 ** (attempt - 1))
     return delay * random.uniform(0.5, 1.5)
+
+
+# What a database that is briefly away raises (asyncpg and connection errors arrive
+# wrapped in DBAPIError; a full pool raises the pool's TimeoutError).
+DB_DOWN = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+
+
+class Pacer:
+    """Start times for calls: a grid of ``1/rate`` and at most ``rate`` per window."""
+
+    def __init__(self, rate: float, guard: float) -> None:
+        self.interval = 1.0 / rate
+        self.window = 1.0 + guard
+        self.burst = max(1, int(rate))
+        self._next = 0.0  # the next free grid slot (loop time)
+        self._starts: deque[float] = deque(maxlen=self.burst)
+
+    async def wait(self) -> None:
+        """Return at this caller's slot (callers are served in the order they came)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next)
+        if len(self._starts) == self.burst:
+            slot = max(slot, self._starts[0] + self.window)
+        # Reserve before sleeping, so concurrent callers get the following slots.
+        self._next = slot + self.interval
+        self._starts.append(slot)
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 class OutboxSender:
@@ -86,10 +130,7 @@ class OutboxSender:
         self.app = app
         self.transport = transport
         self.limits = limits or Limits()
-        # A bucket of one: calls are spaced 1/per_second apart, so no one-second window
-        # ever holds more than per_second of them (a bucket of per_second would allow a
-        # burst of twice that in the first second).
-        self._rate = AsyncLimiter(1, 1.0 / self.limits.per_second)
+        self._pacer = Pacer(self.limits.per_second, self.limits.window_guard)
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._paused_until = 0.0  # loop time; set when the server asks us to wait (429)
         self._wake = asyncio.Event()
@@ -136,7 +177,9 @@ class OutboxSender:
 
     async def _deliver(self, item: OutboxItem) -> None:
         async with self._slots:
-            await self._rate.acquire()
+            await self._pacer.wait()
+            if not await self._start(item):
+                return
             try:
                 outcome = await self.transport.send(item.recipient, item.payload)
             except Exception as exc:  # a transport bug or an unexpected network error
@@ -144,7 +187,39 @@ class OutboxSender:
                 outcome = Retry(f"{type(exc).__name__}: {exc}")
         await self._record(item, outcome)
 
+    async def _start(self, item: OutboxItem) -> bool:
+        """Mark the row ``sending``; False (do not send) when the claim is lost or the
+        database is away (the row stays claimed and is claimed again after its lease)."""
+        lease = timedelta(seconds=self.limits.lease)
+        try:
+            async with self.app.db.write() as session:
+                if await outbox.start_sending(session, item, self.app.now(), lease):
+                    return True
+        except DB_DOWN as exc:
+            log.warning("outbox row %s not sent, database unavailable: %s", item.id, exc)
+            return False
+        log.warning("outbox row %s not sent: its claim was taken over", item.id)
+        return False
+
     async def _record(self, item: OutboxItem, outcome: Outcome) -> None:
+        """Record the outcome, waiting for the database as long as it takes: the call
+        was made, so giving up here would leave the row to be settled as unknown."""
+        wait = 0.2
+        while True:
+            try:
+                await self._write_outcome(item, outcome)
+                return
+            except DB_DOWN as exc:
+                log.warning(
+                    "outbox row %s: outcome not recorded yet (%s), trying again in %.1f s",
+                    item.id,
+                    type(exc).__name__,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, self.limits.record_retry_max)
+
+    async def _write_outcome(self, item: OutboxItem, outcome: Outcome) -> None:
         now = self.app.now()
         async with self.app.db.write() as session:
             if isinstance(outcome, Sent):
