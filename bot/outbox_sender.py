@@ -107,20 +107,32 @@ class Pacer:
         self.window = 1.0 + guard
         self.burst = max(1, int(rate))
         self._next = 0.0  # the next free grid slot (loop time)
-        self._starts: deque[float] = deque(maxlen=self.burst)
+        self._slots: deque[float] = deque(maxlen=self.burst)  # reserved slots
+        self._starts: deque[float] = deque(maxlen=self.burst)  # actual call starts
 
     async def wait(self) -> None:
         """Return at this caller's slot (callers are served in the order they came)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         slot = max(now, self._next)
-        if len(self._starts) == self.burst:
-            slot = max(slot, self._starts[0] + self.window)
+        if len(self._slots) == self.burst:
+            slot = max(slot, self._slots[0] + self.window)
         # Reserve before sleeping, so concurrent callers get the following slots.
         self._next = slot + self.interval
-        self._starts.append(slot)
+        self._slots.append(slot)
         if slot > now:
             await asyncio.sleep(slot - now)
+
+    async def go(self) -> None:
+        """Just before the call, after the work between slot and call (marking the row,
+        which may wait for the database): hold the call back if that work made it
+        overtake the window, then count it."""
+        loop = asyncio.get_running_loop()
+        if len(self._starts) == self.burst:
+            late = self._starts[0] + self.window - loop.time()
+            if late > 0:
+                await asyncio.sleep(late)
+        self._starts.append(loop.time())
 
 
 class OutboxSender:
@@ -180,6 +192,7 @@ class OutboxSender:
             await self._pacer.wait()
             if not await self._start(item):
                 return
+            await self._pacer.go()
             try:
                 outcome = await self.transport.send(item.recipient, item.payload)
             except Exception as exc:  # a transport bug or an unexpected network error

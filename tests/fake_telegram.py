@@ -143,6 +143,7 @@ class FakeTelegram:
         self.rate, self.chat_interval = rate, chat_interval
         self.clock = clock  # what the flood limits are measured with (tests may fake it)
         self.flood_429s = 0
+        self.flood_429s_chat = 0  # of which for the per-chat limit
         self._window: deque[float] = deque()  # times of the sends in the last second
         self._chat_last: dict[int, float] = {}  # chat → time of its last accepted send
         self.bot_id = int(token.split(":", 1)[0])
@@ -332,6 +333,7 @@ class FakeTelegram:
             wait = max(wait, last + self.chat_interval - now)
         if wait > 0:
             self.flood_429s += 1
+            self.flood_429s_chat += wait > 0 and len(self._window) < self.rate
             retry_after = max(1, math.ceil(wait))
             raise _Error(429, f"Too Many Requests: retry after {retry_after}", retry_after)
         self._window.append(now)
