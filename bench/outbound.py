@@ -54,6 +54,7 @@ from bot.reminders import dispatch_pass, plan_pass
 from bot.settings import Settings
 from scheduler.recurrence import Schedule
 from storage import outbox, people, units
+from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Outbox
 from tests.fake_telegram import TOKEN, FakeTelegram
@@ -172,26 +173,18 @@ def vm_hwm(pid: int) -> int:
     return 0
 
 
-async def open_rows(url: str) -> dict[str, int]:
+async def open_rows(db: Database) -> dict[str, int]:
     """Rows per status; ``unknown``: dead because their sender died during the call."""
-    from storage.db import Database
-
-    db = Database(url)
-    try:
-        async with db.read() as session:
-            counts = await outbox.counts(session, "telegram")
-            unknown = (
-                await session.exec(
-                    select(func.count())
-                    .select_from(Outbox)
-                    .where(Outbox.last_error == outbox.UNKNOWN)
-                )
-            ).one()[0]
-        if unknown:
-            counts["dead (outcome unknown)"] = unknown
-        return counts
-    finally:
-        await db.dispose()
+    async with db.read() as session:
+        counts = await outbox.counts(session, "telegram")
+        unknown = (
+            await session.exec(
+                select(func.count()).select_from(Outbox).where(Outbox.last_error == outbox.UNKNOWN)
+            )
+        ).one()[0]
+    if unknown:
+        counts["dead (outcome unknown)"] = unknown
+    return counts
 
 
 async def run_scenario(url: str, messages: int, kill: bool) -> None:
@@ -209,6 +202,9 @@ async def run_scenario(url: str, messages: int, kill: bool) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="sipas-outbound-"))
     log = workdir / "serve.log"
     peaks: list[tuple[int, int, int]] = []  # (pid, VmHWM, max psutil sample)
+    # One engine for the whole watch: the fake Bot API shares this event loop, and
+    # building engines over and over would stall it and skew its arrival times.
+    db = Database(url)
     async with FakeTelegram(flood_limit=True) as tg:
         start = time.monotonic()
         proc = start_server(url, tg.url, workdir, log)
@@ -235,11 +231,11 @@ async def run_scenario(url: str, messages: int, kill: bool) -> None:
                 ps, sampled = psutil.Process(proc.pid), 0
             if time.monotonic() - last_check > 3.0:
                 last_check = time.monotonic()
-                counts = await open_rows(url)
+                counts = await open_rows(db)
                 if not any(counts.get(s) for s in outbox.OPEN):
                     break
             if time.monotonic() > deadline:
-                print("TIMEOUT: rows still open:", await open_rows(url))
+                print("TIMEOUT: rows still open:", await open_rows(db))
                 break
         wall = time.monotonic() - start
         peaks.append((proc.pid, vm_hwm(proc.pid), sampled))
@@ -248,10 +244,11 @@ async def run_scenario(url: str, messages: int, kill: bool) -> None:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        report(tg, expected, wall, peaks, await open_rows(url), url)
+        report(tg, expected, wall, peaks, await open_rows(db))
+    await db.dispose()
 
 
-def report(tg: FakeTelegram, expected: Counter, wall: float, peaks, counts, url) -> None:
+def report(tg: FakeTelegram, expected: Counter, wall: float, peaks, counts) -> None:
     sends = tg.calls_of("sendMessage", ok=True)
     delivered = Counter((int(c.params["chat_id"]), c.params.get("text")) for c in sends)
     duplicates = sum(max(0, n - expected.get(k, 0)) for k, n in delivered.items())
