@@ -186,3 +186,20 @@ async def test_an_outcome_is_recorded_once_the_database_answers_again(app, monke
     async with app.db.read() as session:
         row = (await session.exec(select(Outbox))).scalars().one()
     assert (row.status, row.provider_message_id, row.attempts) == ("sent", "m1", 1)
+
+
+async def test_the_pacer_never_lets_more_than_its_rate_start_in_a_guarded_window():
+    from bot.outbox_sender import Pacer
+
+    pacer = Pacer(rate=100, guard=0.05)
+    starts: list[float] = []
+
+    async def one() -> None:
+        await pacer.wait()
+        await asyncio.sleep(0.001 * (len(starts) % 7))  # uneven work between slot and call
+        await pacer.go()
+        starts.append(pacer._starts[-1])
+
+    await asyncio.gather(*(one() for _ in range(250)))
+    starts.sort()
+    assert min(b - a for a, b in zip(starts, starts[100:], strict=False)) >= 1.05
