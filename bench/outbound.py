@@ -285,6 +285,13 @@ def report(tg: FakeTelegram, expected: Counter, wall, peaks, counts, unknown) ->
             f"gaps between sends: median {statistics.median(gaps) * 1000:.1f} ms, "
             f"max {max(gaps) * 1000:.0f} ms"
         )
+        # Where the time goes: the grid itself (1/30 s plus the window guard), and
+        # stalls (429 pauses, a restart, claim round trips) beyond it.
+        stalls = [g for g in gaps if g > 0.1]
+        print(
+            f"time lost in gaps over 100 ms: {sum(stalls):.1f} s in {len(stalls)} gaps; "
+            f"ideal time at {ALLOWED:.0f}/s: {(len(times) - 1) / ALLOWED:.1f} s"
+        )
     if len(times) > 30:
         tightest = min(b - a for a, b in zip(times, times[30:], strict=False))
         print(f"tightest window of 31 accepted sends: {tightest * 1000:.0f} ms (limit: >1000)")
