@@ -149,43 +149,73 @@ class OutboxSender:
 
     async def run_once(self, recipient: str | None = None) -> int:
         """Claim one batch of due messages and send them; returns how many were tried."""
-        async with self.app.db.write() as session:
-            items = await outbox.claim(
-                session,
-                self.transport.channel,
-                self.app.now(),
-                limit=self.limits.batch,
-                lease=timedelta(seconds=self.limits.lease),
-                recipient=recipient,
-            )
+        items = await self._claim(self.limits.batch, recipient)
         if items:
             await asyncio.gather(*(self._deliver(item) for item in items))
         return len(items)
 
+    async def _claim(self, limit: int, recipient: str | None = None) -> list[OutboxItem]:
+        async with self.app.db.write() as session:
+            return await outbox.claim(
+                session,
+                self.transport.channel,
+                self.app.now(),
+                limit=limit,
+                lease=timedelta(seconds=self.limits.lease),
+                recipient=recipient,
+            )
+
     async def run_forever(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        """Keep sending until ``stop`` is set; sleeps ``idle`` seconds when nothing is due."""
+        """Keep sending until ``stop`` is set; sleeps ``idle`` seconds when nothing is due.
+
+        Claims overlap with sending: the next batch is claimed once half of the current
+        one has gone, so the pacer never waits for a claim (or for the last answers of
+        a batch) between two batches. Rows in flight stay claimed, so a chat's next
+        message is not claimable before its previous one is done.
+        """
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            pause = self._paused_until - loop.time()
-            if pause > 0:  # a 429 usually means the whole bot is throttled: wait it out
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), pause)
-                continue
-            self._wake.clear()
-            try:
-                sent = await self.run_once()
-            except Exception:  # a database hiccup must not kill the sender
-                log.exception("outbox sender (%s) failed; retrying", self.transport.channel)
-                sent = 0
-            if not sent:
-                waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
-                await asyncio.wait(waits, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
-                for waiting in waits:
-                    waiting.cancel()
+        flying: set[asyncio.Task] = set()
+        try:
+            while not stop.is_set():
+                pause = self._paused_until - loop.time()
+                if pause > 0:  # a 429 usually means the whole bot is throttled: wait it out
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), pause)
+                    continue
+                if len(flying) > self.limits.batch // 2:
+                    await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                self._wake.clear()
+                try:
+                    items = await self._claim(self.limits.batch - len(flying))
+                except Exception:  # a database hiccup must not kill the sender
+                    log.exception("outbox sender (%s) failed; retrying", self.transport.channel)
+                    items = []
+                for item in items:
+                    task = asyncio.create_task(self._deliver_logged(item))
+                    flying.add(task)
+                    task.add_done_callback(flying.discard)
+                if not items:
+                    waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
+                    await asyncio.wait(
+                        [*waits, *flying], timeout=idle, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for waiting in waits:
+                        waiting.cancel()
+        finally:
+            # Rows already claimed are sent (or their outcome recorded) before stopping.
+            if flying:
+                await asyncio.gather(*flying, return_exceptions=True)
 
     def wake(self) -> None:
         """New rows were queued in this process: look now rather than after the idle sleep."""
         self._wake.set()
+
+    async def _deliver_logged(self, item: OutboxItem) -> None:
+        try:
+            await self._deliver(item)
+        except Exception:  # a bug; the row stays as it is and its lease runs out
+            log.exception("outbox row %s: delivery failed", item.id)
 
     async def _deliver(self, item: OutboxItem) -> None:
         async with self._slots:
