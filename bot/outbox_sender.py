@@ -12,9 +12,8 @@ provider here takes an idempotency key, so a second call could show the message 
 When the database fails while an outcome is being recorded, the outcome is kept in
 memory and recorded once the database answers again; it is never "retried" by sending.
 
-Pacing: calls start on a fixed grid of ``1/per_second`` (late starts do not push the
-grid back, so the average rate is the configured one), and never more than
-``per_second`` in any window of ``1 + window_guard`` seconds: the guard covers the
+Pacing: calls start on a grid of ``1/per_second``, and never more than ``per_second``
+in any window of ``1 + window_guard`` seconds (see ``Pacer``): the guard covers the
 jitter between our start times and the server's arrival times, which a limit counted
 over a sliding second at the server (Telegram's 30/s) would otherwise turn into 429s.
 A ``Retry`` with a wait (429) also pauses this sender's claims for that long: such
@@ -100,15 +99,23 @@ DB_DOWN = (DBAPIError, PoolTimeout, OSError, TimeoutError)
 
 
 class Pacer:
-    """Start times for calls: a grid of ``1/rate`` and at most ``rate`` per window."""
+    """Start times for calls: a grid of ``1/rate`` and at most ``rate`` per window.
+
+    ``wait()`` hands out a slot; the caller then does its work (marking the row) and
+    calls ``done()`` right before its call. The window is kept over the slots handed
+    out and over the actual starts (later than their slots when that work took long),
+    so the call itself never waits after the row was marked: a crash there would
+    leave a row marked but not sent.
+    """
 
     def __init__(self, rate: float, guard: float) -> None:
         self.interval = 1.0 / rate
         self.window = 1.0 + guard
         self.burst = max(1, int(rate))
         self._next = 0.0  # the next free grid slot (loop time)
-        self._slots: deque[float] = deque(maxlen=self.burst)  # reserved slots
+        self._slots: deque[float] = deque(maxlen=self.burst)  # slots handed out
         self._starts: deque[float] = deque(maxlen=self.burst)  # actual call starts
+        self._pending = 0  # slots handed out whose call has not started yet
 
     async def wait(self) -> None:
         """Return at this caller's slot (callers are served in the order they came)."""
@@ -117,22 +124,23 @@ class Pacer:
         slot = max(now, self._next)
         if len(self._slots) == self.burst:
             slot = max(slot, self._slots[0] + self.window)
+        # Pending calls may start at any time, so at most burst - pending - 1 of the
+        # calls that did start may fall within the window ending at this slot.
+        started = self.burst - self._pending
+        if 0 < started <= len(self._starts):
+            slot = max(slot, self._starts[-started] + self.window)
         # Reserve before sleeping, so concurrent callers get the following slots.
         self._next = slot + self.interval
         self._slots.append(slot)
+        self._pending += 1
         if slot > now:
             await asyncio.sleep(slot - now)
 
-    async def go(self) -> None:
-        """Just before the call, after the work between slot and call (marking the row,
-        which may wait for the database): hold the call back if that work made it
-        overtake the window, then count it."""
-        loop = asyncio.get_running_loop()
-        if len(self._starts) == self.burst:
-            late = self._starts[0] + self.window - loop.time()
-            if late > 0:
-                await asyncio.sleep(late)
-        self._starts.append(loop.time())
+    def done(self, *, calling: bool) -> None:
+        """The caller is about to make its call (``calling``), or gave its slot up."""
+        self._pending -= 1
+        if calling:
+            self._starts.append(asyncio.get_running_loop().time())
 
 
 class OutboxSender:
@@ -220,9 +228,13 @@ class OutboxSender:
     async def _deliver(self, item: OutboxItem) -> None:
         async with self._slots:
             await self._pacer.wait()
-            if not await self._start(item):
+            calling = False
+            try:
+                calling = await self._start(item)
+            finally:
+                self._pacer.done(calling=calling)
+            if not calling:
                 return
-            await self._pacer.go()
             try:
                 outcome = await self.transport.send(item.recipient, item.payload)
             except Exception as exc:  # a transport bug or an unexpected network error

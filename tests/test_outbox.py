@@ -192,14 +192,17 @@ async def test_the_pacer_never_lets_more_than_its_rate_start_in_a_guarded_window
     from bot.outbox_sender import Pacer
 
     pacer = Pacer(rate=100, guard=0.05)
+    slots = asyncio.Semaphore(8)  # as the sender: a few calls in flight at once
     starts: list[float] = []
 
-    async def one() -> None:
-        await pacer.wait()
-        await asyncio.sleep(0.001 * (len(starts) % 7))  # uneven work between slot and call
-        await pacer.go()
-        starts.append(pacer._starts[-1])
+    async def one(n: int) -> None:
+        async with slots:
+            await pacer.wait()
+            await asyncio.sleep(0.001 * (n % 7))  # uneven work between slot and call
+            pacer.done(calling=n >= 3)  # the first three give their slot up
+            if n >= 3:
+                starts.append(pacer._starts[-1])
 
-    await asyncio.gather(*(one() for _ in range(250)))
+    await asyncio.gather(*(one(n) for n in range(250)))
     starts.sort()
     assert min(b - a for a, b in zip(starts, starts[100:], strict=False)) >= 1.05
