@@ -303,6 +303,8 @@ def report(tg: FakeTelegram, expected: Counter, wall, peaks, counts, unknown) ->
             f"{len(unknown)}, of which the fake had received {len(unknown) - in_flight_lost}"
         )
     print(f"  silent losses (not delivered, not accounted for): {silent}")
+    cut = tg.requests_begun - len(tg.calls)
+    print(f"requests whose body never fully arrived at the fake (cut by the kill): {cut}")
     print(f"outbox rows by status: {dict(sorted(counts.items()))}")
     for pid, hwm, sampled in peaks:
         print(

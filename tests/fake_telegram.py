@@ -144,6 +144,7 @@ class FakeTelegram:
         self.clock = clock  # what the flood limits are measured with (tests may fake it)
         self.flood_429s = 0
         self.flood_429s_chat = 0  # of which for the per-chat limit
+        self.requests_begun = 0  # requests whose handling started (``calls``: body read)
         self._window: deque[float] = deque()  # times of the sends in the last second
         self._chat_last: dict[int, float] = {}  # chat → time of its last accepted send
         self.bot_id = int(token.split(":", 1)[0])
@@ -265,6 +266,7 @@ class FakeTelegram:
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        self.requests_begun += 1  # counted before the body is read (it may never be)
         params = await self._params(request)
         call = Call(method, params, time.monotonic())
         self.calls.append(call)
