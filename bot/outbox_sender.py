@@ -3,11 +3,21 @@
 A transport (Telegram, Zalo, console) turns one stored payload into API calls and says
 how it went: ``Sent``, ``Retry`` (transient: network, 5xx, 429 with its wait) or ``Dead``
 (permanent: the error is kept; ``unreachable`` marks the person's account). The sender
-claims rows with a lease, so rows of a crashed sender go out after the lease ends; a row
-is marked as soon as its call returns, which keeps the window for a double send (a crash
-between the API's answer and that mark) as small as it can be. A ``Retry`` with a wait
-(429) also pauses this sender's claims for that long: such limits are usually the whole
-bot's, not one chat's.
+claims rows with a lease, so rows of a crashed sender go out after the lease ends.
+
+At most once: each row is marked ``sending`` (committed) just before its API call and
+its outcome is recorded as soon as the call returns. A row whose sender died between the
+two is never sent again (storage/outbox.py settles it as dead, outcome unknown): no
+provider here takes an idempotency key, so a second call could show the message twice.
+When the database fails while an outcome is being recorded, the outcome is kept in
+memory and recorded once the database answers again; it is never "retried" by sending.
+
+Pacing: calls start on a grid of ``1/per_second``, and never more than ``per_second``
+in any window of ``1 + window_guard`` seconds (see ``Pacer``): the guard covers the
+jitter between our start times and the server's arrival times, which a limit counted
+over a sliding second at the server (Telegram's 30/s) would otherwise turn into 429s.
+A ``Retry`` with a wait (429) also pauses this sender's claims for that long: such
+limits are usually the whole bot's, not one chat's.
 """
 
 from __future__ import annotations
@@ -16,11 +26,13 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from aiolimiter import AsyncLimiter
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.app import App
 from storage import outbox, people
@@ -71,12 +83,64 @@ class Limits:
     max_attempts: int = 8
     backoff_base: float = 1.0
     backoff_max: float = 300.0
+    window_guard: float = 0.03  # seconds added to the one-second window (see module doc)
+    record_retry_max: float = 5.0  # longest wait between tries to record an outcome
 
 
 def backoff(attempt: int, limits: Limits) -> float:
     """Exponential backoff with ±50 % jitter for attempt 1, 2, 3…"""
     delay = min(limits.backoff_max, limits.backoff_base * 2 ** (attempt - 1))
     return delay * random.uniform(0.5, 1.5)
+
+
+# What a database that is briefly away raises (asyncpg and connection errors arrive
+# wrapped in DBAPIError; a full pool raises the pool's TimeoutError).
+DB_DOWN = (DBAPIError, PoolTimeout, OSError, TimeoutError)
+
+
+class Pacer:
+    """Start times for calls: a grid of ``1/rate`` and at most ``rate`` per window.
+
+    ``wait()`` hands out a slot; the caller then does its work (marking the row) and
+    calls ``done()`` right before its call. The window is kept over the slots handed
+    out and over the actual starts (later than their slots when that work took long),
+    so the call itself never waits after the row was marked: a crash there would
+    leave a row marked but not sent.
+    """
+
+    def __init__(self, rate: float, guard: float) -> None:
+        self.interval = 1.0 / rate
+        self.window = 1.0 + guard
+        self.burst = max(1, int(rate))
+        self._next = 0.0  # the next free grid slot (loop time)
+        self._slots: deque[float] = deque(maxlen=self.burst)  # slots handed out
+        self._starts: deque[float] = deque(maxlen=self.burst)  # actual call starts
+        self._pending = 0  # slots handed out whose call has not started yet
+
+    async def wait(self) -> None:
+        """Return at this caller's slot (callers are served in the order they came)."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next)
+        if len(self._slots) == self.burst:
+            slot = max(slot, self._slots[0] + self.window)
+        # Pending calls may start at any time, so at most burst - pending - 1 of the
+        # calls that did start may fall within the window ending at this slot.
+        started = self.burst - self._pending
+        if 0 < started <= len(self._starts):
+            slot = max(slot, self._starts[-started] + self.window)
+        # Reserve before sleeping, so concurrent callers get the following slots.
+        self._next = slot + self.interval
+        self._slots.append(slot)
+        self._pending += 1
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    def done(self, *, calling: bool) -> None:
+        """The caller is about to make its call (``calling``), or gave its slot up."""
+        self._pending -= 1
+        if calling:
+            self._starts.append(asyncio.get_running_loop().time())
 
 
 class OutboxSender:
@@ -86,57 +150,91 @@ class OutboxSender:
         self.app = app
         self.transport = transport
         self.limits = limits or Limits()
-        # A bucket of one: calls are spaced 1/per_second apart, so no one-second window
-        # ever holds more than per_second of them (a bucket of per_second would allow a
-        # burst of twice that in the first second).
-        self._rate = AsyncLimiter(1, 1.0 / self.limits.per_second)
+        self._pacer = Pacer(self.limits.per_second, self.limits.window_guard)
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._paused_until = 0.0  # loop time; set when the server asks us to wait (429)
         self._wake = asyncio.Event()
 
     async def run_once(self, recipient: str | None = None) -> int:
         """Claim one batch of due messages and send them; returns how many were tried."""
-        async with self.app.db.write() as session:
-            items = await outbox.claim(
-                session,
-                self.transport.channel,
-                self.app.now(),
-                limit=self.limits.batch,
-                lease=timedelta(seconds=self.limits.lease),
-                recipient=recipient,
-            )
+        items = await self._claim(self.limits.batch, recipient)
         if items:
             await asyncio.gather(*(self._deliver(item) for item in items))
         return len(items)
 
+    async def _claim(self, limit: int, recipient: str | None = None) -> list[OutboxItem]:
+        async with self.app.db.write() as session:
+            return await outbox.claim(
+                session,
+                self.transport.channel,
+                self.app.now(),
+                limit=limit,
+                lease=timedelta(seconds=self.limits.lease),
+                recipient=recipient,
+            )
+
     async def run_forever(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        """Keep sending until ``stop`` is set; sleeps ``idle`` seconds when nothing is due."""
+        """Keep sending until ``stop`` is set; sleeps ``idle`` seconds when nothing is due.
+
+        Claims overlap with sending: the next batch is claimed once half of the current
+        one has gone, so the pacer never waits for a claim (or for the last answers of
+        a batch) between two batches. Rows in flight stay claimed, so a chat's next
+        message is not claimable before its previous one is done.
+        """
         loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            pause = self._paused_until - loop.time()
-            if pause > 0:  # a 429 usually means the whole bot is throttled: wait it out
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), pause)
-                continue
-            self._wake.clear()
-            try:
-                sent = await self.run_once()
-            except Exception:  # a database hiccup must not kill the sender
-                log.exception("outbox sender (%s) failed; retrying", self.transport.channel)
-                sent = 0
-            if not sent:
-                waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
-                await asyncio.wait(waits, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
-                for waiting in waits:
-                    waiting.cancel()
+        flying: set[asyncio.Task] = set()
+        try:
+            while not stop.is_set():
+                pause = self._paused_until - loop.time()
+                if pause > 0:  # a 429 usually means the whole bot is throttled: wait it out
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), pause)
+                    continue
+                if len(flying) > self.limits.batch // 2:
+                    await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                self._wake.clear()
+                try:
+                    items = await self._claim(self.limits.batch - len(flying))
+                except Exception:  # a database hiccup must not kill the sender
+                    log.exception("outbox sender (%s) failed; retrying", self.transport.channel)
+                    items = []
+                for item in items:
+                    task = asyncio.create_task(self._deliver_logged(item))
+                    flying.add(task)
+                    task.add_done_callback(flying.discard)
+                if not items:
+                    waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
+                    await asyncio.wait(
+                        [*waits, *flying], timeout=idle, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for waiting in waits:
+                        waiting.cancel()
+        finally:
+            # Rows already claimed are sent (or their outcome recorded) before stopping.
+            if flying:
+                await asyncio.gather(*flying, return_exceptions=True)
 
     def wake(self) -> None:
         """New rows were queued in this process: look now rather than after the idle sleep."""
         self._wake.set()
 
+    async def _deliver_logged(self, item: OutboxItem) -> None:
+        try:
+            await self._deliver(item)
+        except Exception:  # a bug; the row stays as it is and its lease runs out
+            log.exception("outbox row %s: delivery failed", item.id)
+
     async def _deliver(self, item: OutboxItem) -> None:
         async with self._slots:
-            await self._rate.acquire()
+            await self._pacer.wait()
+            calling = False
+            try:
+                calling = await self._start(item)
+            finally:
+                self._pacer.done(calling=calling)
+            if not calling:
+                return
             try:
                 outcome = await self.transport.send(item.recipient, item.payload)
             except Exception as exc:  # a transport bug or an unexpected network error
@@ -144,7 +242,39 @@ class OutboxSender:
                 outcome = Retry(f"{type(exc).__name__}: {exc}")
         await self._record(item, outcome)
 
+    async def _start(self, item: OutboxItem) -> bool:
+        """Mark the row ``sending``; False (do not send) when the claim is lost or the
+        database is away (the row stays claimed and is claimed again after its lease)."""
+        lease = timedelta(seconds=self.limits.lease)
+        try:
+            async with self.app.db.write() as session:
+                if await outbox.start_sending(session, item, self.app.now(), lease):
+                    return True
+        except DB_DOWN as exc:
+            log.warning("outbox row %s not sent, database unavailable: %s", item.id, exc)
+            return False
+        log.warning("outbox row %s not sent: its claim was taken over", item.id)
+        return False
+
     async def _record(self, item: OutboxItem, outcome: Outcome) -> None:
+        """Record the outcome, waiting for the database as long as it takes: the call
+        was made, so giving up here would leave the row to be settled as unknown."""
+        wait = 0.2
+        while True:
+            try:
+                await self._write_outcome(item, outcome)
+                return
+            except DB_DOWN as exc:
+                log.warning(
+                    "outbox row %s: outcome not recorded yet (%s), trying again in %.1f s",
+                    item.id,
+                    type(exc).__name__,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, self.limits.record_retry_max)
+
+    async def _write_outcome(self, item: OutboxItem, outcome: Outcome) -> None:
         now = self.app.now()
         async with self.app.db.write() as session:
             if isinstance(outcome, Sent):

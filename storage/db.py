@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+CONNECT_TIMEOUT = 10  # seconds to open a PostgreSQL connection
+
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -56,7 +58,13 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict = {"echo": echo}
         if self.is_postgres:
+            # pre_ping: a connection the server or the network dropped (a restart, an
+            # outage) is noticed and replaced at checkout, so the process recovers by
+            # itself. A bounded connect: an unreachable server fails a request in
+            # seconds (webhooks answer 5xx and are delivered again) instead of hanging.
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            if make_url(self.url).get_driver_name() == "asyncpg":
+                kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _tune_sqlite(self.engine)

@@ -3,22 +3,41 @@
 Senders claim rows with a lease. Only the oldest unsent row of each recipient is
 claimable, so one chat's messages go out in order, one at a time, whichever process
 sends them; a row whose lease ran out (its sender died) is claimable again.
+
+Just before its API call a claimed row is marked ``sending`` (committed). A sender that
+dies after that point leaves the row's fate unknown: the call may or may not have
+reached the provider, and neither Telegram nor Zalo takes an idempotency key, so sending
+it again could show the message twice. Such a row is therefore never sent again: once
+its lease is over it is settled as dead with ``last_error`` saying the outcome is
+unknown (at most once; the operator sees it). A row still ``claimed`` when its sender
+died never reached the provider and is simply claimed again.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, literal_column, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Outbox
 from storage.sql import dialect, insert
 
-PENDING, CLAIMED, SENT, DEAD = "pending", "claimed", "sent", "dead"
+log = logging.getLogger(__name__)
+
+PENDING, CLAIMED, SENDING, SENT, DEAD = "pending", "claimed", "sending", "sent", "dead"
+OPEN = (PENDING, CLAIMED, SENDING)  # the rows the partial indexes ix_outbox_open* cover
+UNKNOWN = "outcome unknown: the sender stopped during the API call; not sent again"
+
+
+def _open(column):
+    # Literal values, not bound parameters: SQLite uses a partial index only when the
+    # query repeats its condition word for word (storage.models.OUTBOX_OPEN_SQL).
+    return column.in_([literal_column(f"'{status}'") for status in OPEN])
 
 
 @dataclass(frozen=True)
@@ -81,19 +100,40 @@ async def claim(
     lease: timedelta,
     recipient: str | None = None,
 ) -> list[OutboxItem]:
-    """Claim up to ``limit`` due messages of ``channel`` (head of each recipient's queue)."""
+    """Claim up to ``limit`` due messages of ``channel`` (head of each recipient's queue).
+
+    Rows left ``sending`` by a sender whose lease ran out are settled first: dead, with
+    their outcome unknown (see the module docstring), so their recipients' next
+    messages can go.
+    """
+    stale = (
+        update(Outbox)
+        .where(
+            Outbox.channel == channel,
+            _open(Outbox.status),
+            Outbox.status == SENDING,
+            Outbox.claimed_until < now,
+        )
+        .values(status=DEAD, claimed_until=None, last_error=UNKNOWN)
+        .returning(Outbox.id)
+    )
+    unknown = (await session.exec(stale)).all()
+    if unknown:
+        log.warning("outbox rows %s: %s", [r[0] for r in unknown], UNKNOWN)
     earlier = aliased(Outbox)
     blocked = exists().where(
         earlier.channel == Outbox.channel,
         earlier.recipient == Outbox.recipient,
         earlier.id < Outbox.id,
-        earlier.status.in_((PENDING, CLAIMED)),
+        _open(earlier.status),
     )
     due = or_(
         and_(Outbox.status == PENDING, Outbox.not_before <= now),
         and_(Outbox.status == CLAIMED, Outbox.claimed_until < now),
     )
-    candidates = select(Outbox.id).where(Outbox.channel == channel, due, ~blocked)
+    candidates = select(Outbox.id).where(
+        Outbox.channel == channel, _open(Outbox.status), due, ~blocked
+    )
     if recipient is not None:
         candidates = candidates.where(Outbox.recipient == recipient)
     candidates = candidates.order_by(Outbox.id).limit(limit)
@@ -110,6 +150,20 @@ async def claim(
         (OutboxItem(r.id, r.channel, r.recipient, dict(r.payload), r.attempts) for r in rows),
         key=lambda item: item.id,
     )
+
+
+async def start_sending(
+    session: AsyncSession, item: OutboxItem, now: datetime, lease: timedelta
+) -> bool:
+    """Mark a claimed row as being sent, just before its API call; False when this claim
+    is no longer the row's (its lease ran out and it was claimed again): do not send."""
+    stmt = (
+        update(Outbox)
+        .where(Outbox.id == item.id, Outbox.status == CLAIMED, Outbox.attempts == item.attempts)
+        .values(status=SENDING, claimed_until=now + lease)
+        .returning(Outbox.id)
+    )
+    return (await session.exec(stmt)).first() is not None
 
 
 async def mark_sent(

@@ -8,6 +8,12 @@ applied), and plays the users' side: updates queued by ``FakeUser`` are handed o
 ``getUpdates`` or, once ``setWebhook`` was called, POSTed to the webhook with the secret
 header and redelivered until it answers 2xx, as Telegram does.
 
+With ``flood_limit=True`` it also enforces Telegram's documented send limits (Bot FAQ):
+at most ``rate`` new messages per bot in any one-second window (30) and one message per
+``chat_interval`` seconds to one chat (1 s). A send beyond them gets 429 with
+``parameters.retry_after`` (whole seconds, at least 1, as Telegram answers) and is
+counted in ``flood_429s``. Off by default, so tests that do not ask for it never see it.
+
     async with FakeTelegram() as tg:
         bot = Bot(tg.token, session=AiohttpSession(api=TelegramAPIServer.from_base(tg.url)))
         user = tg.user(1001)
@@ -21,7 +27,9 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +49,8 @@ _JSON_FIELDS = {
     "reply_parameters",
 }
 _INT_FIELDS = {"offset", "limit", "timeout", "message_id", "cache_time"}
+# The calls that put a new message in a chat: the ones Telegram's flood limits count.
+_SENDS = {"sendMessage", "sendPhoto", "sendDocument"}
 
 
 @dataclass
@@ -123,8 +133,20 @@ class FakeTelegram:
         *,
         username: str = "sipas_test_bot",
         webhook_retry_delay: float = 0.05,
+        flood_limit: bool = False,
+        rate: int = 30,
+        chat_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
+        self.flood_limit = flood_limit
+        self.rate, self.chat_interval = rate, chat_interval
+        self.clock = clock  # what the flood limits are measured with (tests may fake it)
+        self.flood_429s = 0
+        self.flood_429s_chat = 0  # of which for the per-chat limit
+        self.requests_begun = 0  # requests whose handling started (``calls``: body read)
+        self._window: deque[float] = deque()  # times of the sends in the last second
+        self._chat_last: dict[int, float] = {}  # chat → time of its last accepted send
         self.bot_id = int(token.split(":", 1)[0])
         self.username = username
         self.webhook_retry_delay = webhook_retry_delay
@@ -244,6 +266,7 @@ class FakeTelegram:
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        self.requests_begun += 1  # counted before the body is read (it may never be)
         params = await self._params(request)
         call = Call(method, params, time.monotonic())
         self.calls.append(call)
@@ -251,6 +274,8 @@ class FakeTelegram:
             if request.match_info["token"] != self.token:
                 raise _Error(401, "Unauthorized")
             self._apply_rules(method, params)
+            if self.flood_limit and method in _SENDS:
+                self._check_flood(int(params.get("chat_id") or 0))
             handler = getattr(self, f"_api_{method}", None)
             if handler is None:
                 raise _Error(404, "Not Found")
@@ -296,6 +321,25 @@ class FakeTelegram:
             if rule.times > 0 and matches:
                 rule.times -= 1
                 raise _Error(rule.status, rule.description, rule.retry_after)
+
+    def _check_flood(self, chat_id: int) -> None:
+        """Count this send against the limits, or refuse it with 429 and ``retry_after``."""
+        now = self.clock()
+        while self._window and self._window[0] <= now - 1.0:
+            self._window.popleft()
+        wait = 0.0
+        if len(self._window) >= self.rate:
+            wait = self._window[0] + 1.0 - now
+        last = self._chat_last.get(chat_id)
+        if last is not None and now - last < self.chat_interval:
+            wait = max(wait, last + self.chat_interval - now)
+        if wait > 0:
+            self.flood_429s += 1
+            self.flood_429s_chat += wait > 0 and len(self._window) < self.rate
+            retry_after = max(1, math.ceil(wait))
+            raise _Error(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+        self._window.append(now)
+        self._chat_last[chat_id] = now
 
     @property
     def _bot_user(self) -> dict[str, Any]:

@@ -139,3 +139,70 @@ async def test_concurrent_claimers_never_take_the_same_row(app):
     results = await asyncio.gather(*(worker() for _ in range(6)))
     ids = [i for r in results for i in r]
     assert len(ids) == 200 and len(set(ids)) == 200
+
+
+async def test_a_row_whose_sender_died_during_the_call_is_never_sent_again(app, clock):
+    await enqueue(
+        app, NewMessage("test", "a", {"text": "1"}), NewMessage("test", "a", {"text": "2"})
+    )
+    (item,) = await claim(app)
+    async with app.db.write() as session:
+        assert await outbox.start_sending(session, item, app.now(), LEASE)
+    clock.advance(seconds=31)  # the sender died after starting the call: outcome unknown
+    (nxt,) = await claim(app)
+    assert nxt.payload["text"] == "2"  # the chat's next message is no longer held back
+    async with app.db.read() as session:
+        row = await session.get(Outbox, item.id)
+    assert row.status == "dead" and row.last_error == outbox.UNKNOWN and row.attempts == 1
+
+
+async def test_a_claim_taken_over_after_its_lease_cannot_start_sending(app, clock):
+    await enqueue(app, NewMessage("test", "a", {"text": "hi"}))
+    (first,) = await claim(app)
+    clock.advance(seconds=31)  # the first sender stalled past its lease
+    (second,) = await claim(app)
+    async with app.db.write() as session:
+        assert not await outbox.start_sending(session, first, app.now(), LEASE)
+        assert await outbox.start_sending(session, second, app.now(), LEASE)
+
+
+async def test_an_outcome_is_recorded_once_the_database_answers_again(app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    transport = ScriptedTransport(Sent("m1"))
+    sender = OutboxSender(app, transport, Limits(per_chat_interval=0, record_retry_max=0.01))
+    await enqueue(app, NewMessage("test", "a", {"text": "hello"}))
+    real_mark_sent, failures = outbox.mark_sent, []
+
+    async def flaky_mark_sent(*args, **kwargs):
+        if len(failures) < 3:  # the database is away for the first three tries
+            failures.append(1)
+            raise OperationalError("UPDATE outbox", {}, ConnectionRefusedError())
+        return await real_mark_sent(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "mark_sent", flaky_mark_sent)
+    await sender.run_once()
+    assert transport.calls == [("a", "hello")] and len(failures) == 3
+    async with app.db.read() as session:
+        row = (await session.exec(select(Outbox))).scalars().one()
+    assert (row.status, row.provider_message_id, row.attempts) == ("sent", "m1", 1)
+
+
+async def test_the_pacer_never_lets_more_than_its_rate_start_in_a_guarded_window():
+    from bot.outbox_sender import Pacer
+
+    pacer = Pacer(rate=100, guard=0.05)
+    slots = asyncio.Semaphore(8)  # as the sender: a few calls in flight at once
+    starts: list[float] = []
+
+    async def one(n: int) -> None:
+        async with slots:
+            await pacer.wait()
+            await asyncio.sleep(0.001 * (n % 7))  # uneven work between slot and call
+            pacer.done(calling=n >= 3)  # the first three give their slot up
+            if n >= 3:
+                starts.append(pacer._starts[-1])
+
+    await asyncio.gather(*(one(n) for n in range(250)))
+    starts.sort()
+    assert min(b - a for a, b in zip(starts, starts[100:], strict=False)) >= 1.05

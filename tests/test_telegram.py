@@ -309,13 +309,13 @@ async def rows(app: App) -> list[Outbox]:
 
 
 async def drain(app: App, senders: list[OutboxSender], within: float = 20.0) -> None:
-    """Run senders until no row is pending or claimed."""
+    """Run senders until no row is pending, claimed or being sent."""
     stop = asyncio.Event()
     tasks = [asyncio.create_task(s.run_forever(stop, idle=0.02)) for s in senders]
     try:
         async with asyncio.timeout(within):
             while True:
-                if not any(r.status in ("pending", "claimed") for r in await rows(app)):
+                if not any(r.status in outbox.OPEN for r in await rows(app)):
                     break
                 await asyncio.sleep(0.02)
     finally:

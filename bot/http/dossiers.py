@@ -8,12 +8,15 @@ with other details, 401 without a valid API key.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -22,7 +25,41 @@ from bot.http.auth import require_api_key
 from flows.text import format_code
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1", tags=["integration"])
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> None:
+    raise _NotJSON(f"{name} is not JSON")
+
+
+class StrictJSONRoute(APIRoute):
+    """Refuses ``NaN`` and ``Infinity`` with 400 before FastAPI reads the body.
+
+    Python's JSON parser takes them, although JSON has no such values; FastAPI would
+    then quote them in its 422 answer, which cannot be written as JSON (a 500). Every
+    other body goes on to FastAPI's own parsing and validation unchanged.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            body = await request.body()
+            try:
+                json.loads(body, parse_constant=_refuse_constant)
+            except _NotJSON as exc:
+                return JSONResponse({"detail": f"malformed JSON: {exc}"}, status_code=400)
+            except (ValueError, RecursionError):
+                pass  # not JSON at all: FastAPI answers it as usual
+            return await handler(request)
+
+        return strict
+
+
+router = APIRouter(prefix="/api/v1", tags=["integration"], route_class=StrictJSONRoute)
 
 # Receipt numbers of one-stop e-systems look like "000.00.20.H17-251120-0001".
 RECEIPT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:\-]*$"
