@@ -1,7 +1,7 @@
 """response rollups per month (quotas over long periods)
 
 Revision ID: 0009_month_rollups
-Revises: 0002_reminders
+Revises: 0008_outbox
 Create Date: 2026-11-26
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_month_rollups"
-down_revision: str | None = "0002_reminders"
+down_revision: str | None = "0008_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
