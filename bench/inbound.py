@@ -30,7 +30,6 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -42,6 +41,8 @@ from pathlib import Path
 THIS = Path(__file__).resolve()
 ROOT = THIS.parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from tests.processes import free_port, start_process, stop_process, wait_healthy  # noqa: E402
 
 SECRET_KEY = "bench-inbound-secret-key"
 WEBHOOK_SECRET = "bench_webhook_Secret"
@@ -178,51 +179,6 @@ def _echo_main(port: int, api_base: str, token: str) -> None:
 
 
 # --- the serving process -----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def start_process(args: list[str], env: dict[str, str], log: Path):
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        return await asyncio.create_subprocess_exec(
-            *args,
-            env=env,
-            cwd=log.parent,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=fd,
-        )
-    finally:
-        os.close(fd)
-
-
-async def wait_healthy(base: str, proc) -> None:
-    import httpx
-
-    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-        async with asyncio.timeout(STARTUP):
-            while True:
-                if proc.returncode is not None:
-                    raise RuntimeError("the server exited during start-up")
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-
-
-async def stop_process(proc) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), 30)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
 
 
 # --- one database ----------------------------------------------------------------------

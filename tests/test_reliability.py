@@ -56,12 +56,11 @@ from tests.citizens import (
 from tests.conftest import make_settings
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.live import LiveServer
-from tests.test_telegram_live import free_port, start_serving
+from tests.processes import free_port, start_serving, stop_process, wait_healthy
 
 SECRET = "reliability_Secret-1"
 ZALO_APP_ID = "4411223344556677889"
 ZALO_OA_SECRET = "reliability-oa-secret"
-STARTUP = 90  # seconds a `sipas-bot serve` may take to start on a busy 2-core machine
 CHANNEL_SETTINGS = {
     "telegram_token": TOKEN,
     "telegram_webhook_secret": SECRET,
@@ -472,17 +471,6 @@ class Load:
             self.changed.set()
 
 
-async def wait_healthy(base: str, proc: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-        async with asyncio.timeout(STARTUP):
-            while True:
-                assert proc.returncode is None, "the server exited"
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/healthz")).status_code == 200:
-                        return
-                await asyncio.sleep(0.1)
-
-
 @pytest.mark.slow
 async def test_a_process_killed_under_load_loses_no_acknowledged_update_and_sends_once(
     db_url, tmp_path
@@ -608,12 +596,6 @@ async def test_a_process_killed_under_load_loses_no_acknowledged_update_and_send
         print(log_path.read_text(errors="replace")[-5000:] if log_path.exists() else "(no log)")
         raise
     finally:
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_process(proc)
         await tg.stop()
         await app.close()

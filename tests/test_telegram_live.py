@@ -11,7 +11,6 @@ import contextlib
 import os
 import signal
 import socket
-import sys
 from collections.abc import Callable
 
 import httpx
@@ -27,6 +26,7 @@ from storage.models import Answer, InboundEvent, Outbox, Response
 from tests.builders import make_org, new_code
 from tests.conftest import make_settings
 from tests.fake_telegram import FakeMessage, FakeTelegram, FakeUser
+from tests.processes import free_port, start_serving, stop_process
 
 SECRET = "s3cret_Token-for-tests"
 STARTUP = 90  # seconds a new process may take to start on a busy 2-core machine
@@ -275,31 +275,6 @@ async def test_without_webhook_settings_the_route_does_not_exist(app):
 # --- a real process, killed and started again ---------------------------------------------
 
 
-async def start_serving(env: dict[str, str], log_path) -> asyncio.subprocess.Process:
-    """``python -m bot serve`` with ``env``; its stderr appended to ``log_path``."""
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        return await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            env=env,
-            cwd=log_path.parent,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-        )
-    finally:
-        os.close(log)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 async def test_a_killed_process_continues_the_survey_after_restart(sqlite_url, tmp_path, tg):
     # One database is enough here: what is under test is the process dying, and a new
@@ -370,11 +345,5 @@ async def test_a_killed_process_continues_the_survey_after_restart(sqlite_url, t
         print(log_path.read_text(errors="replace") if log_path.exists() else "(no log)")
         raise
     finally:
-        if proc is not None and proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await stop_process(proc)
         await app.close()
