@@ -557,6 +557,13 @@ async def test_a_process_killed_under_load_loses_no_acknowledged_update_and_send
                     not_before=app.now() - timedelta(seconds=1),
                 )
             )
+            # A row the dead process was sending is never sent again: its lease ends and
+            # it is settled as "outcome unknown" (the chat's later messages wait for that).
+            await session.exec(
+                update(Outbox)
+                .where(Outbox.status == "sending")
+                .values(claimed_until=app.now() - timedelta(seconds=1))
+            )
 
         # Second life, with the Bot API reachable; the load goes on where each citizen
         # was (what got no 200 is delivered again, as Telegram and Zalo do).
