@@ -65,3 +65,26 @@ def postgres_database(url: str):
 def sync_dsn(url: str) -> str:
     """A psycopg (libpq) connection string for a SQLAlchemy PostgreSQL URL."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def province_of_officials(session, wards: int, officials: int, channel: str, chat_of, now):
+    """Province ``B`` with ``wards`` wards and ``officials`` officials spread over them,
+    each linked to ``channel`` with the chat id ``chat_of(i)``; returns the wards."""
+    from storage import people, units
+
+    province = await units.create_unit(session, "B", "Tỉnh Đo Lường", "province")
+    ward_units = [
+        await units.create_unit(session, f"B.W{i:03d}", f"Phường {i}", "ward", province)
+        for i in range(wards)
+    ]
+    for i in range(officials):
+        person = await people.create_person(
+            session,
+            name=f"Cán bộ {i:05d}",
+            role="official",
+            unit_id=ward_units[i % wards].id,
+            registration_code_hash=f"bench-{i}",
+            registration_expires_at=now,
+        )
+        await people.link_channel(session, person.id, channel, chat_of(i), f"h{channel}{i}", now)
+    return ward_units

@@ -46,14 +46,14 @@ import itertools
 from sqlalchemy import delete, func, select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bench.common import DEFAULT_PG, machine, postgres_database
+from bench.common import DEFAULT_PG, machine, postgres_database, province_of_officials
 from bot.app import App
 from bot.channels.telegram import render
 from bot.deadlines import DeadlineSpec, create
 from bot.reminders import dispatch_pass, plan_pass
 from bot.settings import Settings
 from scheduler.recurrence import Schedule
-from storage import outbox, people, units
+from storage import outbox
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Outbox
@@ -73,23 +73,9 @@ VENV_BIN = Path(sys.executable).parent
 async def build(app: App, officials: int) -> None:
     """A province, ``officials`` officials linked to Telegram, three deadlines for all."""
     async with app.db.write() as session:
-        province = await units.create_unit(session, "B", "Tỉnh Đo Lường", "province")
-        wards = [
-            await units.create_unit(session, f"B.W{i:03d}", f"Phường {i}", "ward", province)
-            for i in range(WARDS)
-        ]
-        for i in range(officials):
-            person = await people.create_person(
-                session,
-                name=f"Cán bộ {i:05d}",
-                role="official",
-                unit_id=wards[i % WARDS].id,
-                registration_code_hash=f"bench-{i}",
-                registration_expires_at=NOW,
-            )
-            await people.link_channel(
-                session, person.id, "telegram", str(CHAT_BASE + i), f"th{i}", NOW
-            )
+        await province_of_officials(
+            session, WARDS, officials, "telegram", lambda i: str(CHAT_BASE + i), NOW
+        )
         for k in range(DEADLINES):
             spec = DeadlineSpec(
                 f"BENCH-{k}",

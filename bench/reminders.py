@@ -16,18 +16,22 @@ import argparse
 import asyncio
 import os
 import platform
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import province_of_officials
 from bot.app import App
 from bot.deadlines import DeadlineSpec, create, template_specs
 from bot.reminders import dispatch_pass, plan_pass
 from bot.settings import Settings
 from scheduler.recurrence import Schedule
-from storage import people, units
+from storage import people
 from storage.migrate import upgrade
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).astimezone(UTC)
@@ -35,22 +39,9 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).astimezon
 
 async def build(app: App, wards: int, officials: int) -> None:
     async with app.db.write() as session:
-        province = await units.create_unit(session, "B", "Tỉnh Đo Lường", "province")
-        ward_units = [
-            await units.create_unit(session, f"B.W{i:03d}", f"Phường {i}", "ward", province)
-            for i in range(wards)
-        ]
-        for i in range(officials):
-            ward = ward_units[i % wards]
-            person = await people.create_person(
-                session,
-                name=f"Cán bộ {i:05d}",
-                role="official",
-                unit_id=ward.id,
-                registration_code_hash=f"bench-{i}",
-                registration_expires_at=NOW,
-            )
-            await people.link_channel(session, person.id, "zalo", f"z{i}", f"bh{i}", NOW)
+        ward_units = await province_of_officials(
+            session, wards, officials, "zalo", lambda i: f"z{i}", NOW
+        )
         for ward in ward_units:
             await people.create_person(
                 session,
