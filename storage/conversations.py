@@ -10,13 +10,12 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Conversation
-from storage.sql import dialect, insert
+from storage.sql import built_once, insert
 
 # The two statements of every event, built once (per dialect) with bound parameters and
 # run on the session's connection: building them and going through the ORM cost more
 # than the database did. Table-level statements: no ORM objects to synchronise.
 _T = Conversation.__table__
-_LOCK: dict[str, object] = {}
 _SAVE = (
     update(_T)
     .where(_T.c.id == bindparam("cid"))
@@ -27,23 +26,20 @@ _SAVE = (
 )
 
 
+@built_once
 def _lock_statement(session: AsyncSession):
-    name = dialect(session)
-    stmt = _LOCK.get(name)
-    if stmt is None:
-        now = bindparam("now", type_=_T.c.created_at.type)
-        stmt = insert(session, _T).values(
-            channel=bindparam("channel", type_=_T.c.channel.type),
-            user_hash=bindparam("user_hash", type_=_T.c.user_hash.type),
-            data=bindparam("data", type_=_T.c.data.type),
-            created_at=now,
-            updated_at=now,
-        )
-        stmt = _LOCK[name] = stmt.on_conflict_do_update(
-            index_elements=["channel", "user_hash"],
-            set_={"updated_at": _T.c.updated_at},  # unchanged; returned as it was
-        ).returning(_T.c.id, _T.c.data, _T.c.updated_at)
-    return stmt
+    now = bindparam("now", type_=_T.c.created_at.type)
+    stmt = insert(session, _T).values(
+        channel=bindparam("channel", type_=_T.c.channel.type),
+        user_hash=bindparam("user_hash", type_=_T.c.user_hash.type),
+        data=bindparam("data", type_=_T.c.data.type),
+        created_at=now,
+        updated_at=now,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["channel", "user_hash"],
+        set_={"updated_at": _T.c.updated_at},  # unchanged; returned as it was
+    ).returning(_T.c.id, _T.c.data, _T.c.updated_at)
 
 
 @dataclass(frozen=True)

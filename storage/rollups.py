@@ -24,7 +24,7 @@ from storage.models import (
     RollupResponse,
     RollupResponseMonth,
 )
-from storage.sql import dialect, insert
+from storage.sql import built_once, dialect, insert
 from storage.surveys import COMPLETED
 
 LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
@@ -60,6 +60,7 @@ async def apply_response(
             .order_by(Answer.item_code)  # a fixed order: concurrent upserts lock rows alike
         )
     ).all()
+    conn = await session.connection()
     if answers:
         values = []
         for item, element, value in answers:
@@ -76,38 +77,40 @@ async def apply_response(
             )
         # One statement run for each row (executemany): a multi-row VALUES is compiled
         # afresh every time, as SQLAlchemy cannot cache it.
-        conn = await session.connection()
         await conn.execute(_answer_upsert(session), values)
-    for table, key, value in (
-        (RollupResponse, "day", day),
-        (RollupResponseMonth, "month", day.replace(day=1)),
-    ):
-        stmt = insert(session, table).values(
-            unit_id=row.unit_id, field_id=row.field_id or 0, responses=sign, **{key: value}
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["unit_id", key, "field_id"],
-            set_={"responses": table.responses + stmt.excluded.responses},
-        )
-        await session.exec(stmt)
+    counts = {"unit_id": row.unit_id, "field_id": row.field_id or 0, "responses": sign}
+    await conn.execute(_DAY_UPSERT(session), {**counts, "day": day})
+    await conn.execute(_MONTH_UPSERT(session), {**counts, "month": day.replace(day=1)})
     return True
 
 
-_ANSWER_UPSERTS: dict[str, object] = {}
-
-
+@built_once
 def _answer_upsert(session: AsyncSession):
-    """Add one row's counts to a (unit, day, item) rollup row, built once per dialect."""
-    name = dialect(session)
-    stmt = _ANSWER_UPSERTS.get(name)
-    if stmt is None:
-        table = RollupAnswer.__table__
-        stmt = insert(session, table)
-        stmt = _ANSWER_UPSERTS[name] = stmt.on_conflict_do_update(
-            index_elements=["unit_id", "day", "item_code"],
-            set_={c: table.c[c] + stmt.excluded[c] for c in (*LEVEL_COLUMNS, "skipped")},
+    """Add one row's counts to a (unit, day, item) rollup row."""
+    table = RollupAnswer.__table__
+    stmt = insert(session, table)
+    return stmt.on_conflict_do_update(
+        index_elements=["unit_id", "day", "item_code"],
+        set_={c: table.c[c] + stmt.excluded[c] for c in (*LEVEL_COLUMNS, "skipped")},
+    )
+
+
+def _response_upsert(table, key: str):
+    """Add to a (unit, ``key``, field) count of responses (per day or per month)."""
+
+    @built_once
+    def build(session: AsyncSession):
+        stmt = insert(session, table.__table__)
+        return stmt.on_conflict_do_update(
+            index_elements=["unit_id", key, "field_id"],
+            set_={"responses": table.__table__.c.responses + stmt.excluded.responses},
         )
-    return stmt
+
+    return build
+
+
+_DAY_UPSERT = _response_upsert(RollupResponse, "day")
+_MONTH_UPSERT = _response_upsert(RollupResponseMonth, "month")
 
 
 async def missing(session: AsyncSession) -> bool:

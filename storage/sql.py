@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -18,6 +19,22 @@ def insert(session: AsyncSession, table: Any):
     """An INSERT that supports ``on_conflict_do_nothing/update`` on either database."""
     table = getattr(table, "__table__", table)
     return postgresql.insert(table) if dialect(session) == "postgresql" else sqlite.insert(table)
+
+
+def built_once(build: Callable[[AsyncSession], Any]) -> Callable[[AsyncSession], Any]:
+    """Decorate a statement builder so it runs once per dialect (the upsert syntax
+    differs); later calls return the same statement, whose compiled form SQLAlchemy
+    caches. For statements on the hot path, run with bound parameters on the connection.
+    """
+    built: dict[str, Any] = {}
+
+    def get(session: AsyncSession) -> Any:
+        name = dialect(session)
+        if name not in built:
+            built[name] = build(session)
+        return built[name]
+
+    return get
 
 
 def for_update(session: AsyncSession, stmt, *, skip_locked: bool = False):

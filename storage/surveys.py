@@ -9,7 +9,7 @@ from sqlalchemy import Integer, bindparam, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Answer, Feedback, Procedure, Response, SurveyInvite, Unit
-from storage.sql import dialect, insert
+from storage.sql import built_once, insert
 from storage.types import UTCDateTime
 
 IN_PROGRESS, COMPLETED, ABANDONED = "in_progress", "completed", "abandoned"
@@ -151,30 +151,24 @@ async def record_answer(
     await conn.execute(_record_answer_statement(session), {**params, "value": value, "at": at})
 
 
-_RECORD_ANSWER: dict[str, object] = {}
-
-
+@built_once
 def _record_answer_statement(session: AsyncSession):
-    name = dialect(session)
-    stmt = _RECORD_ANSWER.get(name)
-    if stmt is None:
-        responses, answers = Response.__table__, Answer.__table__
-        source = select(
-            responses.c.id,
-            bindparam("item", type_=answers.c.item_code.type),
-            bindparam("element", type_=answers.c.element_code.type),
-            bindparam("scale", type_=answers.c.scale.type),
-            bindparam("value", type_=Integer()),
-            bindparam("at", type_=UTCDateTime()),
-        ).where(responses.c.key == bindparam("key", type_=responses.c.key.type))
-        stmt = insert(session, answers).from_select(
-            ["response_id", "item_code", "element_code", "scale", "value", "answered_at"], source
-        )
-        stmt = _RECORD_ANSWER[name] = stmt.on_conflict_do_update(
-            index_elements=["response_id", "item_code"],
-            set_={"value": stmt.excluded.value, "answered_at": stmt.excluded.answered_at},
-        )
-    return stmt
+    responses, answers = Response.__table__, Answer.__table__
+    source = select(
+        responses.c.id,
+        bindparam("item", type_=answers.c.item_code.type),
+        bindparam("element", type_=answers.c.element_code.type),
+        bindparam("scale", type_=answers.c.scale.type),
+        bindparam("value", type_=Integer()),
+        bindparam("at", type_=UTCDateTime()),
+    ).where(responses.c.key == bindparam("key", type_=responses.c.key.type))
+    stmt = insert(session, answers).from_select(
+        ["response_id", "item_code", "element_code", "scale", "value", "answered_at"], source
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["response_id", "item_code"],
+        set_={"value": stmt.excluded.value, "answered_at": stmt.excluded.answered_at},
+    )
 
 
 async def complete_response(
