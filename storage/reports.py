@@ -339,29 +339,25 @@ async def quota_progress(
 async def _responses_per_unit_field(session, root: Unit, first: date, last: date) -> list:
     """(unit path, field, responses) over local days ``first``–``last``: whole calendar
     months from the month rollups, the days before and after them from the day rollups."""
+    parts = [(RollupResponse, RollupResponse.day, first, last)]
     whole = _whole_months(first, last)
-    day_ranges = [(first, last)]
-    queries = []
     if whole is not None:
         lo, hi = whole
-        day_ranges = [(first, lo - timedelta(days=1)), (_next_month(hi), last)]
-        queries.append(
-            select(Unit.path, RollupResponseMonth.field_id, func.sum(RollupResponseMonth.responses))
-            .join(Unit, Unit.id == RollupResponseMonth.unit_id)
-            .where(Unit.path.startswith(root.path), RollupResponseMonth.month.between(lo, hi))
-            .group_by(Unit.path, RollupResponseMonth.field_id)
-        )
-    for a, b in day_ranges:
-        if a <= b:
-            queries.append(
-                select(Unit.path, RollupResponse.field_id, func.sum(RollupResponse.responses))
-                .join(Unit, Unit.id == RollupResponse.unit_id)
-                .where(Unit.path.startswith(root.path), RollupResponse.day.between(a, b))
-                .group_by(Unit.path, RollupResponse.field_id)
-            )
+        parts = [
+            (RollupResponseMonth, RollupResponseMonth.month, lo, hi),
+            (RollupResponse, RollupResponse.day, first, lo - timedelta(days=1)),
+            (RollupResponse, RollupResponse.day, _next_month(hi), last),
+        ]
     rows = []
-    for query in queries:
-        rows.extend((await session.exec(query)).all())
+    for table, period, a, b in parts:
+        if a <= b:
+            query = (
+                select(Unit.path, table.field_id, func.sum(table.responses))
+                .join(Unit, Unit.id == table.unit_id)
+                .where(Unit.path.startswith(root.path), period.between(a, b))
+                .group_by(Unit.path, table.field_id)
+            )
+            rows.extend((await session.exec(query)).all())
     return rows
 
 
