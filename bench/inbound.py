@@ -232,7 +232,8 @@ async def prepare(url: str, data_dir: Path, n: int, channels: list[str], wards: 
     from storage import units
     from storage.migrate import upgrade
     from tests.builders import make_org
-    from tests.citizens import ZaloSigner, issue_codes, telegram_citizen, zalo_citizen
+    from tests.citizens import issue_codes, telegram_citizen, zalo_citizen
+    from tests.fake_zalo import ZaloEvents
 
     settings = Settings(database_url=url, data_dir=data_dir, secret_key=SECRET_KEY, _env_file=None)
     app = App(settings)
@@ -248,7 +249,7 @@ async def prepare(url: str, data_dir: Path, n: int, channels: list[str], wards: 
                 places.append(ward)
         warm = 5
         update_ids = itertools.count(1)
-        signer = ZaloSigner(ZALO_APP_ID, ZALO_OA_SECRET)
+        signer = ZaloEvents(ZALO_APP_ID, ZALO_OA_SECRET)
         out = {}
         for c, channel in enumerate(channels):
             codes = []

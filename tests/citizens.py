@@ -20,16 +20,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bot.app import App
-from bot.channels import zalo_facts
 from bot.channels.zalo import encode_payload
 from bot.invites import issue_invite
 from bot.keys import Keyring
+from tests.fake_zalo import ZaloEvents
 
 TELEGRAM_PATH = "/webhooks/telegram"
 ZALO_PATH = "/webhooks/zalo"
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 BOT_ID = 123456789  # the id in tests/fake_telegram.py's token
-OA_ID = "1646000000000000001"
 
 # The presses that complete the quick questionnaire after /start, and what they store.
 # No rating of 1 or 2, so no "what went wrong" follow-up: every citizen takes 9 steps.
@@ -131,43 +130,16 @@ def telegram_citizen(
 # --- Zalo ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ZaloSigner:
-    """Signs event bodies as Zalo does (the app id and OA secret of the deployment)."""
-
-    app_id: str
-    oa_secret: str
-
-    def event(self, user: str, text: str, msg_id: str, timestamp_ms: int) -> dict:
-        """A ``user_send_text`` event (a typed text, or a hidden-query button press)."""
-        return {
-            "app_id": self.app_id,
-            "event_name": "user_send_text",
-            "sender": {"id": user},
-            "recipient": {"id": OA_ID},
-            "message": {"text": text, "msg_id": msg_id},
-            "timestamp": str(timestamp_ms),
-            "user_id_by_app": f"app-{user}",
-        }
-
-    def sign(self, body: bytes, timestamp: str) -> str:
-        """The ``X-ZEvent-Signature`` value for ``body``."""
-        return zalo_facts.signature(self.app_id, body, timestamp, self.oa_secret)
-
-    def request(self, event: dict, key: str) -> Request:
-        """The delivery of ``event``: its raw body and signed headers."""
-        body = json.dumps(event, ensure_ascii=False).encode()
-        headers = {
-            "Content-Type": "application/json",
-            zalo_facts.SIGNATURE_HEADER: self.sign(body, str(event["timestamp"])),
-        }
-        return Request(ZALO_PATH, body, headers, key)
+def zalo_request(events: ZaloEvents, event: dict, key: str) -> Request:
+    """The delivery of ``event``: its raw body and the headers Zalo signs it with."""
+    body, headers = events.signed(event)
+    return Request(ZALO_PATH, body, headers, key)
 
 
 _zalo_msg_ids = itertools.count(1)
 
 
-def zalo_citizen(user: str, code: str, signer: ZaloSigner, keys: Keyring) -> Citizen:
+def zalo_citizen(user: str, code: str, events: ZaloEvents, keys: Keyring) -> Citizen:
     """The events of one Zalo citizen: ``/start CODE``, then button presses.
 
     A press of one of our buttons arrives as the text the button carried, which our
@@ -178,6 +150,6 @@ def zalo_citizen(user: str, code: str, signer: ZaloSigner, keys: Keyring) -> Cit
     base = int(time.time() * 1000)
     for n, text in enumerate(texts):
         msg_id = f"bench{next(_zalo_msg_ids):014d}"
-        event = signer.event(user, text, msg_id, base + n)
-        citizen.requests.append(signer.request(event, f"zl:{msg_id}"))
+        event = events.text_event(user, text, msg_id, base + n)
+        citizen.requests.append(zalo_request(events, event, f"zl:{msg_id}"))
     return citizen

@@ -60,7 +60,55 @@ class Delivered:
     file: tuple[str, bytes] | None = None
 
 
-class FakeZalo:
+OA_ID = "1646000000000000001"
+
+
+class ZaloEvents:
+    """Webhook events as Zalo posts and signs them, for one app id and OA secret (used by
+    the fake server's tests and by the synthetic citizens of tests/citizens.py)."""
+
+    def __init__(self, app_id: str, oa_secret: str) -> None:
+        self.app_id = app_id
+        self.oa_secret = oa_secret
+        self._ids = itertools.count(1)
+
+    def signature(self, body: bytes, timestamp: str) -> str:
+        """Zalo's event signature: hex SHA-256 of app id + raw body + timestamp + OA secret."""
+        raw = self.app_id.encode() + body + timestamp.encode() + self.oa_secret.encode()
+        return hashlib.sha256(raw).hexdigest()
+
+    def event(self, name: str, user: str, **extra: Any) -> dict[str, Any]:
+        """An event as Zalo posts it (the user is ``sender`` or ``follower``)."""
+        event: dict[str, Any] = {"app_id": self.app_id, "event_name": name}
+        if name in ("follow", "unfollow"):
+            event["follower"] = {"id": user}
+            event["oa_id"] = OA_ID
+        else:
+            event["sender"] = {"id": user}
+            event["recipient"] = {"id": OA_ID}
+        event.update(extra)
+        event["user_id_by_app"] = f"app-{user}"
+        event.setdefault("timestamp", str(int(time.time() * 1000)))
+        return event
+
+    def text_event(
+        self, user: str, text: str, msg_id: str | None = None, timestamp_ms: int | None = None
+    ) -> dict[str, Any]:
+        """A ``user_send_text`` event (a typed text, or a press of a hidden-query button)."""
+        msg_id = msg_id or f"msg{next(self._ids):012d}"
+        extra: dict[str, Any] = {"message": {"text": text, "msg_id": msg_id}}
+        if timestamp_ms is not None:
+            extra["timestamp"] = str(timestamp_ms)
+        return self.event("user_send_text", user, **extra)
+
+    def signed(self, event: dict[str, Any], *, prefix: str = "") -> tuple[bytes, dict[str, str]]:
+        """The raw body and headers of a delivery of ``event``, signed by Zalo."""
+        body = json.dumps(event, ensure_ascii=False).encode()
+        mac = prefix + self.signature(body, str(event["timestamp"]))
+        return body, {"Content-Type": "application/json", "X-ZEvent-Signature": mac}
+
+
+class FakeZalo(ZaloEvents):
     def __init__(
         self,
         *,
@@ -69,9 +117,8 @@ class FakeZalo:
         oa_secret: str = "fake-oa-secret",
         expires_in: int = 90000,
     ) -> None:
-        self.app_id = app_id
+        super().__init__(app_id, oa_secret)
         self.app_secret = app_secret
-        self.oa_secret = oa_secret
         self.expires_in = expires_in
         self.calls: list[Call] = []
         self.delivered: list[Delivered] = []
@@ -83,7 +130,6 @@ class FakeZalo:
         self.user_errors: dict[str, tuple[int, str]] = {}
         self.oauth_delay = 0.0
         self._script: list[tuple[int, dict[str, Any]] | None] = []  # None: answer normally
-        self._ids = itertools.count(1)
         self._runners: list[web.AppRunner] = []
         self.api_base = ""
         self.oauth_base = ""
@@ -155,37 +201,6 @@ class FakeZalo:
 
     def oauth_calls(self) -> list[Call]:
         return [c for c in self.calls if c.server == "oauth"]
-
-    # --- webhook events ------------------------------------------------------------
-
-    def signature(self, body: bytes, timestamp: str) -> str:
-        """Zalo's event signature: hex SHA-256 of app id + raw body + timestamp + OA secret."""
-        raw = self.app_id.encode() + body + timestamp.encode() + self.oa_secret.encode()
-        return hashlib.sha256(raw).hexdigest()
-
-    def event(self, name: str, user: str, **extra: Any) -> dict[str, Any]:
-        """An event as Zalo posts it (the user is ``sender`` or ``follower``)."""
-        event: dict[str, Any] = {"app_id": self.app_id, "event_name": name}
-        if name in ("follow", "unfollow"):
-            event["follower"] = {"id": user}
-            event["oa_id"] = "1646000000000000001"
-        else:
-            event["sender"] = {"id": user}
-            event["recipient"] = {"id": "1646000000000000001"}
-        event.update(extra)
-        event["user_id_by_app"] = f"app-{user}"
-        event.setdefault("timestamp", str(int(time.time() * 1000)))
-        return event
-
-    def text_event(self, user: str, text: str, msg_id: str | None = None) -> dict[str, Any]:
-        msg_id = msg_id or f"msg{next(self._ids):012d}"
-        return self.event("user_send_text", user, message={"text": text, "msg_id": msg_id})
-
-    def signed(self, event: dict[str, Any], *, prefix: str = "") -> tuple[bytes, dict[str, str]]:
-        """The raw body and headers of a delivery of ``event``, signed by Zalo."""
-        body = json.dumps(event, ensure_ascii=False).encode()
-        mac = prefix + self.signature(body, str(event["timestamp"]))
-        return body, {"Content-Type": "application/json", "X-ZEvent-Signature": mac}
 
     # --- the API -------------------------------------------------------------------
 

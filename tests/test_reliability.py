@@ -47,14 +47,15 @@ from tests.citizens import (
     ZALO_PATH,
     Citizen,
     Request,
-    ZaloSigner,
     issue_codes,
     telegram_citizen,
     telegram_message,
     zalo_citizen,
+    zalo_request,
 )
 from tests.conftest import make_settings
 from tests.fake_telegram import TOKEN, FakeTelegram
+from tests.fake_zalo import ZaloEvents
 from tests.live import LiveServer
 from tests.processes import free_port, start_serving, stop_process, wait_healthy
 
@@ -83,7 +84,7 @@ async def make_citizens(app: App, telegram: int, zalo: int, first_chat: int) -> 
     org = await make_org(app)
     codes = await issue_codes(app, org.ward, org.procedure, telegram + zalo)
     update_ids = itertools.count(500_000)
-    signer = ZaloSigner(ZALO_APP_ID, ZALO_OA_SECRET)
+    signer = ZaloEvents(ZALO_APP_ID, ZALO_OA_SECRET)
     citizens = [
         telegram_citizen(first_chat + n, codes[n], SECRET, update_ids, with_message=False)
         for n in range(telegram)
@@ -217,7 +218,7 @@ async def test_concurrent_first_surveys_of_a_fresh_server_all_start(live):
 
 async def test_odd_but_signed_bodies_get_4xx_or_are_stored_cleanly(live):
     app = App(live.settings)
-    signer = ZaloSigner(ZALO_APP_ID, ZALO_OA_SECRET)
+    signer = ZaloEvents(ZALO_APP_ID, ZALO_OA_SECRET)
     tg_headers = {"Content-Type": "application/json", TELEGRAM_SECRET_HEADER: SECRET}
     try:
         citizens = await make_citizens(app, telegram=1, zalo=1, first_chat=8000)
@@ -229,16 +230,16 @@ async def test_odd_but_signed_bodies_get_4xx_or_are_stored_cleanly(live):
                 r = await http.post(TELEGRAM_PATH, content=body, headers=tg_headers)
                 assert r.status_code == 400
             for sender in ({"id": "9" * 300}, {"id": {"nested": 1}}, {"id": True}):
-                event = signer.event("x", "hello", "zmsg1", 1_795_000_000_000)
+                event = signer.text_event("x", "hello", "zmsg1", 1_795_000_000_000)
                 event["sender"] = sender
-                r = await http.post(ZALO_PATH, **_req(signer.request(event, "k")))
+                r = await http.post(ZALO_PATH, **_req(zalo_request(signer, event, "k")))
                 assert r.status_code == 200 and r.json().get("ignored")
             # JSON nested deeper than the parser's recursion limit was a 500.
             deep = b"[" * 100_000 + b"]" * 100_000
             r = await http.post(TELEGRAM_PATH, content=deep, headers=tg_headers)
             assert r.status_code == 400
             body = b'{"timestamp": "1795000000000", "x": ' + deep + b"}"
-            headers = {"X-ZEvent-Signature": signer.sign(body, "1795000000000")}
+            headers = {"X-ZEvent-Signature": signer.signature(body, "1795000000000")}
             assert (await http.post(ZALO_PATH, content=body, headers=headers)).status_code == 400
             assert [await count(app, m) for m in TABLES] == [0] * len(TABLES)
 
@@ -254,11 +255,11 @@ async def test_odd_but_signed_bodies_get_4xx_or_are_stored_cleanly(live):
             assert (
                 await http.post(TELEGRAM_PATH, content=body, headers=tg_headers)
             ).status_code == 200
-            event = signer.event(zl.user_id, comment, "zmsg-comment", 1_795_000_000_001)
+            event = signer.text_event(zl.user_id, comment, "zmsg-comment", 1_795_000_000_001)
             body = json.dumps(event).encode()
             headers = {
                 "Content-Type": "application/json",
-                "X-ZEvent-Signature": signer.sign(body, event["timestamp"]),
+                "X-ZEvent-Signature": signer.signature(body, event["timestamp"]),
             }
             assert (await http.post(ZALO_PATH, content=body, headers=headers)).status_code == 200
         async with app.db.read() as session:
@@ -386,7 +387,7 @@ FUZZ = settings(
 
 def test_fuzzed_webhook_bodies_get_4xx_or_are_ignored_never_5xx(live):
     engine = create_engine(sync_url(live.settings.database_url))
-    signer = ZaloSigner(ZALO_APP_ID, ZALO_OA_SECRET)
+    signer = ZaloEvents(ZALO_APP_ID, ZALO_OA_SECRET)
 
     def counts() -> tuple[int, ...]:
         with engine.connect() as conn:
@@ -425,7 +426,7 @@ def test_fuzzed_webhook_bodies_get_4xx_or_are_ignored_never_5xx(live):
                 stamp = bytes(c for c in stamp if 48 <= c <= 57)[:20]
                 headers = {"Content-Type": "application/json"}
                 if signing != "none":
-                    mac = signer.sign(body, stamp.decode())
+                    mac = signer.signature(body, stamp.decode())
                     headers["X-ZEvent-Signature"] = mac if signing == "right" else mac[::-1]
                 response = http.post(ZALO_PATH, content=body, headers=headers)
                 if signing != "right":
