@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import demo, engine
-from bot.app import App
-from bot.settings import Settings
-from flows.engine import EventKind, InboundEvent
+from bot.core import engine
+from bot.core.app import App
+from bot.core.settings import Settings
+from bot.services import demo
+from flows.contract import EventKind, InboundEvent
 from storage.migrate import upgrade
 from storage.types import utcnow
 

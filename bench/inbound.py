@@ -227,8 +227,8 @@ async def prepare(url: str, data_dir: Path, n: int, channels: list[str], wards: 
     spread over the wards in turn."""
     import itertools
 
-    from bot.app import App
-    from bot.settings import Settings
+    from bot.core.app import App
+    from bot.core.settings import Settings
     from storage import units
     from storage.migrate import upgrade
     from tests.builders import make_org
@@ -287,8 +287,8 @@ def _interleave(n: int, groups: int) -> list[int]:
 async def completed(url: str, data_dir: Path) -> Counter:
     from sqlalchemy import func, select
 
-    from bot.app import App
-    from bot.settings import Settings
+    from bot.core.app import App
+    from bot.core.settings import Settings
     from storage.models import Response
 
     app = App(Settings(database_url=url, data_dir=data_dir, secret_key=SECRET_KEY, _env_file=None))
@@ -446,9 +446,9 @@ async def profile_inprocess(url: str, n: int, workdir: Path) -> None:
     import httpx
     from sqlalchemy import event
 
-    from bot.app import App
+    from bot.core.app import App
+    from bot.core.settings import Settings
     from bot.server import create_app
-    from bot.settings import Settings
 
     data_dir = workdir / "data-profile"
     citizens = (await prepare(url, data_dir, n, ["telegram"]))["telegram"]

@@ -47,11 +47,11 @@ from sqlalchemy import delete, func, select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.common import DEFAULT_PG, machine, postgres_database, province_of_officials
-from bot.app import App
-from bot.channels.telegram import render
-from bot.deadlines import DeadlineSpec, create
-from bot.reminders import dispatch_pass, plan_pass
-from bot.settings import Settings
+from bot.channels.telegram.transport import render
+from bot.cli.deadline import DeadlineSpec, create
+from bot.core.app import App
+from bot.core.settings import Settings
+from bot.services.reminders import dispatch_pass, plan_pass
 from scheduler.recurrence import Schedule
 from storage import outbox
 from storage.db import Database

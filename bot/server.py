@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
-from bot import invites, reminders
-from bot.app import App
-from bot.channels import web, zalo
+from bot.channels import web
+from bot.channels.zalo import adapter as zalo
+from bot.core.app import App
+from bot.core.settings import Settings
 from bot.http import api_reports, dossiers, health, home, qr, telegram_webhook
-from bot.settings import Settings
+from bot.services import invites, reminders
 from flows.i18n import translator
 from storage.migrate import current_revision, head_revision
 
@@ -31,7 +32,7 @@ def background_services(app: App) -> list[tuple[str, Service]]:
     services: list[tuple[str, Service]] = []
     services += zalo.services(app)
     if app.settings.telegram_token:  # aiogram takes seconds to import: only when needed
-        from bot.channels import telegram_service
+        from bot.channels.telegram import service as telegram_service
 
         services += telegram_service.services(app)
     services += reminders.services(app)

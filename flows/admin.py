@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any
 
 from flows.common import FREE_TEXT_LIMIT, YES, command_args, tr, yes_no, yes_no_buttons
-from flows.engine import (
+from flows.contract import (
     Audit,
     Button,
     Context,

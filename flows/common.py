@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.engine import Button, Context, InboundEvent, State
+from flows.contract import Button, Context, InboundEvent, State
 from flows.i18n import Translator, translator
 from flows.text import fold
 

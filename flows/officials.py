@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flows.common import command_args, tr
-from flows.engine import (
+from flows.contract import (
     Audit,
     Button,
     Context,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from flows.engine import Context, Effect, InboundEvent, Reply, State, StepResult
+from flows.contract import Context, Effect, InboundEvent, Reply, State, StepResult
 
 Handler = Callable[[State, InboundEvent, Context], Awaitable[StepResult]]
 

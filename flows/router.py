@@ -14,7 +14,7 @@ import flows.admin  # noqa: F401  (registers the admin and leader commands)
 from flows import officials as _officials  # noqa: F401  (registers its commands and buttons)
 from flows import survey
 from flows.common import command_args, is_command, tr
-from flows.engine import (
+from flows.contract import (
     Audit,
     Button,
     Context,

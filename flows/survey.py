@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from flows import questionnaire as qn
 from flows.common import FREE_TEXT_LIMIT, NO, YES, tr, yes_no, yes_no_buttons
-from flows.engine import (
+from flows.contract import (
     AbandonResponse,
     Button,
     CompleteResponse,

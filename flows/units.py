@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from flows.engine import UnitInfo
+from flows.contract import UnitInfo
 from flows.periods import Period, PeriodError
 from flows.periods import parse as parse_period
 from flows.text import fold

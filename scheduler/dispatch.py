@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from flows.engine import Reply, TaskInfo
+from flows.contract import Reply, TaskInfo
 from flows.i18n import translator
 from flows.officials import Assignee, escalation_reply, not_mine_alert, reminder_reply
 from scheduler.calendar import OfficeHours, WorkCalendar

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.app import App
+from bot.core.app import App
 from storage import units
 from storage.models import AuditLog, Procedure, ProcedureField, Unit
 from tests.builders import Citizen, new_code, new_registration

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot import engine
-from bot.app import App
-from bot.invites import issue_invite, issue_registration
-from flows.engine import EventKind, InboundEvent
+from bot.core import engine
+from bot.core.app import App
+from bot.services.invites import issue_invite, issue_registration
+from flows.contract import EventKind, InboundEvent
 from storage import units
 from storage.models import Outbox, Procedure, ProcedureField, Unit
 

@@ -19,10 +19,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from bot.app import App
-from bot.channels.zalo import encode_payload
-from bot.invites import issue_invite
-from bot.keys import Keyring
+from bot.channels.zalo.adapter import encode_payload
+from bot.core.app import App
+from bot.core.keys import Keyring
+from bot.services.invites import issue_invite
 from tests.fake_zalo import ZaloEvents
 
 TELEGRAM_PATH = "/webhooks/telegram"

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.app import App
-from bot.settings import Settings
+from bot.core.app import App
+from bot.core.settings import Settings
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import metadata

@@ -11,9 +11,9 @@ import itertools
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
-from flows import engine as fx
+from flows import contract as fx
 from flows import router
-from flows.engine import (
+from flows.contract import (
     ChannelChoice,
     DeadlineOverview,
     EventKind,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
-from bot.app import App
+from bot.core.app import App
 from bot.server import create_app
 from tests.conftest import make_settings
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows.engine import UnitInfo
+from flows.contract import UnitInfo
 from flows.i18n import translator
 from flows.office_hours import working_days_left, working_hours_between
 from flows.periods import parse

@@ -11,10 +11,10 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from bot import demo
-from bot.app import App
 from bot.cli import main
+from bot.core.app import App
 from bot.server import create_app
+from bot.services import demo
 from tests.conftest import make_settings
 
 KEY = "test-api-key"

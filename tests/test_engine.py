@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from bot import effects, engine
-from bot.app import App
-from flows import engine as fx
+from bot.core import effects, engine
+from bot.core.app import App
+from flows import contract as fx
 from flows import router
 from storage.models import (
     Answer,

@@ -16,7 +16,8 @@ import pytest
 from openpyxl import load_workbook
 from PIL import Image
 
-from bot import charts, export
+from bot.render import charts
+from bot.render import workbook as export
 from flows.i18n import translator
 from flows.periods import month
 from flows.privacy import Privacy

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from bot.invites import issue_invite
+from bot.services.invites import issue_invite
 from storage import reports
 from storage.models import Feedback, Outbox, Response
 from tests.admin_builders import audit_actions, make_tree, rate, staff

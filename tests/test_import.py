@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.importer import ImportFailed, import_csv
+from bot.services.imports import ImportFailed, import_csv
 from storage.models import Person, Procedure, ProcedureField, Unit
 
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
-from bot.intake import next_send_time
+from bot.core.app import App
 from bot.server import create_app
+from bot.services.intake import next_send_time
 from storage.models import Dossier, Outbox, SurveyInvite
 from tests.builders import Citizen, make_org
 
@@ -305,7 +305,7 @@ def test_the_sending_window():
 
 
 async def test_cooldown_and_hours_are_settings(settings, clock):
-    from bot.settings import Settings
+    from bot.core.settings import Settings
 
     with pytest.raises(ValueError, match="HH:MM-HH:MM"):
         Settings(invite_hours="7h-21h", _env_file=None)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
-from bot.importer import ImportFailed, import_csv
+from bot.core.app import App
+from bot.services.imports import ImportFailed, import_csv
 from storage.models import Dossier, Outbox, SurveyInvite
 from tests.builders import Citizen, make_org
 

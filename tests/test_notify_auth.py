@@ -7,8 +7,8 @@ from fastapi import Depends, FastAPI
 from sqlalchemy import select
 
 from bot.http.auth import require_api_key
-from bot.notify import notify_person
-from flows.engine import Reply
+from bot.services.notify import notify_person
+from flows.contract import Reply
 from storage import people
 from storage.models import Outbox, Person
 from tests.builders import Citizen, make_org, new_registration
@@ -57,7 +57,7 @@ async def test_notify_prefers_the_chosen_reachable_channel(app, clock):
 
 
 async def test_api_key(settings):
-    from bot.app import App
+    from bot.core.app import App
 
     application = App(settings.model_copy(update={"api_keys": "key-one, key-two"}))
     api = FastAPI()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from flows import engine as fx
-from flows.engine import PersonInfo, TaskInfo
+from flows import contract as fx
+from flows.contract import PersonInfo, TaskInfo
 from flows.i18n import translator
 from flows.officials import Assignee, QuotaPace, escalation_reply, nudge_reply, reminder_reply
 from tests.fakes import Chat, World

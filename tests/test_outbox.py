@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.app import App
-from bot.outbox_sender import Dead, Limits, OutboxSender, Retry, Sent
+from bot.core.app import App
+from bot.core.outbox_sender import Dead, Limits, OutboxSender, Retry, Sent
 from storage import outbox
 from storage.models import Outbox, PersonChannel
 from storage.outbox import NewMessage
@@ -189,7 +189,7 @@ async def test_an_outcome_is_recorded_once_the_database_answers_again(app, monke
 
 
 async def test_the_pacer_never_lets_more_than_its_rate_start_in_a_guarded_window():
-    from bot.outbox_sender import Pacer
+    from bot.core.outbox_sender import Pacer
 
     pacer = Pacer(rate=100, guard=0.05)
     slots = asyncio.Semaphore(8)  # as the sender: a few calls in flight at once

@@ -10,9 +10,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from bot.app import App
 from bot.cli import main
-from bot.poster import counter_poster
+from bot.core.app import App
+from bot.render.poster import counter_poster
 from bot.server import create_app
 from flows.i18n import translator
 from tests.builders import make_org, new_code

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
-from bot.app import App
+from bot.core.app import App
 from flows import questionnaire as qn
 from storage.models import (
     Answer,

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.app import App
-from bot.channels.telegram import TelegramTransport
-from bot.channels.telegram_service import bot_for
-from bot.outbox_sender import Limits, OutboxSender
+from bot.channels.telegram.service import bot_for
+from bot.channels.telegram.transport import TelegramTransport
+from bot.core.app import App
+from bot.core.outbox_sender import Limits, OutboxSender
 from bot.server import create_app
 from storage import outbox
 from storage.models import Answer, InboundEvent, Outbox, Response

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, insert, select
 
-import bot.notify
-from bot.app import App
-from bot.deadlines import DeadlineSpec, create
-from bot.reminders import dispatch_pass, plan_pass, run_due
+import bot.services.notify
+from bot.cli.deadline import DeadlineSpec, create
+from bot.core.app import App
+from bot.services.reminders import dispatch_pass, plan_pass, run_due
 from scheduler.calendar import WorkCalendar
 from scheduler.recurrence import parse_schedule
 from storage import deadlines as store

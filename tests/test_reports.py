@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from bot import reporting
+from bot.render import report_text as reporting
 from flows import report_text
 from flows.i18n import translator
 from flows.periods import month

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from flows import engine as fx
+from flows import contract as fx
 from flows import registry
-from flows.engine import EventKind, PersonInfo, Reply, StepResult
+from flows.contract import EventKind, PersonInfo, Reply, StepResult
 from flows.registry import MANAGERS
 from tests.fakes import Chat, World
 

@@ -17,9 +17,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Update
 from sqlalchemy import select
 
-from bot.app import App
-from bot.channels import telegram_service
-from bot.channels.telegram import (
+from bot.channels.telegram import service as telegram_service
+from bot.channels.telegram.transport import (
     CHANNEL,
     TelegramTransport,
     failure,
@@ -28,8 +27,9 @@ from bot.channels.telegram import (
     to_incoming,
     utf16_len,
 )
-from bot.outbox_sender import Dead, Limits, OutboxSender, Retry, Sent
-from flows.engine import EventKind
+from bot.core.app import App
+from bot.core.outbox_sender import Dead, Limits, OutboxSender, Retry, Sent
+from flows.contract import EventKind
 from storage import outbox
 from storage.models import Outbox, PersonChannel
 from storage.outbox import NewMessage

@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 from sqlalchemy import func, select
 
-from bot import engine
-from bot.app import App
-from bot.channels import telegram_service
+from bot.channels.telegram import service as telegram_service
+from bot.core import engine
+from bot.core.app import App
 from bot.server import create_app
 from storage.models import Answer, InboundEvent, Outbox, Response
 from tests.builders import make_org, new_code

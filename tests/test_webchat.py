@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
 from bot.channels import web
-from bot.keys import Keyring
+from bot.core.app import App
+from bot.core.keys import Keyring
 from bot.server import create_app
 from storage.models import Conversation, InboundEvent, Outbox, Response, SurveyInvite
 from tests.builders import make_org, new_code

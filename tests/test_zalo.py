@@ -14,18 +14,18 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot import engine
-from bot.app import App
-from bot.channels import zalo
-from bot.channels import zalo_facts as facts
-from bot.channels.zalo import decode_payload, encode_payload, open_channel, render
-from bot.channels.zalo_client import ZaloAuthError, ZaloButton
-from bot.channels.zalo_tokens import CREDENTIAL
-from bot.keys import Keyring
-from bot.notify import notify_person
-from bot.outbox_sender import Limits, OutboxSender
+from bot.channels.zalo import adapter as zalo
+from bot.channels.zalo import facts
+from bot.channels.zalo.adapter import decode_payload, encode_payload, open_channel, render
+from bot.channels.zalo.client import ZaloAuthError, ZaloButton
+from bot.channels.zalo.tokens import CREDENTIAL
+from bot.core import engine
+from bot.core.app import App
+from bot.core.keys import Keyring
+from bot.core.outbox_sender import Limits, OutboxSender
 from bot.server import background_services, create_app
-from flows.engine import Reply
+from bot.services.notify import notify_person
+from flows.contract import Reply
 from flows.text import format_code
 from storage import credentials, outbox
 from storage.models import (
@@ -684,7 +684,7 @@ async def test_a_failure_in_the_middle_of_a_split_message_does_not_repeat_the_st
 
 
 async def test_attachments_are_uploaded_then_sent(world):
-    from bot.invites import qr_png
+    from bot.services.invites import qr_png
 
     fake, app = world.fake, world.app
     user = "5510000000000000019"

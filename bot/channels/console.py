@@ -11,10 +11,10 @@ import sys
 import uuid
 from typing import Any, TextIO
 
-from bot import engine
-from bot.app import App
-from bot.outbox_sender import Limits, OutboxSender, Sent
-from flows.engine import EventKind, InboundEvent
+from bot.core import engine
+from bot.core.app import App
+from bot.core.outbox_sender import Limits, OutboxSender, Sent
+from flows.contract import EventKind, InboundEvent
 from flows.text import fold
 from storage.types import utcnow
 

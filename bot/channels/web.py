@@ -31,10 +31,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from bot import engine
-from bot.app import App
-from bot.outbox_sender import Limits, OutboxSender, Sent
-from flows.engine import EventKind, InboundEvent
+from bot.core import engine
+from bot.core.app import App
+from bot.core.outbox_sender import Limits, OutboxSender, Sent
+from flows.contract import EventKind, InboundEvent
 from flows.i18n import LOCALES, Translator, normalise_locale, translator
 from flows.text import extract_code, format_code
 from storage import conversations, outbox

@@ -11,8 +11,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from bot import reporting
 from bot.http.auth import require_api_key
+from bot.render import report_text as reporting
 from flows.periods import Period, PeriodError
 from flows.periods import parse as parse_period
 from storage import reports, units

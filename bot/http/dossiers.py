@@ -20,8 +20,8 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot import intake, invites
 from bot.http.auth import require_api_key
+from bot.services import intake, invites
 from flows.text import format_code
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from bot import invites
+from bot.services import invites
 from flows.text import extract_code
 
 router = APIRouter(tags=["integration"])

@@ -28,8 +28,8 @@ def _telegram():
     # once (an import statement here ran the import machinery on every update).
     from aiogram.types import Update
 
-    from bot.channels.telegram_service import bot_for, handle_update
-    from bot.engine import BadEvent
+    from bot.channels.telegram.service import bot_for, handle_update
+    from bot.core.engine import BadEvent
 
     return Update, bot_for, handle_update, BadEvent
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.context import DbContext
-from bot.effects import applies
+from bot.core.context import DbContext
+from bot.core.effects import applies
 from flows.admin import HandleFeedback, ResolveFlags
-from flows.engine import Reply
+from flows.contract import Reply
 from flows.i18n import translator
 from storage import admin, outbox
 from storage.outbox import NewMessage
@@ -13,7 +13,7 @@ from storage.outbox import NewMessage
 
 @applies(HandleFeedback)
 async def _handle_feedback(ctx: DbContext, e: HandleFeedback) -> None:
-    from bot.engine import reply_payload  # bot.engine imports the appliers' module
+    from bot.core.engine import reply_payload  # bot.engine imports the appliers' module
 
     assert ctx.person is not None
     contact = await admin.mark_handled(

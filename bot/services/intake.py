@@ -21,11 +21,11 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import App
-from bot.engine import reply_payload
-from bot.invites import issue_invite, web_link
-from bot.settings import Settings
-from flows.engine import Reply
+from bot.core.app import App
+from bot.core.engine import reply_payload
+from bot.core.settings import Settings
+from bot.services.invites import issue_invite, web_link
+from flows.contract import Reply
 from flows.i18n import translator
 from flows.text import format_code
 from storage import dossiers, outbox, units
@@ -101,7 +101,7 @@ def channel_enabled(settings: Settings, channel: str) -> bool:
     if channel == "telegram":
         return settings.telegram_token is not None
     if channel == "zalo":
-        from bot.channels import zalo
+        from bot.channels.zalo import adapter as zalo
 
         return zalo.sends(settings)  # the same test that starts the Zalo sender
     return False

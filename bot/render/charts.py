@@ -20,8 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from bot.app import App
-from flows.engine import Attachment
+from bot.core.app import App
+from flows.contract import Attachment
 from flows.i18n import Translator, translator
 from flows.periods import Period, describe
 from flows.privacy import Privacy

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.context import DbContext
-from bot.notify import notify_person
-from flows.engine import Button, OpenFeedback, Reply
+from bot.core.context import DbContext
+from bot.services.notify import notify_person
+from flows.contract import Button, OpenFeedback, Reply
 from flows.i18n import translator
 from flows.privacy import for_role
 from flows.report_text import reason_labels

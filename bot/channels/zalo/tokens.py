@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
-from bot.app import App
-from bot.channels.zalo_client import TokenGrant, ZaloAuthError, ZaloError, ZaloOAuth
+from bot.channels.zalo.client import TokenGrant, ZaloAuthError, ZaloError, ZaloOAuth
+from bot.core.app import App
 from storage import credentials
 
 log = logging.getLogger(__name__)

@@ -24,11 +24,11 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.methods import GetUpdates
 from aiogram.types import BotCommand, Update
 
-from bot import engine
-from bot.app import App
-from bot.channels.telegram import ALLOWED_UPDATES, TelegramTransport, redact, to_incoming
-from bot.outbox_sender import Limits, OutboxSender
-from bot.settings import Settings
+from bot.channels.telegram.transport import ALLOWED_UPDATES, TelegramTransport, redact, to_incoming
+from bot.core import engine
+from bot.core.app import App
+from bot.core.outbox_sender import Limits, OutboxSender
+from bot.core.settings import Settings
 from flows.i18n import LOCALES, N_, translator
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.context import DbContext
-from flows import engine as fx
+from bot.core.context import DbContext
+from flows import contract as fx
 from storage import audit, people, rollups, surveys
 
 Applier = Callable[[DbContext, Any], Awaitable[None]]
@@ -64,7 +64,7 @@ async def _record_answer(ctx: DbContext, e: fx.RecordAnswer) -> None:
 
 @applies(fx.CompleteResponse)
 async def _complete(ctx: DbContext, e: fx.CompleteResponse) -> None:
-    from bot import followup  # it sends through bot.engine, which imports this module
+    from bot.services import followup  # it sends through bot.engine, which imports this module
 
     response_id = await surveys.complete_response(
         ctx.session, e.response_key, e.comment, e.completed_at
@@ -81,7 +81,7 @@ async def _abandon(ctx: DbContext, e: fx.AbandonResponse) -> None:
 
 @applies(fx.OpenFeedback)
 async def _feedback(ctx: DbContext, e: fx.OpenFeedback) -> None:
-    from bot import followup
+    from bot.services import followup
 
     contact = ctx.app.keys.encrypt(ctx.user_id) if e.wants_contact else None
     feedback_id = await surveys.open_feedback(
@@ -120,4 +120,4 @@ async def _audit(ctx: DbContext, e: fx.Audit) -> None:
 
 
 # Appliers of other flows' effects register themselves on import.
-from bot import admin_effects  # noqa: E402, F401
+from bot.services import admin_effects  # noqa: E402, F401

@@ -9,8 +9,8 @@ from datetime import timedelta
 import qrcode
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import App
-from bot.keys import new_code
+from bot.core.app import App
+from bot.core.keys import new_code
 from flows.text import format_code
 from storage import people, surveys
 from storage.models import Dossier, Procedure, Unit

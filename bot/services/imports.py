@@ -31,7 +31,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import App
+from bot.core.app import App
 from storage import units
 from storage.models import Procedure, ProcedureField, Unit
 
@@ -318,7 +318,7 @@ class PersonImporter(Importer):
     Row = PersonRow
 
     async def load(self, app, session, rows):
-        from bot.invites import issue_registration
+        from bot.services.invites import issue_registration
         from flows.text import format_code
 
         errors: list[RowError] = []
@@ -389,7 +389,7 @@ class DossierImporter(Importer):
     Row = DossierRow
 
     async def load(self, app, session, rows):
-        from bot import intake
+        from bot.services import intake
         from flows.text import format_code
 
         errors: list[RowError] = []

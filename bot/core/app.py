@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.keys import Keyring, load_or_create_secret
-from bot.settings import Settings
+from bot.core.keys import Keyring, load_or_create_secret
+from bot.core.settings import Settings
 from flows import questionnaire as qn
 from storage import questionnaires
 from storage.db import Database

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.app import App
-from bot.settings import Settings
+from bot.core.app import App
+from bot.core.settings import Settings
 from flows.i18n import LOCALES, translator
 from flows.periods import Period, PeriodError, quarter_of
 from flows.periods import parse as parse_period
@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     _format_args(c)
     c.set_defaults(func=_report_quota)
 
-    from bot.importer import IMPORTERS
+    from bot.services.imports import IMPORTERS
 
     p = sub.add_parser("import", help="bulk load from CSV (a bad file loads nothing)")
     p.add_argument("kind", choices=sorted(IMPORTERS))
@@ -276,8 +276,8 @@ def _db_rebuild_rollups(settings: Settings, args) -> int:
 
 
 def _demo(settings: Settings, args) -> int:
-    from bot import demo
-    from bot.invites import web_link
+    from bot.services import demo
+    from bot.services.invites import web_link
     from flows.text import format_code
 
     async def body(app: App) -> int:
@@ -324,7 +324,7 @@ def _demo(settings: Settings, args) -> int:
 def _invite_create(settings: Settings, args) -> int:
     from sqlalchemy import select
 
-    from bot import invites
+    from bot.services import invites
     from storage.models import Dossier, Procedure
 
     if args.counter and args.dossier:
@@ -393,7 +393,7 @@ def _invite_create(settings: Settings, args) -> int:
             args.qr.write_bytes(invites.qr_png(invites.survey_link(app, code)))
             print(_("QR code written to {path}").format(path=args.qr))
         if args.poster:
-            from bot.poster import counter_poster
+            from bot.render.poster import counter_poster
 
             fmt = args.poster.suffix.lower().lstrip(".")
             link = invites.survey_link(app, code)
@@ -405,7 +405,7 @@ def _invite_create(settings: Settings, args) -> int:
 
 
 def _person_add(settings: Settings, args) -> int:
-    from bot import invites
+    from bot.services import invites
     from flows.text import format_code
 
     if not args.name.strip():
@@ -441,7 +441,7 @@ def _person_add(settings: Settings, args) -> int:
 
 
 def _report_satisfaction(settings: Settings, args) -> int:
-    from bot import reporting
+    from bot.render import report_text as reporting
     from storage import reports
 
     _need_out(args)
@@ -459,7 +459,7 @@ def _report_satisfaction(settings: Settings, args) -> int:
             if args.format == "xlsx":
                 await _write_workbook(app, session, unit, period, args.out)
         if args.chart:
-            from bot.charts import satisfaction_png
+            from bot.render.charts import satisfaction_png
             from flows.privacy import Privacy
 
             target = settings.satisfaction_target
@@ -478,7 +478,7 @@ def _report_satisfaction(settings: Settings, args) -> int:
 
 
 def _report_quota(settings: Settings, args) -> int:
-    from bot import reporting
+    from bot.render import report_text as reporting
     from storage import reports
 
     _need_out(args)
@@ -510,7 +510,7 @@ def _need_out(args) -> None:
 
 
 async def _write_workbook(app: App, session, unit, period: Period, out: Path) -> None:
-    from bot import export
+    from bot.render import workbook as export
     from flows.privacy import Privacy
 
     t = translator(app.settings.default_locale, app.settings.timezone)
@@ -521,7 +521,7 @@ async def _write_workbook(app: App, session, unit, period: Period, out: Path) ->
 
 
 def _import(settings: Settings, args) -> int:
-    from bot.importer import ImportFailed, import_csv, print_progress
+    from bot.services.imports import ImportFailed, import_csv, print_progress
 
     if not args.file.is_file():
         raise UsageError(f"no such file: {args.file}")
@@ -554,5 +554,5 @@ def _import(settings: Settings, args) -> int:
 
 
 # Subcommands of other modules register themselves in EXTENSIONS when imported.
-from bot import deadlines as _deadlines  # noqa: E402, F401
-from bot.channels import zalo_cli  # noqa: E402, F401
+from bot.cli import deadline as _deadlines  # noqa: E402, F401
+from bot.cli import zalo as zalo_cli  # noqa: E402, F401

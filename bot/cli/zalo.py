@@ -14,11 +14,11 @@ import secrets
 import sys
 from urllib.parse import parse_qs, urlsplit
 
-from bot.app import App
-from bot.channels import zalo
-from bot.channels.zalo_client import ZaloAuthError, new_pkce
+from bot.channels.zalo import adapter as zalo
+from bot.channels.zalo.client import ZaloAuthError, new_pkce
 from bot.cli import EXTENSIONS, UsageError, run_async
-from bot.settings import Settings
+from bot.core.app import App
+from bot.core.settings import Settings
 from flows.i18n import translator
 
 

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot import notify  # a module, not its names: bot.notify → bot.engine → here
-from bot.app import App
-from bot.context import DbContext
-from bot.effects import applies
-from flows.engine import DisownTask, MarkTaskDone, SetReminderChannel, SnoozeTask
+from bot.core.app import App
+from bot.core.context import DbContext
+from bot.core.effects import applies
+from bot.services import notify  # a module, not its names: bot.notify → bot.engine → here
+from flows.contract import DisownTask, MarkTaskDone, SetReminderChannel, SnoozeTask
 from scheduler import dispatch as dispatching
 from scheduler import nudges, planner
 from scheduler.calendar import load_calendar

@@ -17,9 +17,9 @@ from pydantic import Field, field_validator
 from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import App
 from bot.cli import EXTENSIONS, UsageError, run_async
-from bot.importer import Code, Importer, RowError, RowModel, importer
+from bot.core.app import App
+from bot.services.imports import Code, Importer, RowError, RowModel, importer
 from flows.i18n import Translator, translator
 from scheduler.calendar import load_calendar
 from scheduler.recurrence import (
@@ -364,7 +364,7 @@ def _add(settings, args) -> int:
                 + f" – {describe_schedule(t, spec.schedule)}"
                 + ("; " + _("next due {date}").format(date=t.date(next_due)) if next_due else "")
             )
-        from bot.reminders import PLAN_EVERY_MINUTES
+        from bot.services.reminders import PLAN_EVERY_MINUTES
 
         print(
             _(
@@ -438,7 +438,7 @@ def _set_active(settings, args) -> int:
 
 
 def _run_due(settings, args) -> int:
-    from bot.reminders import run_due
+    from bot.services.reminders import run_due
 
     moment = args.now
     if moment is not None and moment.tzinfo is None:

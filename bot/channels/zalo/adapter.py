@@ -40,10 +40,8 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot import engine
-from bot.app import App
-from bot.channels import zalo_facts as facts
-from bot.channels.zalo_client import (
+from bot.channels.zalo import facts
+from bot.channels.zalo.client import (
     DEFAULT_TIMEOUT,
     ZaloAppInfo,
     ZaloButton,
@@ -51,11 +49,13 @@ from bot.channels.zalo_client import (
     ZaloOAClient,
     ZaloOAuth,
 )
-from bot.channels.zalo_tokens import ZaloTokens
-from bot.keys import Keyring
-from bot.outbox_sender import Dead, Limits, OutboxSender, Outcome, Retry, Sent
-from bot.settings import Settings
-from flows.engine import EventKind, InboundEvent
+from bot.channels.zalo.tokens import ZaloTokens
+from bot.core import engine
+from bot.core.app import App
+from bot.core.keys import Keyring
+from bot.core.outbox_sender import Dead, Limits, OutboxSender, Outcome, Retry, Sent
+from bot.core.settings import Settings
+from flows.contract import EventKind, InboundEvent
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from bot.app import App
-from bot.context import DbContext
-from bot.effects import apply_all
+from bot.core.app import App
+from bot.core.context import DbContext
+from bot.core.effects import apply_all
 from flows import router
-from flows.engine import InboundEvent, Reply, State
+from flows.contract import InboundEvent, Reply, State
 from flows.i18n import normalise_locale
 from storage import conversations, inbound, outbox, people
 from storage.outbox import NewMessage
@@ -124,4 +124,4 @@ async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]
 
 
 # Modules whose effect appliers must be registered before any event is handled.
-from bot import reminders as _reminders  # noqa: E402, F401
+from bot.services import reminders as _reminders  # noqa: E402, F401

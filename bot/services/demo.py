@@ -18,8 +18,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import App
-from bot.invites import IssuedInvite, issue_invite, issue_registration
+from bot.core.app import App
+from bot.services.invites import IssuedInvite, issue_invite, issue_registration
 from flows import questionnaire as qn
 from flows.periods import month, quarter_of
 from storage import rollups, units
@@ -225,7 +225,7 @@ async def load(
         _pid, code = await issue_registration(app, session, name=name, role=role, unit=unit)
         summary.registrations.append((name, role, unit.code, code))
     # Deadlines for the wards' officials (the CCHC reports and the self-assessment).
-    from bot.deadlines import load_demo
+    from bot.cli.deadline import load_demo
 
     await load_demo(app, session, city.code)
     return summary

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import App
-from flows.engine import (
+from bot.core.app import App
+from flows.contract import (
     Attachment,
     ChannelChoice,
     DeadlineOverview,
@@ -162,12 +162,12 @@ class DbContext:
         )
 
     async def chart(self, report, period, locale: str, min_responses: int) -> Attachment:
-        from bot import charts
+        from bot.render import charts
 
         return await charts.chart_attachment(self.app, report, period, locale, min_responses)
 
     async def workbook(self, unit_id: int, period, locale: str, min_responses: int) -> Attachment:
-        from bot import export
+        from bot.render import workbook as export
 
         unit = await self._unit(unit_id)
         return await export.workbook_attachment(

@@ -45,8 +45,8 @@ from aiogram.methods.base import Response
 from aiogram.types import BufferedInputFile, CallbackQuery, Message, Update
 from pydantic import ValidationError
 
-from bot.outbox_sender import Dead, Outcome, Retry, Sent
-from flows.engine import EventKind, InboundEvent
+from bot.core.outbox_sender import Dead, Outcome, Retry, Sent
+from flows.contract import EventKind, InboundEvent
 from storage.outbox import NewMessage
 
 log = logging.getLogger(__name__)

@@ -22,10 +22,10 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import App
-from bot.charts import filename
+from bot.core.app import App
+from bot.render.charts import filename
 from flows import questionnaire as qn
-from flows.engine import Attachment
+from flows.contract import Attachment
 from flows.i18n import Translator, translator
 from flows.office_hours import working_days_left, working_hours_between
 from flows.periods import Period, describe

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot.app import App
+from bot.core.app import App
 from storage import outbox, people
 from storage.outbox import OutboxItem
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.engine import reply_payload
-from flows.engine import Reply
+from bot.core.engine import reply_payload
+from flows.contract import Reply
 from storage import outbox, people
 from storage.outbox import NewMessage
 

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from bot.channels import zalo_facts as facts
+from bot.channels.zalo import facts
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 # A refresh runs while the credential row is held (on SQLite: every writer of the
