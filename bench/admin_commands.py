@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import bot.services  # noqa: F401  (the effect appliers)
 from bot.core import engine
 from bot.core.app import App
 from bot.core.settings import Settings

@@ -48,9 +48,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bench.common import DEFAULT_PG, machine, postgres_database, province_of_officials
 from bot.channels.telegram.transport import render
-from bot.cli.deadline import DeadlineSpec, create
 from bot.core.app import App
 from bot.core.settings import Settings
+from bot.services.deadlines import DeadlineSpec, create
 from bot.services.reminders import dispatch_pass, plan_pass
 from scheduler.recurrence import Schedule
 from storage import outbox

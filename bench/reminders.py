@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import province_of_officials
-from bot.cli.deadline import DeadlineSpec, create, template_specs
 from bot.core.app import App
 from bot.core.settings import Settings
+from bot.services.deadlines import DeadlineSpec, create, template_specs
 from bot.services.reminders import dispatch_pass, plan_pass
 from scheduler.recurrence import Schedule
 from storage import people

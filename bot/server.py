@@ -14,11 +14,19 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
-from bot.channels import web
 from bot.channels.zalo import adapter as zalo
 from bot.core.app import App
 from bot.core.settings import Settings
-from bot.http import api_reports, dossiers, health, home, qr, telegram_webhook
+from bot.http import (
+    api_reports,
+    dossiers,
+    health,
+    home,
+    qr,
+    telegram_webhook,
+    web_chat,
+    zalo_webhook,
+)
 from bot.services import invites, reminders
 from flows.i18n import translator
 from storage.migrate import current_revision, head_revision
@@ -74,9 +82,9 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.include_router(telegram_webhook.router)
     api.include_router(dossiers.router)
     api.include_router(qr.router)
-    api.include_router(web.router)
-    if zalo.receives(app.settings):
-        api.include_router(zalo.router)
+    api.include_router(web_chat.router)
+    if app.settings.zalo_receives:
+        api.include_router(zalo_webhook.router)
     api.include_router(api_reports.router)
     return api
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+import bot.services  # noqa: F401  (the effect appliers, as every entry point does)
 from bot.core.app import App
 from bot.core.settings import Settings
 from storage.db import Database

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, insert, select
 
 import bot.services.notify
-from bot.cli.deadline import DeadlineSpec, create
 from bot.core.app import App
+from bot.services.deadlines import DeadlineSpec, create
 from bot.services.reminders import dispatch_pass, plan_pass, run_due
 from scheduler.calendar import WorkCalendar
 from scheduler.recurrence import parse_schedule
@@ -524,7 +524,7 @@ async def test_a_crash_between_planning_and_dispatch_loses_nothing(settings, clo
     await add_deadline(app, "BEN", "02/03/2027", unit_codes=["P.W1"], offsets=(1, 0))
     await plan_pass(app)  # committed; then the process "dies" mid-dispatch
     calls = 0
-    real = bot.notify.notify_people
+    real = bot.services.notify.notify_people
 
     async def dies_in_the_second_batch(*args, **kw):
         nonlocal calls
@@ -533,11 +533,11 @@ async def test_a_crash_between_planning_and_dispatch_loses_nothing(settings, clo
             raise ConnectionError("power cut")
         return await real(*args, **kw)
 
-    monkeypatch.setattr(bot.notify, "notify_people", dies_in_the_second_batch)
+    monkeypatch.setattr(bot.services.notify, "notify_people", dies_in_the_second_batch)
     with pytest.raises(ConnectionError):
         await dispatch_pass(app, batch=2)
     await app.close()
-    monkeypatch.setattr(bot.notify, "notify_people", real)
+    monkeypatch.setattr(bot.services.notify, "notify_people", real)
 
     restarted = App(settings, clock=clock)
     try:

@@ -143,7 +143,7 @@ async def test_posts_need_the_session_and_its_token(browser):
         assert "Phiên làm việc đã hết hạn" in again.text
         # A cookie signed with another key is no session either.
         other = SimpleNamespace(keys=Keyring(b"another-key"))
-        cookie = web._signer(other).dumps("A" * 24)
+        cookie = web.signer(other).dumps("A" * 24)
         stranger.cookies.set(web.COOKIE, cookie, domain="sipas.test", path="/chat")
         assert web.session_id(app, cookie) is None
         lost = await stranger.post("/chat", data={"csrf": web.csrf_token(other, "A" * 24)})

@@ -3,7 +3,7 @@
 Anyone with a browser can rate a service here, on the cheapest phone. A respondent is a
 random id kept in a signed session cookie (``itsdangerous``, keyed by the secret key).
 A post (a typed line, a button, the survey-code form) becomes an ``InboundEvent`` of
-channel ``web`` and runs through ``bot.engine.handle`` like every other channel; the
+channel ``web`` and runs through ``bot.core.engine.handle`` like every other channel; the
 browser is then redirected to ``GET /chat`` (post/redirect/get: a reload sends nothing
 twice, and a double tap reuses the page's event id, which the engine dedupes).
 
@@ -27,21 +27,17 @@ import secrets
 from html import escape
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from bot.core import engine
 from bot.core.app import App
 from bot.core.outbox_sender import Limits, OutboxSender, Sent
 from flows.contract import EventKind, InboundEvent
-from flows.i18n import LOCALES, Translator, normalise_locale, translator
-from flows.text import extract_code, format_code
-from storage import conversations, outbox
+from flows.i18n import LOCALES, Translator, translator
+from flows.text import format_code
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
 
 CHANNEL = "web"
 COOKIE = "sipas_chat"
@@ -77,7 +73,7 @@ class WebTransport:
 # --- session and CSRF --------------------------------------------------------------------
 
 
-def _signer(app: App) -> URLSafeTimedSerializer:
+def signer(app: App) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(app.keys.web_key, salt="sipas-web-chat")
 
 
@@ -86,7 +82,7 @@ def session_id(app: App, cookie: str | None) -> str | None:
     if not cookie:
         return None
     try:
-        uid = _signer(app).loads(cookie, max_age=SESSION_AGE)
+        uid = signer(app).loads(cookie, max_age=SESSION_AGE)
     except BadSignature:  # SignatureExpired is one too
         return None
     return uid if isinstance(uid, str) and _UID.fullmatch(uid) else None
@@ -95,72 +91,6 @@ def session_id(app: App, cookie: str | None) -> str | None:
 def csrf_token(app: App, uid: str) -> str:
     """The token every form of this session carries."""
     return hmac.new(app.keys.web_key, f"csrf:{uid}".encode(), hashlib.sha256).hexdigest()
-
-
-def _with_cookie(response: Response, app: App, uid: str) -> Response:
-    response.set_cookie(
-        COOKIE,
-        _signer(app).dumps(uid),
-        max_age=SESSION_AGE,
-        path="/chat",
-        httponly=True,
-        samesite="lax",
-        secure=(app.settings.public_url or "").startswith("https://"),
-    )
-    return response
-
-
-# --- routes ------------------------------------------------------------------------------
-
-
-@router.get("/chat", response_class=HTMLResponse)
-async def chat_page(request: Request, code: str | None = None, e: str | None = None):
-    app: App = request.app.state.sipas
-    uid = session_id(app, request.cookies.get(COOKIE))
-    messages: list[dict[str, Any]] = []
-    locale = app.settings.default_locale
-    if uid is None:
-        uid = secrets.token_urlsafe(18)  # a new respondent: nothing stored until they post
-    else:
-        await deliver(app, uid)
-        async with app.db.read() as session:
-            messages = await outbox.recent_sent(session, CHANNEL, uid, HISTORY)
-            state = await conversations.peek(session, CHANNEL, app.keys.user_hash(CHANNEL, uid))
-        if state:
-            locale = normalise_locale(state.get("locale"), locale)
-    prefill = extract_code(code) if code and len(code) <= 64 else None
-    page = render(
-        translator(locale, app.settings.timezone),
-        messages,
-        csrf=csrf_token(app, uid),
-        nonce=secrets.token_hex(16),
-        prefill=prefill,
-        notice=e,
-    )
-    return _with_cookie(HTMLResponse(page, headers=HEADERS), app, uid)
-
-
-@router.post("/chat")
-async def chat_post(request: Request):
-    app: App = request.app.state.sipas
-    length = request.headers.get("content-length", "")
-    if not length.isdigit() or int(length) > MAX_POST:
-        return _problem(app, 413, "too_long")
-    uid = session_id(app, request.cookies.get(COOKIE))
-    if uid is None:  # expired, or cookies are off: start again, with a word why
-        return RedirectResponse("/chat?e=session", status_code=303)
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if not hmac.compare_digest(fields.get("csrf", "").encode(), csrf_token(app, uid).encode()):
-        return _problem(app, 403, "csrf")
-    event = to_event(uid, fields)
-    if event is not None:
-        try:
-            await engine.handle(app, event)
-        except Exception:
-            log.exception("web chat event failed")
-            return _problem(app, 503, "busy")
-    return RedirectResponse("/chat#latest", status_code=303)
 
 
 async def deliver(app: App, uid: str) -> int:
@@ -312,7 +242,7 @@ def render(
     )
 
 
-def _problem(app: App, status: int, kind: str) -> HTMLResponse:
+def problem_page(app: App, status: int, kind: str) -> HTMLResponse:
     _ = translator(app.settings.default_locale, app.settings.timezone).gettext
     texts = {
         "too_long": _("That message is too long."),

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bot.channels.zalo import adapter as zalo
 from bot.channels.zalo.client import ZaloAuthError, new_pkce
-from bot.cli import EXTENSIONS, UsageError, run_async
+from bot.cli.common import UsageError, run_async
 from bot.core.app import App
 from bot.core.settings import Settings
 from flows.i18n import translator
@@ -33,9 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_connect)
     s = zsub.add_parser("status", help="whether tokens are stored and how long they are valid")
     s.set_defaults(func=_status)
-
-
-EXTENSIONS.append(register)
 
 
 def code_from(line: str, state: str) -> str:
@@ -56,7 +53,7 @@ def code_from(line: str, state: str) -> str:
 
 
 def _connect(settings: Settings, args) -> int:
-    if not zalo.sends(settings):
+    if not settings.zalo_sends:
         raise UsageError("set SIPAS_ZALO_APP_ID and SIPAS_ZALO_APP_SECRET first")
     redirect = args.redirect_uri or settings.public_url
     if not redirect:

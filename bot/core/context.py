@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,6 +24,10 @@ from storage import admin, deadlines, people, reports, surveys
 from storage.deadlines import TaskRow
 from storage.models import Unit
 from storage.people import PersonRow
+
+# Report attachments (chart, workbook) are drawn by bot.render, a layer above the core:
+# it plugs its makers in here when imported (bot.services imports it).
+ATTACHMENTS: dict[str, Callable[..., Awaitable[Attachment]]] = {}
 
 SNOOZE_DELAY = timedelta(hours=2)
 # /deadlines shows occurrences due from this long ago to this far ahead.
@@ -162,17 +167,12 @@ class DbContext:
         )
 
     async def chart(self, report, period, locale: str, min_responses: int) -> Attachment:
-        from bot.render import charts
-
-        return await charts.chart_attachment(self.app, report, period, locale, min_responses)
+        return await ATTACHMENTS["chart"](self.app, report, period, locale, min_responses)
 
     async def workbook(self, unit_id: int, period, locale: str, min_responses: int) -> Attachment:
-        from bot.render import workbook as export
-
         unit = await self._unit(unit_id)
-        return await export.workbook_attachment(
-            self.app, self.session, unit, period, locale, min_responses
-        )
+        make = ATTACHMENTS["workbook"]
+        return await make(self.app, self.session, unit, period, locale, min_responses)
 
     # --- reminders ------------------------------------------------------------------
 

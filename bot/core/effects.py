@@ -1,6 +1,10 @@
 """Applying the flows' effects inside the event's transaction.
 
-Each effect type has one applier; other modules add theirs with ``@applies(Type)``.
+Each effect type has one applier, registered with ``@applies(Type)``. The core applies
+the effects that touch only storage; effects whose work belongs to a service (follow-up
+alerts, reminders, feedback answers) are applied by that service, which registers its
+appliers here when ``bot.services`` is imported. An effect with no applier is a
+programming error and fails loudly.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from typing import Any
 
 from bot.core.context import DbContext
 from flows import contract as fx
-from storage import audit, people, rollups, surveys
+from storage import audit, people, surveys
 
 Applier = Callable[[DbContext, Any], Awaitable[None]]
 APPLIERS: dict[type, Applier] = {}
@@ -62,41 +66,9 @@ async def _record_answer(ctx: DbContext, e: fx.RecordAnswer) -> None:
     )
 
 
-@applies(fx.CompleteResponse)
-async def _complete(ctx: DbContext, e: fx.CompleteResponse) -> None:
-    from bot.services import followup  # it sends through bot.engine, which imports this module
-
-    response_id = await surveys.complete_response(
-        ctx.session, e.response_key, e.comment, e.completed_at
-    )
-    if response_id is not None:
-        await rollups.apply_response(ctx.session, response_id, ctx.app.tz)
-        await followup.on_completed(ctx, response_id)  # stuffing flags, negative bursts
-
-
 @applies(fx.AbandonResponse)
 async def _abandon(ctx: DbContext, e: fx.AbandonResponse) -> None:
     await surveys.abandon_response(ctx.session, e.response_key)
-
-
-@applies(fx.OpenFeedback)
-async def _feedback(ctx: DbContext, e: fx.OpenFeedback) -> None:
-    from bot.services import followup
-
-    contact = ctx.app.keys.encrypt(ctx.user_id) if e.wants_contact else None
-    feedback_id = await surveys.open_feedback(
-        ctx.session,
-        response_key=e.response_key,
-        unit_id=e.unit_id,
-        item_code=e.item_code,
-        reason=e.reason,
-        text=e.text,
-        wants_contact=e.wants_contact,
-        contact_channel=ctx.channel,
-        contact_ref_enc=contact,
-        at=e.created_at,
-    )
-    await followup.on_feedback(ctx, feedback_id, e)  # a contact request reaches the leader now
 
 
 @applies(fx.LinkPerson)
@@ -117,7 +89,3 @@ async def _unreachable(ctx: DbContext, e: fx.MarkUnreachable) -> None:
 async def _audit(ctx: DbContext, e: fx.Audit) -> None:
     actor = f"person:{ctx.person.person_id}" if ctx.person else f"user:{ctx.user_hash[:12]}"
     await audit.log(ctx.session, actor, e.action, target=e.target, detail=e.detail, at=ctx.now)
-
-
-# Appliers of other flows' effects register themselves on import.
-from bot.services import admin_effects  # noqa: E402, F401

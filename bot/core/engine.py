@@ -8,17 +8,16 @@ is processed as if new. A redelivery after the commit is recognised and changes 
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 from bot.core.app import App
 from bot.core.context import DbContext
 from bot.core.effects import apply_all
+from bot.core.replies import reply_payload
 from flows import router
-from flows.contract import InboundEvent, Reply, State
+from flows.contract import InboundEvent, State
 from flows.i18n import normalise_locale
 from storage import conversations, inbound, outbox, people
 from storage.outbox import NewMessage
@@ -56,20 +55,6 @@ def sanitise(event: InboundEvent) -> InboundEvent:
     if (text, payload, hint) == (event.text, event.payload, event.locale_hint):
         return event
     return replace(event, text=text, payload=payload, locale_hint=hint)
-
-
-def reply_payload(reply: Reply) -> dict[str, Any]:
-    """A neutral reply as stored in the outbox (renderers turn it into API calls)."""
-    payload: dict[str, Any] = {"text": reply.text}
-    if reply.buttons:
-        payload["buttons"] = [{"label": b.label, "payload": b.payload} for b in reply.buttons]
-    if reply.attachment is not None:
-        payload["attachment"] = {
-            "filename": reply.attachment.filename,
-            "mime": reply.attachment.mime,
-            "data": base64.b64encode(reply.attachment.data).decode(),
-        }
-    return payload
 
 
 async def handle(app: App, event: InboundEvent, also: Sequence[NewMessage] = ()) -> bool:
@@ -121,7 +106,3 @@ async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]
         ]
         await outbox.enqueue(session, [*also, *messages], now)
     return True
-
-
-# Modules whose effect appliers must be registered before any event is handled.
-from bot.services import reminders as _reminders  # noqa: E402, F401

@@ -127,6 +127,16 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def zalo_receives(self) -> bool:
+        """Whether Zalo webhooks can be verified (app id and OA secret are set)."""
+        return bool(self.zalo_app_id and self.zalo_oa_secret)
+
+    @property
+    def zalo_sends(self) -> bool:
+        """Whether Zalo messages can be sent (app id and secret are needed to refresh tokens)."""
+        return bool(self.zalo_app_id and self.zalo_app_secret)
+
+    @property
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.context import DbContext
 from bot.core.effects import applies
+from bot.core.replies import reply_payload
 from flows.admin import HandleFeedback, ResolveFlags
 from flows.contract import Reply
 from flows.i18n import translator
@@ -13,8 +14,6 @@ from storage.outbox import NewMessage
 
 @applies(HandleFeedback)
 async def _handle_feedback(ctx: DbContext, e: HandleFeedback) -> None:
-    from bot.core.engine import reply_payload  # bot.engine imports the appliers' module
-
     assert ctx.person is not None
     contact = await admin.mark_handled(
         ctx.session, e.feedback_id, ctx.person.person_id, e.note, e.handled_at

@@ -225,7 +225,7 @@ async def load(
         _pid, code = await issue_registration(app, session, name=name, role=role, unit=unit)
         summary.registrations.append((name, role, unit.code, code))
     # Deadlines for the wards' officials (the CCHC reports and the self-assessment).
-    from bot.cli.deadline import load_demo
+    from bot.services.deadlines import load_demo
 
     await load_demo(app, session, city.code)
     return summary

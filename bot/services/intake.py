@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
-from bot.core.engine import reply_payload
+from bot.core.replies import reply_payload
 from bot.core.settings import Settings
 from bot.services.invites import issue_invite, web_link
 from flows.contract import Reply
@@ -101,9 +101,7 @@ def channel_enabled(settings: Settings, channel: str) -> bool:
     if channel == "telegram":
         return settings.telegram_token is not None
     if channel == "zalo":
-        from bot.channels.zalo import adapter as zalo
-
-        return zalo.sends(settings)  # the same test that starts the Zalo sender
+        return settings.zalo_sends  # the same test that starts the Zalo sender
     return False
 
 

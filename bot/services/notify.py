@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.engine import reply_payload
+from bot.core.replies import reply_payload
 from flows.contract import Reply
 from storage import outbox, people
 from storage.outbox import NewMessage

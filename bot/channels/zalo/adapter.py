@@ -2,7 +2,7 @@
 
 In: ``POST /webhooks/zalo``. The signature is checked on the raw body before anything
 is parsed (401, nothing stored, the reason logged without the body); then the event
-becomes an ``InboundEvent`` and goes through ``bot.engine.handle``; the answer is 200
+becomes an ``InboundEvent`` and goes through ``bot.core.engine.handle``; the answer is 200
 only after that committed (5xx otherwise, so Zalo delivers again and the dedupe key
 makes that harmless). Event types we do not handle are acknowledged and ignored.
 
@@ -37,8 +37,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from bot.channels.zalo import facts
 from bot.channels.zalo.client import (
@@ -50,7 +48,6 @@ from bot.channels.zalo.client import (
     ZaloOAuth,
 )
 from bot.channels.zalo.tokens import ZaloTokens
-from bot.core import engine
 from bot.core.app import App
 from bot.core.keys import Keyring
 from bot.core.outbox_sender import Dead, Limits, OutboxSender, Outcome, Retry, Sent
@@ -70,20 +67,8 @@ _TAG_LENGTH = 10
 _TIMESTAMP = re.compile(rb'"timestamp"\s*:\s*"?(\d{1,20})"?')
 ZALO_LIMITS = Limits(per_second=facts.SEND_PER_SECOND, per_chat_interval=0.3)
 
-router = APIRouter()
-
 
 # --- configuration -------------------------------------------------------------------
-
-
-def receives(settings: Settings) -> bool:
-    """Whether webhooks can be verified (app id and OA secret are set)."""
-    return bool(settings.zalo_app_id and settings.zalo_oa_secret)
-
-
-def sends(settings: Settings) -> bool:
-    """Whether messages can be sent (the app id and secret are needed to refresh tokens)."""
-    return bool(settings.zalo_app_id and settings.zalo_app_secret)
 
 
 @dataclass
@@ -113,7 +98,7 @@ async def open_channel(app: App) -> AsyncIterator[ZaloChannel]:
 
 def services(app: App) -> list[tuple[str, Any]]:
     """Background work for ``sipas-bot serve``: the outbox sender and the token keeper."""
-    if not sends(app.settings):
+    if not app.settings.zalo_sends:
         return []
 
     async def run(stop: asyncio.Event) -> None:
@@ -234,46 +219,6 @@ def to_event(data: dict[str, Any], keys: Keyring, now: datetime) -> InboundEvent
         text=text,
         payload=payload,
     )
-
-
-async def webhook(request: Request) -> JSONResponse:
-    """Verify, parse, process one Zalo event; 200 only once it is committed."""
-    app: App = request.app.state.sipas
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        log.warning("zalo webhook refused: body of %s bytes", declared)
-        return JSONResponse({"error": "body too large"}, status_code=413)
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        log.warning("zalo webhook refused: body of %d bytes", len(raw))
-        return JSONResponse({"error": "body too large"}, status_code=413)
-    problem = verify(app.settings, raw, request.headers.get(facts.SIGNATURE_HEADER))
-    if problem:
-        log.warning("zalo webhook refused: %s", problem)
-        return JSONResponse({"error": "bad signature"}, status_code=401)
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        log.warning("zalo webhook refused: signed body is not JSON")
-        return JSONResponse({"error": "body is not JSON"}, status_code=400)
-    if not isinstance(data, dict):
-        return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
-    event = to_event(data, app.keys, app.now())
-    if event is None:
-        return JSONResponse({"ok": True, "ignored": True})
-    try:
-        await engine.handle(app, event)
-    except engine.BadEvent as exc:
-        log.warning("zalo webhook refused: %s", exc)
-        return JSONResponse({"error": "malformed event"}, status_code=400)
-    except Exception:
-        log.exception("zalo event %s failed; Zalo will deliver it again", event.event_id)
-        return JSONResponse({"error": "processing failed"}, status_code=500)
-    return JSONResponse({"ok": True})
-
-
-# A plain Starlette route, as for Telegram: no FastAPI parameter machinery per event.
-router.add_route("/webhooks/zalo", webhook, methods=["POST"], include_in_schema=False)
 
 
 # --- rendering ---------------------------------------------------------------------

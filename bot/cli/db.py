@@ -1,0 +1,51 @@
+"""``db upgrade`` and ``db rebuild-rollups``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from bot.cli.common import (
+    run_async,
+)
+
+if TYPE_CHECKING:
+    from bot.core.app import App
+    from bot.core.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("db", help="database")
+    dbsub = p.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)
+    dbsub.add_parser(
+        "rebuild-rollups", help="recompute the report rollups from the raw answers"
+    ).set_defaults(func=_db_rebuild_rollups)
+
+
+def _db_upgrade(settings: Settings, args) -> int:
+    from storage import rollups
+    from storage.migrate import current_revision, upgrade
+
+    async def body(app: App) -> int:
+        await upgrade(app.db)
+        print(f"database at revision {await current_revision(app.db)} ({app.db.dialect})")
+        async with app.db.write() as session:
+            if await rollups.missing(session):  # data from before the rollups existed
+                answers, responses = await rollups.rebuild(session, app.tz)
+                print(f"report rollups rebuilt: {answers} answer rows, {responses} response rows")
+        return 0
+
+    return run_async(settings, body)
+
+
+def _db_rebuild_rollups(settings: Settings, args) -> int:
+    from storage import rollups
+
+    async def body(app: App) -> int:
+        async with app.db.write() as session:
+            answers, responses = await rollups.rebuild(session, app.tz)
+        print(f"report rollups rebuilt: {answers} answer rows, {responses} response rows")
+        return 0
+
+    return run_async(settings, body)

@@ -1,0 +1,64 @@
+"""``person add``: officials, leaders and admins, with their registration codes."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from bot.cli.common import (
+    UsageError,
+    resolve_unit,
+    run_async,
+)
+from flows.i18n import LOCALES, translator
+
+if TYPE_CHECKING:
+    from bot.core.app import App
+    from bot.core.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("person", help="officials, leaders and admins")
+    psub = p.add_subparsers(dest="person_command", required=True, metavar="ACTION")
+    c = psub.add_parser("add", help="add a person; prints their registration code")
+    c.add_argument("--name", required=True)
+    c.add_argument("--unit", required=True, help="unit code")
+    c.add_argument("--role", required=True, choices=("official", "leader", "admin"))
+    c.add_argument("--locale", choices=LOCALES, default=None)
+    c.set_defaults(func=_person_add)
+
+
+def _person_add(settings: Settings, args) -> int:
+    from bot.services import invites
+    from flows.text import format_code
+
+    if not args.name.strip():
+        raise UsageError("--name must not be empty")
+
+    async def body(app: App) -> int:
+        _ = translator(settings.default_locale, settings.timezone).gettext
+        async with app.db.write() as session:
+            unit = await resolve_unit(app, session, args.unit)
+            _pid, code = await invites.issue_registration(
+                app,
+                session,
+                name=args.name.strip(),
+                role=args.role,
+                unit=unit,
+                locale=args.locale or settings.default_locale,
+            )
+        print(
+            _("Added {name} ({role}) to {unit}.").format(
+                name=args.name.strip(), role=args.role, unit=unit.name
+            )
+        )
+        print(_("Registration code: {code}").format(code=format_code(code)))
+        print(
+            _(
+                "They send /start {code} (or just the code) to the bot on Telegram or Zalo "
+                "within 14 days."
+            ).format(code=code)
+        )
+        return 0
+
+    return run_async(settings, body)

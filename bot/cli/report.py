@@ -1,0 +1,109 @@
+"""``report satisfaction`` and ``report quota``: tables, CSV, JSON, XLSX and charts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bot.cli.common import (
+    UsageError,
+    date_arg,
+    emit,
+    format_args,
+    need_out,
+    resolve_period,
+    resolve_unit,
+    run_async,
+    write_workbook,
+)
+from flows.i18n import translator
+
+if TYPE_CHECKING:
+    from bot.core.app import App
+    from bot.core.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="satisfaction and quota reports")
+    rsub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")
+    c = rsub.add_parser("satisfaction", help="percentages per unit and element")
+    c.add_argument("--unit", help="unit code (default: the top unit)")
+    c.add_argument(
+        "--from", dest="date_from", type=date_arg, help="first day (dd/mm/yyyy or yyyy-mm-dd)"
+    )
+    c.add_argument("--to", dest="date_to", type=date_arg, help="last day")
+    c.add_argument("--period", help="10/2023, Q4/2023, 2023, 'tháng này'… (instead of --from/--to)")
+    format_args(c)
+    c.add_argument("--chart", type=Path, help="also draw the chart as a PNG to this file")
+    c.set_defaults(func=_report_satisfaction)
+    c = rsub.add_parser("quota", help="questionnaires collected against targets")
+    c.add_argument("--unit", help="unit code (default: the top unit)")
+    c.add_argument("--period", help="10/2023, Q4/2023, 2023… (default: this quarter)")
+    format_args(c)
+    c.set_defaults(func=_report_quota)
+
+
+def _report_satisfaction(settings: Settings, args) -> int:
+    from bot.render import report_text as reporting
+    from storage import reports
+
+    need_out(args)
+
+    async def body(app: App) -> int:
+        t = translator(settings.default_locale, settings.timezone)
+        today = app.now().astimezone(app.tz).date()
+        try:
+            period = reporting.choose_period(args.period, args.date_from, args.date_to, today)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        async with app.db.read() as session:
+            unit = await resolve_unit(app, session, args.unit)
+            report = await reports.satisfaction(session, unit, period.start, period.end, app.tz)
+            if args.format == "xlsx":
+                await write_workbook(app, session, unit, period, args.out)
+        if args.chart:
+            from bot.render.charts import satisfaction_png
+            from flows.privacy import Privacy
+
+            target = settings.satisfaction_target
+            png = await asyncio.to_thread(satisfaction_png, report, t, period, Privacy(), target)
+            await asyncio.to_thread(args.chart.write_bytes, png)
+        render = {
+            "json": lambda: reporting.satisfaction_json(report),
+            "csv": lambda: reporting.satisfaction_csv(report),
+            "table": lambda: reporting.satisfaction_table(report, t, period),
+        }.get(args.format)
+        if render:
+            emit(render(), args.out)
+        return 0
+
+    return run_async(settings, body)
+
+
+def _report_quota(settings: Settings, args) -> int:
+    from bot.render import report_text as reporting
+    from storage import reports
+
+    need_out(args)
+
+    async def body(app: App) -> int:
+        t = translator(settings.default_locale, settings.timezone)
+        today = app.now().astimezone(app.tz).date()
+        period = resolve_period(app, args.period)
+        async with app.db.read() as session:
+            unit = await resolve_unit(app, session, args.unit)
+            rows = await reports.quota_progress(session, unit, period.start, period.end, app.tz)
+            if args.format == "xlsx":
+                await write_workbook(app, session, unit, period, args.out)
+        render = {
+            "json": lambda: reporting.quota_json(rows),
+            "csv": lambda: reporting.quota_csv(rows),
+            "table": lambda: reporting.quota_table(rows, t, unit.name, period, today),
+        }.get(args.format)
+        if render:
+            emit(render(), args.out)
+        return 0
+
+    return run_async(settings, body)

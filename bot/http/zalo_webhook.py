@@ -1,0 +1,62 @@
+"""``POST /webhooks/zalo``: Zalo OA events.
+
+The body's size is checked before it is read, the signature before it is parsed; the
+answer is 200 only after the engine committed the event, 5xx when processing failed so
+Zalo delivers it again (the engine recognises an event it already processed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot.channels.zalo import facts
+from bot.channels.zalo.adapter import MAX_BODY, to_event, verify
+from bot.core import engine
+from bot.core.app import App
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+async def webhook(request: Request) -> JSONResponse:
+    """Verify, parse, process one Zalo event; 200 only once it is committed."""
+    app: App = request.app.state.sipas
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        log.warning("zalo webhook refused: body of %s bytes", declared)
+        return JSONResponse({"error": "body too large"}, status_code=413)
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        log.warning("zalo webhook refused: body of %d bytes", len(raw))
+        return JSONResponse({"error": "body too large"}, status_code=413)
+    problem = verify(app.settings, raw, request.headers.get(facts.SIGNATURE_HEADER))
+    if problem:
+        log.warning("zalo webhook refused: %s", problem)
+        return JSONResponse({"error": "bad signature"}, status_code=401)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        log.warning("zalo webhook refused: signed body is not JSON")
+        return JSONResponse({"error": "body is not JSON"}, status_code=400)
+    if not isinstance(data, dict):
+        return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
+    event = to_event(data, app.keys, app.now())
+    if event is None:
+        return JSONResponse({"ok": True, "ignored": True})
+    try:
+        await engine.handle(app, event)
+    except engine.BadEvent as exc:
+        log.warning("zalo webhook refused: %s", exc)
+        return JSONResponse({"error": "malformed event"}, status_code=400)
+    except Exception:
+        log.exception("zalo event %s failed; Zalo will deliver it again", event.event_id)
+        return JSONResponse({"error": "processing failed"}, status_code=500)
+    return JSONResponse({"ok": True})
+
+
+# A plain Starlette route, as for Telegram: no FastAPI parameter machinery per event.
+router.add_route("/webhooks/zalo", webhook, methods=["POST"], include_in_schema=False)
