@@ -35,9 +35,14 @@ chat: $(STAMP)
 bench-deps: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 
+## lint: style, formatting, the import layers (no cycles, nothing imports upward), file sizes
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	@over=$$(find bot flows storage scheduler -name '*.py' -not -path '*/migrations/*' \
+		-exec wc -l {} + | awk '$$2 != "total" && $$1 > 400 {print "  " $$2 ": " $$1 " lines"}'); \
+	if [ -n "$$over" ]; then echo "Files over 400 lines (split them by role):"; echo "$$over"; exit 1; fi
 
 ## messages: re-extract translatable strings and merge them into the catalogues
 messages: $(STAMP)

@@ -684,7 +684,7 @@ async def test_a_failure_in_the_middle_of_a_split_message_does_not_repeat_the_st
 
 
 async def test_attachments_are_uploaded_then_sent(world):
-    from bot.services.invites import qr_png
+    from bot.render.qr import qr_png
 
     fake, app = world.fake, world.app
     user = "5510000000000000019"

@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _invite_create(settings: Settings, args) -> int:
     from sqlalchemy import select
 
+    from bot.render.qr import qr_png
     from bot.services import invites
     from storage.models import Dossier, Procedure
 
@@ -102,7 +103,7 @@ def _invite_create(settings: Settings, args) -> int:
         print(_("Zalo: {instruction}").format(instruction=invites.zalo_instruction(code)))
         print(_("Web: {link}").format(link=invites.web_link(app, code)))
         if args.qr:
-            args.qr.write_bytes(invites.qr_png(invites.survey_link(app, code)))
+            args.qr.write_bytes(qr_png(invites.survey_link(app, code)))
             print(_("QR code written to {path}").format(path=args.qr))
         if args.poster:
             from bot.render.poster import counter_poster

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from bot.render.qr import qr_png
 from bot.services import invites
 from flows.text import extract_code
 
@@ -30,5 +31,5 @@ async def qr_code(code: str, request: Request) -> Response:
     if normalised is None:
         raise HTTPException(status_code=404, detail="not a survey code")
     app = request.app.state.sipas
-    png = invites.qr_png(invites.survey_link(app, normalised))
+    png = qr_png(invites.survey_link(app, normalised))
     return Response(png, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})

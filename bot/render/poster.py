@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.services.invites import qr_png
+from bot.render.qr import qr_png
 from flows.i18n import Translator
 from flows.text import format_code
 

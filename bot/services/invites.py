@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import timedelta
 
-import qrcode
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
@@ -60,18 +58,6 @@ def telegram_link(app: App, code: str) -> str | None:
 def zalo_instruction(code: str) -> str:
     """What a citizen sends to the Official Account (Vietnamese: it is printed on receipts)."""
     return f"Quan tâm Zalo OA của đơn vị và gửi tin nhắn: DG {format_code(code)}"
-
-
-def qr_png(data: str, box_size: int = 8) -> bytes:
-    """A QR code of ``data`` as PNG bytes (error correction M, readable on a receipt)."""
-    qr = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=box_size, border=4
-    )
-    qr.add_data(data)
-    qr.make(fit=True)
-    buf = io.BytesIO()
-    qr.make_image(fill_color="black", back_color="white").save(buf, format="PNG")
-    return buf.getvalue()
 
 
 async def issue_invite(
