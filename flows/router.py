@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import flows.admin  # noqa: F401  (registers the admin and leader commands)
+import flows.admin
+import flows.admin_feedback
+import flows.admin_flags  # noqa: F401
 from flows import officials as _officials  # noqa: F401  (registers its commands and buttons)
 from flows import survey
 from flows.common import command_args, is_command, tr

@@ -1,11 +1,12 @@
-"""Appliers of the admin flows' effects (flows/admin.py)."""
+"""Appliers of the admin flows' effects (flows/admin_feedback.py, flows/admin_flags.py)."""
 
 from __future__ import annotations
 
 from bot.core.context import DbContext
 from bot.core.effects import applies
 from bot.core.replies import reply_payload
-from flows.admin import HandleFeedback, ResolveFlags
+from flows.admin_feedback import HandleFeedback
+from flows.admin_flags import ResolveFlags
 from flows.contract import Reply
 from flows.i18n import translator
 from storage import admin, outbox
