@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import holidays
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.deadlines import overrides
+from storage.holiday_overrides import overrides
 
 # A loop bound, not a rule: no stretch of days off is anywhere near this long.
 _MAX_SCAN = 366

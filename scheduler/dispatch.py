@@ -24,7 +24,9 @@ from flows.i18n import translator
 from flows.officials import Assignee, escalation_reply, not_mine_alert, reminder_reply
 from scheduler.calendar import OfficeHours, WorkCalendar
 from storage import deadlines as store
-from storage.deadlines import ClaimedReminder, ReminderContext
+from storage import reminders as reminder_store
+from storage import tasks as task_store
+from storage.reminders import ClaimedReminder, ReminderContext
 
 # notify(session, [(person id, reply, outbox dedupe key)], now) → for each: reachable?
 Notify = Callable[
@@ -60,9 +62,9 @@ async def dispatch(
     result = DispatchResult()
     if not hours.is_open(now, cal, tz):
         return result
-    claimed = await store.claim_due(session, now, limit)
+    claimed = await reminder_store.claim_due(session, now, limit)
     result.claimed = [r.id for r in claimed]
-    contexts = await store.reminder_context(session, result.claimed)
+    contexts = await reminder_store.reminder_context(session, result.claimed)
     today = now.astimezone(tz).date()
     cancel: dict[str, list[int]] = defaultdict(list)
     skip: dict[str, list[int]] = defaultdict(list)
@@ -119,10 +121,10 @@ async def dispatch(
             skip["unreachable"].append(r.id)
 
     for reason, ids in cancel.items():
-        await store.set_reminder_status(session, ids, store.CANCELLED, reason)
+        await reminder_store.set_reminder_status(session, ids, store.CANCELLED, reason)
         result.cancelled += len(ids)
     for reason, ids in skip.items():
-        await store.set_reminder_status(session, ids, store.SKIPPED, reason)
+        await reminder_store.set_reminder_status(session, ids, store.SKIPPED, reason)
         result.skipped += len(ids)
     return result
 
@@ -137,8 +139,10 @@ async def _escalation(
 ) -> Reply | None:
     """The leader's list of who, in the units they answer for, has not answered;
     None when everyone has by now."""
-    people = await store.assignees(session, r.occurrence_id)
-    bosses = await store.supervisors(session, {p.unit_path for p in people}, ("leader", "admin"))
+    people = await task_store.assignees(session, r.occurrence_id)
+    bosses = await task_store.supervisors(
+        session, {p.unit_path for p in people}, ("leader", "admin")
+    )
     mine = [p for p in people if r.person_id in bosses.get(p.unit_path, [])]
     pending = [Assignee(p.name, p.unit_name) for p in mine if p.status == store.PENDING]
     if not pending:
@@ -155,7 +159,7 @@ async def _disowned(
 ) -> Reply | None:
     """What an admin is told when an assignee says the task is not theirs (None when it
     was answered otherwise since)."""
-    people = await store.assignees(session, r.occurrence_id)
+    people = await task_store.assignees(session, r.occurrence_id)
     who = next((p for p in people if p.assignment_id == r.assignment_id), None)
     if who is None or who.status != store.NOT_MINE:
         return None

@@ -20,8 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from flows.i18n import translator
 from flows.officials import QuotaPace, nudge_reply
 from scheduler.calendar import OfficeHours, WorkCalendar
-from storage import deadlines as store
 from storage import reports, units
+from storage import tasks as task_store
 from storage.people import locales
 
 # notify(session, person_id, reply, now, *, dedupe_key=…) -> newly queued?
@@ -79,7 +79,7 @@ async def nudge(
             )
     queued = 0
     for unit_id, paces in behind.items():
-        officials = await store.persons_in_unit(session, unit_id, "official")
+        officials = await task_store.persons_in_unit(session, unit_id, "official")
         for person_id, locale in (await locales(session, officials)).items():
             reply = nudge_reply(translator(locale, tz.key), paces)
             key = f"nudge:{person_id}:{today.isoformat()}"

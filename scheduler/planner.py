@@ -26,7 +26,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from scheduler.calendar import OfficeHours, WorkCalendar
 from scheduler.recurrence import parse_schedule
 from storage import deadlines as store
-from storage.deadlines import NewReminder, OpenOccurrence
+from storage import reminders as reminder_store
+from storage import tasks as task_store
+from storage.deadlines import OpenOccurrence
+from storage.reminders import NewReminder
 
 
 @dataclass
@@ -113,7 +116,7 @@ async def plan(
             for day, kind in sorted(days.items())
         ]
     rows += await _escalations(session, cal, hours, tz, by_id, pending, horizon)
-    result.reminders = await store.add_reminders(session, rows, now)
+    result.reminders = await reminder_store.add_reminders(session, rows, now)
     return result
 
 
@@ -134,8 +137,10 @@ async def _escalations(
         day = cal.add_working_days(occ.due_on, occ.escalate_after)
         if day > horizon:
             continue
-        people = [a for a in await store.assignees(session, occ.id) if a.status == store.PENDING]
-        bosses = await store.supervisors(
+        people = [
+            a for a in await task_store.assignees(session, occ.id) if a.status == store.PENDING
+        ]
+        bosses = await task_store.supervisors(
             session, {p.unit_path for p in people}, ("leader", "admin")
         )
         for leader in sorted({b for p in people for b in bosses.get(p.unit_path, [])}):

@@ -54,3 +54,11 @@ async def plan_for_these_values(session: AsyncSession) -> None:
     """
     if dialect(session) == "postgresql":
         await session.exec(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+async def insert_new(session, model, rows: list[dict], unique: list[str]) -> int:
+    """Insert ``rows`` in one statement, skipping those whose ``unique`` key exists (written
+    by an earlier pass, or by another process a moment ago); how many were new."""
+    stmt = insert(session, model).on_conflict_do_nothing(index_elements=unique)
+    result = await session.exec(stmt.returning(model.__table__.c[unique[0]]), params=rows)
+    return len(result.all())

@@ -18,6 +18,7 @@ from bot.services.reminders import dispatch_pass, plan_pass, run_due
 from scheduler.calendar import WorkCalendar
 from scheduler.recurrence import parse_schedule
 from storage import deadlines as store
+from storage import holiday_overrides as holiday_store
 from storage import people, rollups
 from storage.models import Assignment, Outbox, Person, Quota, Reminder, Response
 from tests.builders import Citizen, make_org, new_registration
@@ -126,7 +127,7 @@ async def test_a_swap_day_from_the_override_list_is_a_working_day(app, clock):
     at(clock, 2027, 2, 15, 9, 0)
     _org, team = await staff(app)
     async with app.db.write() as session:
-        await store.set_override(session, date(2027, 2, 20), True, "Làm bù", app.now())
+        await holiday_store.set_override(session, date(2027, 2, 20), True, "Làm bù", app.now())
     await add_deadline(app, "SWAP", "22/02/2027", unit_codes=["P.W1"], offsets=(1,))
     at(clock, 2027, 2, 19, 9, 0)  # Friday: not the day any more
     await run_due(app)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from scheduler.calendar import load_calendar
 from scheduler.recurrence import parse_date
-from storage import deadlines as store
+from storage import holiday_overrides as holiday_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +51,7 @@ def _holiday_add(settings, args) -> int:
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
         async with app.db.write() as session:
-            await store.set_override(session, args.day, args.working, args.name, app.now())
+            await holiday_store.set_override(session, args.day, args.working, args.name, app.now())
         text = (
             t.gettext("{date} is a working day.")
             if args.working
@@ -66,7 +66,7 @@ def _holiday_add(settings, args) -> int:
 def _holiday_remove(settings, args) -> int:
     async def body(app: App) -> int:
         async with app.db.write() as session:
-            if not await store.remove_override(session, args.day):
+            if not await holiday_store.remove_override(session, args.day):
                 raise UsageError(f"no override on {args.day:%d/%m/%Y}")
         return 0
 
@@ -80,7 +80,7 @@ def _holiday_list(settings, args) -> int:
         year = args.year or _today(app).year
         async with app.db.read() as session:
             cal = await load_calendar(session)
-            own = {o.day: o for o in await store.list_overrides(session, year)}
+            own = {o.day: o for o in await holiday_store.list_overrides(session, year)}
         days = {d for d in cal.overrides if d.year == year}
         start = date(year, 1, 1)
         days |= {

@@ -20,10 +20,11 @@ from flows.contract import (
     UnitInfo,
 )
 from scheduler.calendar import WorkCalendar, load_calendar
-from storage import admin, deadlines, people, reports, surveys
-from storage.deadlines import TaskRow
+from storage import admin, people, reports, surveys
+from storage import tasks as task_store
 from storage.models import Unit
 from storage.people import PersonRow
+from storage.tasks import TaskRow
 
 # Report attachments (chart, workbook) are drawn by bot.render, a layer above the core:
 # it plugs its makers in here when imported (bot.services imports it).
@@ -198,13 +199,13 @@ class DbContext:
     async def open_tasks(self) -> list[TaskInfo]:
         if self.person is None:
             return []
-        rows = await deadlines.open_tasks(self.session, self.person.person_id)
+        rows = await task_store.open_tasks(self.session, self.person.person_id)
         return [await self._task(row) for row in rows]
 
     async def find_task(self, assignment_id: int) -> TaskInfo | None:
         if self.person is None:
             return None
-        row = await deadlines.task(self.session, self.person.person_id, assignment_id)
+        row = await task_store.task(self.session, self.person.person_id, assignment_id)
         return await self._task(row) if row else None
 
     async def snooze_time(self) -> datetime:
@@ -215,7 +216,7 @@ class DbContext:
         if self.person_row is None:
             return []
         today = self.now.astimezone(self.app.tz).date()
-        rows = await deadlines.occurrence_summaries(
+        rows = await task_store.occurrence_summaries(
             self.session,
             self.person_row.unit_path,
             today - OVERVIEW_PAST,

@@ -26,7 +26,9 @@ from scheduler.calendar import load_calendar
 from scheduler.dispatch import DispatchResult
 from scheduler.planner import PlanResult
 from storage import deadlines, people
-from storage.deadlines import NewReminder
+from storage import reminders as reminder_store
+from storage import tasks as task_store
+from storage.reminders import NewReminder
 
 log = logging.getLogger(__name__)
 DISPATCH_BATCH = 200
@@ -133,16 +135,16 @@ def services(app: App) -> list[tuple[str, Callable[[asyncio.Event], Awaitable[No
 
 @applies(MarkTaskDone)
 async def _done(ctx: DbContext, e: MarkTaskDone) -> None:
-    await deadlines.answer(
+    await task_store.answer(
         ctx.session, e.assignment_id, ctx.person.person_id, deadlines.DONE, e.at, ctx.channel
     )
 
 
 @applies(SnoozeTask)
 async def _snooze(ctx: DbContext, e: SnoozeTask) -> None:
-    task = await deadlines.task(ctx.session, ctx.person.person_id, e.assignment_id)
+    task = await task_store.task(ctx.session, ctx.person.person_id, e.assignment_id)
     if task is not None:
-        await deadlines.snooze(
+        await task_store.snooze(
             ctx.session,
             e.assignment_id,
             ctx.person.person_id,
@@ -155,12 +157,12 @@ async def _snooze(ctx: DbContext, e: SnoozeTask) -> None:
 @applies(DisownTask)
 async def _not_mine(ctx: DbContext, e: DisownTask) -> None:
     person = ctx.person_row
-    if not await deadlines.answer(
+    if not await task_store.answer(
         ctx.session, e.assignment_id, person.id, deadlines.NOT_MINE, e.at, ctx.channel
     ):
         return
-    task = await deadlines.task(ctx.session, person.id, e.assignment_id)
-    found = await deadlines.supervisors(ctx.session, [person.unit_path], ("admin", "leader"))
+    task = await task_store.task(ctx.session, person.id, e.assignment_id)
+    found = await task_store.supervisors(ctx.session, [person.unit_path], ("admin", "leader"))
     cal = await load_calendar(ctx.session)
     # A durable row like any reminder: the admin hears of it in office hours.
     when = ctx.app.settings.hours.next_open(ctx.now, cal, ctx.app.tz)
@@ -176,7 +178,7 @@ async def _not_mine(ctx: DbContext, e: DisownTask) -> None:
         for admin in found.get(person.unit_path, [])
         if admin != person.id
     ]
-    await deadlines.add_reminders(ctx.session, alerts, ctx.now)
+    await reminder_store.add_reminders(ctx.session, alerts, ctx.now)
 
 
 @applies(SetReminderChannel)
