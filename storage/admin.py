@@ -13,14 +13,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import flags
 from storage.models import (
     Answer,
     Conversation,
-    Feedback,
     Person,
     Procedure,
     Questionnaire,
@@ -31,7 +29,6 @@ from storage.surveys import COMPLETED
 
 # A flagged response an admin decided not to count, ever (its answers are kept).
 REJECTED = "rejected"
-OPEN, HANDLED = "open", "handled"
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ async def all_units(session: AsyncSession) -> list[UnitRow]:
     return [UnitRow(*row) for row in (await session.exec(stmt)).all()]
 
 
-def _in_subtree(path: str):
+def in_subtree(path: str):
     return Unit.path.startswith(path)
 
 
@@ -91,7 +88,7 @@ async def comments(
         .join(Unit, Unit.id == Response.unit_id)
         .outerjoin(Procedure, Procedure.id == Response.procedure_id)
         .where(
-            _in_subtree(path),
+            in_subtree(path),
             Response.status == COMPLETED,
             Response.flagged_at.is_(None),
             Response.completed_at >= lo,
@@ -127,7 +124,7 @@ async def raw_responses(
     """Completed responses of a subtree in a period with their satisfaction answers, in
     completion order. No respondent pseudonym: exports are anonymous."""
     where = [
-        _in_subtree(path),
+        in_subtree(path),
         Response.status == COMPLETED,
         Response.completed_at >= lo,
         Response.completed_at < hi,
@@ -191,7 +188,7 @@ async def flagged_count(session: AsyncSession, path: str, lo: datetime, hi: date
         .select_from(Response)
         .join(Unit, Unit.id == Response.unit_id)
         .where(
-            _in_subtree(path),
+            in_subtree(path),
             Response.status == COMPLETED,
             Response.flagged_at.is_not(None),
             Response.completed_at >= lo,
@@ -222,7 +219,7 @@ def _flag_groups(*where):
 async def flag_groups(session: AsyncSession, path: str, limit: int = 20) -> list[FlagGroup]:
     """Flagged, still completed responses of a subtree, grouped by reason and unit,
     oldest first."""
-    stmt = _flag_groups(_in_subtree(path)).order_by(func.min(Response.completed_at)).limit(limit)
+    stmt = _flag_groups(in_subtree(path)).order_by(func.min(Response.completed_at)).limit(limit)
     return [FlagGroup(*row) for row in (await session.exec(stmt)).all()]
 
 
@@ -285,129 +282,6 @@ async def resolve_flag_group(
         .returning(Response.id)
     )
     return len(result.all())
-
-
-# --- feedback -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FeedbackRow:
-    """A feedback item with its unit and who handled it."""
-
-    id: int
-    unit_id: int
-    unit_code: str
-    unit_name: str
-    unit_path: str
-    created_at: datetime
-    item_code: str | None
-    reason: str | None
-    text: str | None
-    wants_contact: bool
-    can_contact: bool  # the citizen's chat id is kept, so the bot can reply
-    status: str
-    handled_at: datetime | None
-    handled_by_name: str | None
-    handled_note: str | None
-
-
-def _feedback_query():
-    handler = aliased(Person)
-    return (
-        select(
-            Feedback.id,
-            Feedback.unit_id,
-            Unit.code,
-            Unit.name,
-            Unit.path,
-            Feedback.created_at,
-            Feedback.item_code,
-            Feedback.reason,
-            Feedback.text,
-            Feedback.wants_contact,
-            Feedback.contact_ref_enc.is_not(None),
-            Feedback.status,
-            Feedback.handled_at,
-            handler.name,
-            Feedback.handled_note,
-        )
-        .join(Unit, Unit.id == Feedback.unit_id)
-        .outerjoin(handler, handler.id == Feedback.handled_by)
-    )
-
-
-async def open_feedback(
-    session: AsyncSession, path: str, limit: int
-) -> tuple[list[FeedbackRow], int]:
-    """The oldest open feedback items of a subtree (up to ``limit``) and how many are open."""
-    where = (_in_subtree(path), Feedback.status == OPEN)
-    stmt = _feedback_query().where(*where).order_by(Feedback.created_at, Feedback.id).limit(limit)
-    rows = [FeedbackRow(*row) for row in (await session.exec(stmt)).all()]
-    total = (
-        await session.exec(
-            select(func.count())
-            .select_from(Feedback)
-            .join(Unit, Unit.id == Feedback.unit_id)
-            .where(*where)
-        )
-    ).scalar_one()
-    return rows, total
-
-
-async def feedback_by_id(session: AsyncSession, feedback_id: int) -> FeedbackRow | None:
-    """One feedback item."""
-    row = (await session.exec(_feedback_query().where(Feedback.id == feedback_id))).first()
-    return FeedbackRow(*row) if row else None
-
-
-async def feedback_created_between(
-    session: AsyncSession, path: str, lo: datetime, hi: datetime
-) -> list[FeedbackRow]:
-    """Feedback items of a subtree opened in a period, oldest first (open and handled)."""
-    stmt = (
-        _feedback_query()
-        .where(_in_subtree(path), Feedback.created_at >= lo, Feedback.created_at < hi)
-        .order_by(Feedback.created_at, Feedback.id)
-    )
-    return [FeedbackRow(*row) for row in (await session.exec(stmt)).all()]
-
-
-@dataclass(frozen=True)
-class FeedbackContact:
-    """Where to answer a handled feedback item's author (encrypted chat id)."""
-
-    channel: str | None
-    contact_ref_enc: str | None
-    unit_name: str
-
-
-async def mark_handled(
-    session: AsyncSession, feedback_id: int, person_id: int, note: str, at: datetime
-) -> FeedbackContact | None:
-    """Close an open feedback item with a note; None when it was not open (any more)."""
-    row = (
-        await session.exec(
-            update(Feedback)
-            .where(Feedback.id == feedback_id, Feedback.status == OPEN)
-            .values(status=HANDLED, handled_at=at, handled_by=person_id, handled_note=note)
-            .returning(Feedback.contact_channel, Feedback.contact_ref_enc, Feedback.unit_id)
-        )
-    ).first()
-    if row is None:
-        return None
-    unit_name = (await session.exec(select(Unit.name).where(Unit.id == row.unit_id))).scalar_one()
-    return FeedbackContact(row.contact_channel, row.contact_ref_enc, unit_name)
-
-
-async def note_notified(
-    session: AsyncSession, feedback_id: int, assignee_id: int | None, at: datetime
-) -> None:
-    """Record that the unit's leadership was told about a feedback item."""
-    await session.exec(
-        update(Feedback)
-        .where(Feedback.id == feedback_id)
-        .values(notified_at=at, assignee_id=assignee_id)
-    )
 
 
 # --- people to tell -------------------------------------------------------------------

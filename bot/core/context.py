@@ -20,7 +20,7 @@ from flows.contract import (
     UnitInfo,
 )
 from scheduler.calendar import WorkCalendar, load_calendar
-from storage import admin, people, reports, surveys
+from storage import admin, feedback, people, reports, surveys
 from storage import tasks as task_store
 from storage.models import Unit
 from storage.people import PersonRow
@@ -156,14 +156,14 @@ class DbContext:
 
     async def open_feedback(self, unit_id: int, limit: int):
         unit = await self._unit(unit_id)
-        return await admin.open_feedback(self.session, unit.path, limit)
+        return await feedback.open_feedback(self.session, unit.path, limit)
 
     async def feedback_item(self, feedback_id: int):
-        return await admin.feedback_by_id(self.session, feedback_id)
+        return await feedback.feedback_by_id(self.session, feedback_id)
 
     async def feedback_between(self, unit_id: int, start: date, end: date):
         unit = await self._unit(unit_id)
-        return await admin.feedback_created_between(
+        return await feedback.feedback_created_between(
             self.session, unit.path, *self._bounds(start, end)
         )
 

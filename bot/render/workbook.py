@@ -32,6 +32,7 @@ from flows.periods import Period, describe
 from flows.privacy import Privacy
 from flows.report_text import element_basis, element_names, headline, item_texts, reason_labels
 from storage import admin, reports
+from storage import feedback as feedback_store
 from storage.models import Unit
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -68,7 +69,7 @@ async def gather(
     quotas = await reports.quota_progress(session, unit, period.start, period.end, tz)
     lo, hi = reports.utc_bounds(period.start, period.end, tz)
     responses = await admin.raw_responses(session, unit.path, lo, hi, include_flagged=privacy.full)
-    feedback = await admin.feedback_created_between(session, unit.path, lo, hi)
+    feedback = await feedback_store.feedback_created_between(session, unit.path, lo, hi)
     truncated = 0
     if row_limit is not None and len(responses) > row_limit:
         truncated = len(responses) - row_limit

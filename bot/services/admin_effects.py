@@ -9,14 +9,14 @@ from flows.admin_feedback import HandleFeedback
 from flows.admin_flags import ResolveFlags
 from flows.contract import Reply
 from flows.i18n import translator
-from storage import admin, outbox
+from storage import admin, feedback, outbox
 from storage.outbox import NewMessage
 
 
 @applies(HandleFeedback)
 async def _handle_feedback(ctx: DbContext, e: HandleFeedback) -> None:
     assert ctx.person is not None
-    contact = await admin.mark_handled(
+    contact = await feedback.mark_handled(
         ctx.session, e.feedback_id, ctx.person.person_id, e.note, e.handled_at
     )
     if contact is None or not e.send_to_citizen or not contact.contact_ref_enc:

@@ -20,7 +20,7 @@ from flows.contract import Button, OpenFeedback, Reply
 from flows.i18n import translator
 from flows.privacy import for_role
 from flows.report_text import reason_labels
-from storage import admin, alerts
+from storage import admin, alerts, feedback
 
 NEGATIVE_BELOW = 2.5  # a rating (1–5) under this is dissatisfied
 
@@ -29,7 +29,7 @@ async def on_feedback(ctx: DbContext, feedback_id: int, e: OpenFeedback) -> None
     """Tell the unit's leadership about a feedback item that asks for contact."""
     if not e.wants_contact:
         return
-    item = await admin.feedback_by_id(ctx.session, feedback_id)
+    item = await feedback.feedback_by_id(ctx.session, feedback_id)
     if item is None:
         return
     role = "leader"
@@ -64,7 +64,7 @@ async def on_feedback(ctx: DbContext, feedback_id: int, e: OpenFeedback) -> None
         ):
             told = told or person.person_id
     if told is not None:
-        await admin.note_notified(ctx.session, item.id, told, ctx.now)
+        await feedback.note_notified(ctx.session, item.id, told, ctx.now)
 
 
 async def on_completed(ctx: DbContext, response_id: int) -> None:
