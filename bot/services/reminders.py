@@ -18,7 +18,7 @@ from datetime import datetime
 from bot.core.app import App
 from bot.core.context import DbContext
 from bot.core.effects import applies
-from bot.services import notify  # a module, not its names: bot.notify → bot.engine → here
+from bot.services import notify  # the module, so tests can replace notify_people
 from flows.contract import DisownTask, MarkTaskDone, SetReminderChannel, SnoozeTask
 from scheduler import dispatch as dispatching
 from scheduler import nudges, planner

@@ -12,7 +12,7 @@ from flows.contract.messages import Attachment
 
 
 class Context(Protocol):
-    """Everything a flow may know or ask; implemented by ``bot.context`` and by tests."""
+    """Everything a flow may know or ask; implemented by ``bot.core.context`` and by tests."""
 
     now: datetime
     timezone: str
