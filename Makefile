@@ -35,12 +35,16 @@ chat: $(STAMP)
 bench-deps: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,bench]'
 
+# Files allowed past 400 lines, each with its reason in docs/architecture.md.
+LONG_FILES := storage/models.py bot/services/imports.py bot/render/workbook.py flows/survey.py
+
 ## lint: style, formatting, the import layers (no cycles, nothing imports upward), file sizes
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	@over=$$(find bot flows storage scheduler -name '*.py' -not -path '*/migrations/*' \
+		$(foreach f,$(LONG_FILES),-not -path './$(f)' -not -path '$(f)') \
 		-exec wc -l {} + | awk '$$2 != "total" && $$1 > 400 {print "  " $$2 ": " $$1 " lines"}'); \
 	if [ -n "$$over" ]; then echo "Files over 400 lines (split them by role):"; echo "$$over"; exit 1; fi
 
