@@ -58,11 +58,14 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict = {"echo": echo}
         if self.is_postgres:
-            # pre_ping: a connection the server or the network dropped (a restart, an
-            # outage) is noticed and replaced at checkout, so the process recovers by
-            # itself. A bounded connect: an unreachable server fails a request in
-            # seconds (webhooks answer 5xx and are delivered again) instead of hanging.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pre-ping: it cost a round trip at every checkout (an empty BEGIN/ROLLBACK
+            # per webhook). A connection the server or the network dropped (a restart, an
+            # outage) fails its request with a disconnect error instead, and SQLAlchemy
+            # then invalidates the whole pool, so one request answers 5xx (webhooks are
+            # delivered again) and the next gets a fresh connection: the process still
+            # recovers by itself. A bounded connect: an unreachable server fails a request
+            # in seconds instead of hanging.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
             if make_url(self.url).get_driver_name() == "asyncpg":
                 kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Outbox
-from storage.sql import dialect, insert
+from storage.sql import built_once, dialect, insert
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +79,23 @@ async def enqueue(session: AsyncSession, messages: list[NewMessage], now: dateti
         }
         for m in messages
     ]
+    # Prebuilt statements run with the rows as parameters: their compiled form is cached
+    # (a multi-row VALUES of the rows themselves was compiled afresh on every update).
     if all(m.dedupe_key is None for m in messages):
-        await session.exec(insert(session, Outbox).values(rows))
+        await session.exec(_plain_insert(session), params=rows)
         return len(rows)
-    stmt = (
-        insert(session, Outbox)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Outbox.id)
-    )
-    return len((await session.exec(stmt)).all())
+    return len((await session.exec(_deduped_insert(session), params=rows)).all())
+
+
+@built_once
+def _plain_insert(session: AsyncSession):
+    return insert(session, Outbox)
+
+
+@built_once
+def _deduped_insert(session: AsyncSession):
+    stmt = insert(session, Outbox).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return stmt.returning(Outbox.id)
 
 
 async def claim(
