@@ -69,7 +69,7 @@ class Client:
         self.token = token
         self._requests = (
             _Request(
-                connection_pool_size=16,
+                connection_pool_size=8,
                 connect_timeout=10.0,
                 read_timeout=30.0,
                 write_timeout=30.0,
