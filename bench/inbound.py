@@ -1,8 +1,8 @@
 """Inbound: synthetic citizens completing surveys through the real webhooks.
 
     .venv/bin/python bench/inbound.py [--database sqlite|postgres|both]
-        [--channel telegram|zalo|both] [--citizens 200] [--concurrency 32]
-        [--pg-url URL] [--no-baseline] [--profile FILE]
+        [--channel telegram|zalo|both] [--library both|ptb|aiogram] [--citizens 200]
+        [--concurrency 32] [--pg-url URL] [--no-baseline] [--profile FILE]
 
 For each database: a fresh, migrated database with one ward and a survey code per
 citizen; ``python -m bot serve`` as a subprocess (the production command: Telegram in
@@ -14,6 +14,9 @@ order over loopback (tests/citizens.py: ``/start CODE`` and 8 button presses), e
 update after the previous one's answer. Printed per database and channel: updates/s,
 latency p50/p99/max, failures, the serving process's peak RSS (sampled every 20 ms,
 children included), and a check that every survey was stored completed.
+``--library``: the server's Telegram library (``SIPAS_TELEGRAM_LIBRARY``); with ``both``
+(the default) each database is measured with python-telegram-bot (both channels), then
+on a fresh database with aiogram (Telegram only), in this one run.
 
 Baseline, in the same run with the same Telegram payloads and concurrency: a bare
 aiogram 3 ``Dispatcher`` behind FastAPI/uvicorn (the same HTTP stack) whose handlers only
@@ -302,9 +305,10 @@ async def completed(url: str, data_dir: Path) -> Counter:
         await app.close()
 
 
-async def bench_database(kind: str, url: str, args, tg, workdir: Path) -> list[dict]:
-    data_dir = workdir / f"data-{kind}"
-    channels = ["telegram", "zalo"] if args.channel == "both" else [args.channel]
+async def bench_database(
+    kind: str, url: str, args, tg, workdir: Path, library: str, channels: list[str]
+) -> list[dict]:
+    data_dir = workdir / f"data-{kind}-{library}"
     citizens = await prepare(url, data_dir, args.citizens, channels, args.wards)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -315,6 +319,7 @@ async def bench_database(kind: str, url: str, args, tg, workdir: Path) -> list[d
         SIPAS_SECRET_KEY=SECRET_KEY,
         SIPAS_HTTP_PORT=str(port),
         SIPAS_PUBLIC_URL=base,
+        SIPAS_TELEGRAM_LIBRARY=library,
         SIPAS_TELEGRAM_TOKEN=tg.token,
         SIPAS_TELEGRAM_API_BASE=tg.url,
         SIPAS_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
@@ -328,12 +333,12 @@ async def bench_database(kind: str, url: str, args, tg, workdir: Path) -> list[d
             "-m",
             "cProfile",
             "-o",
-            f"{args.profile}.{kind}",
+            f"{args.profile}.{kind}.{library}",
             "-m",
             "bot",
             "serve",
         ]
-    log = workdir / f"serve-{kind}.log"
+    log = workdir / f"serve-{kind}-{library}.log"
     proc = await start_process(cmd, env, log)
     rows = []
     try:
@@ -349,7 +354,7 @@ async def bench_database(kind: str, url: str, args, tg, workdir: Path) -> list[d
             await loop.run_in_executor(None, run_load, base, as_wire(warm), 5, proc.pid)
             spy = None
             if args.py_spy:
-                out = Path(f"{args.py_spy}.{kind}.{channel}.txt")  # absolute: see parse()
+                out = Path(f"{args.py_spy}.{kind}.{channel}.{library}.txt")  # absolute
                 spy = await asyncio.create_subprocess_exec(
                     str(Path(sys.executable).parent / "py-spy"),
                     "record",
@@ -369,7 +374,8 @@ async def bench_database(kind: str, url: str, args, tg, workdir: Path) -> list[d
             result, peak = await loop.run_in_executor(
                 None, run_load, base, as_wire(people), args.concurrency, proc.pid
             )
-            rows.append(summary(f"{kind} · {channel}", result, peak))
+            name = f"{kind} · {channel}" + (f" · {library}" if channel == "telegram" else "")
+            rows.append(summary(name, result, peak))
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 await spy.wait()
@@ -551,7 +557,7 @@ SPY_STEPS = (  # (label, frame text that marks it); inclusive share of the sampl
     ("  Telegram route (everything it calls)", "telegram_webhook (bot/http/telegram_webhook.py"),
     ("  Zalo route (everything it calls)", "webhook (bot/http/zalo_webhook.py"),
     ("    Zalo signature check", "verify (bot/channels/zalo/adapter.py"),
-    ("    aiogram Update.model_validate", "model_validate ("),
+    ("    Telegram update parsed (ours)", "to_incoming (bot/channels/telegram/inbound.py"),
     ("    engine.handle: one transaction", "_handle_once (bot/core/engine.py"),
     ("      dedupe insert", "record_event (storage/inbound.py"),
     ("      conversation upsert + lock", "lock (storage/conversations.py"),
@@ -638,17 +644,30 @@ async def main(args) -> None:
                 with postgres_database(args.pg_url or DEFAULT_PG) as url:
                     await profile_inprocess(url, args.citizens, workdir)
             return
+        libraries = ["ptb", "aiogram"] if args.library == "both" else [args.library]
+        runs = []  # (library, channels): the other channel once, with the first library
+        for n, library in enumerate(libraries):
+            channels = ["telegram", "zalo"] if args.channel == "both" else [args.channel]
+            if n > 0:
+                channels = [c for c in channels if c == "telegram"]
+            if channels:
+                runs.append((library, channels))
         async with FakeTelegram() as tg:
-            if args.database in ("sqlite", "both"):
-                url = f"sqlite:///{workdir / 'bench.db'}"
-                rows += await bench_database("sqlite", url, args, tg, workdir)
-            if args.database in ("postgres", "both"):
-                with postgres_database(args.pg_url or DEFAULT_PG) as url:
-                    rows += await bench_database("postgres", url, args, tg, workdir)
+            for library, channels in runs:
+                if args.database in ("sqlite", "both"):
+                    url = f"sqlite:///{workdir / f'bench-{library}.db'}"
+                    rows += await bench_database(
+                        "sqlite", url, args, tg, workdir, library, channels
+                    )
+                if args.database in ("postgres", "both"):
+                    with postgres_database(args.pg_url or DEFAULT_PG) as url:
+                        rows += await bench_database(
+                            "postgres", url, args, tg, workdir, library, channels
+                        )
             if not args.no_baseline:
                 base = await bench_baseline(args, tg, workdir)
                 for row in rows:
-                    if row["name"].endswith("telegram") and base["rate"]:
+                    if " · telegram" in row["name"] and base["rate"]:
                         print(
                             f"  ratio {row['name']} / bare aiogram echo: "
                             f"{row['rate'] / base['rate']:.2f} (updates/s), "
@@ -661,6 +680,7 @@ def parse(argv: list[str] | None = None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
     p.add_argument("--channel", choices=["telegram", "zalo", "both"], default="both")
+    p.add_argument("--library", choices=["both", "ptb", "aiogram"], default="both")
     p.add_argument("--citizens", type=int, default=200, help="per channel (9 updates each)")
     p.add_argument("--concurrency", type=int, default=32, help="citizens at a time")
     p.add_argument(

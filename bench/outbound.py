@@ -1,7 +1,7 @@
 """Outbound: reminders through a fake Bot API that enforces Telegram's flood limits.
 
     .venv/bin/python bench/outbound.py [--database sqlite|postgres] [--messages 10000]
-        [--scenario both|plain|kill] [--claim-only] [--pg-url URL]
+        [--scenario both|plain|kill] [--library both|ptb|aiogram] [--claim-only] [--pg-url URL]
 
 For each scenario, on a fresh database: officials of a province linked to Telegram chats
 (``--messages``/3 of them, three deadlines each), the real planner and dispatcher queue
@@ -9,9 +9,12 @@ their reminders (text and buttons) in the outbox, then a real ``sipas-bot serve`
 subprocess sends them to the fake Bot API in this process (``flood_limit=True``: 30
 sends per second per bot, 1 per second per chat, 429 with ``retry_after`` beyond).
 Printed: wall time, achieved rate ÷ allowed (30/s), 429s, duplicates (the same chat and
-text delivered twice), losses (a queued message never delivered) and the serving
-process's peak RSS (VmHWM from /proc, and psutil samples). Scenario ``kill``: the
-server is killed with SIGKILL when half the messages are out, and started again.
+text delivered twice), losses (a queued message never delivered), the serving process's
+CPU time per sent message (user + system, from its first delivery to its last: start-up
+excluded) and its peak RSS (VmHWM from /proc, and psutil samples). Scenario ``kill``:
+the server is killed with SIGKILL when half the messages are out, and started again.
+``--library``: the Bot API library of the server (``SIPAS_TELEGRAM_LIBRARY``); ``both``
+runs every scenario with python-telegram-bot, then with aiogram, in this one run.
 
 ``--claim-only``: the claim query's time with 100,000 sent rows in the table, with the
 partial indexes of migration 0008_outbox and without them (dropped for the comparison).
@@ -129,9 +132,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(url: str, api_base: str, workdir: Path, log: Path) -> subprocess.Popen:
+def start_server(
+    url: str, api_base: str, workdir: Path, log: Path, library: str
+) -> subprocess.Popen:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")},
+        "SIPAS_TELEGRAM_LIBRARY": library,
         "SIPAS_DATABASE_URL": url,
         "SIPAS_DATA_DIR": str(workdir / "data"),
         "SIPAS_SECRET_KEY": "bench-secret",
@@ -173,11 +179,44 @@ async def open_rows(db: Database) -> dict[str, int]:
     return counts
 
 
-async def run_scenario(url: str, messages: int, kill: bool) -> None:
+class CpuMeter:
+    """The serving process's CPU seconds per delivery, from its first delivery on."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, float]] = []  # (deliveries, CPU seconds) per process
+        self._first: tuple[int, float] | None = None
+        self._last: tuple[int, float] | None = None
+
+    def sample(self, ps, delivered: int) -> None:
+        import psutil
+
+        try:
+            times = ps.cpu_times()
+        except psutil.Error:
+            return
+        cpu = times.user + times.system
+        if self._first is None:
+            if delivered > 0:
+                self._first = (delivered, cpu)
+            return
+        if delivered > (self._last or self._first)[0]:
+            self._last = (delivered, cpu)
+
+    def end_process(self) -> None:
+        if self._first is not None and self._last is not None:
+            self.spans.append((self._last[0] - self._first[0], self._last[1] - self._first[1]))
+        self._first = self._last = None
+
+    def per_message_ms(self) -> float:
+        sent = sum(n for n, _ in self.spans)
+        return sum(c for _, c in self.spans) / sent * 1000 if sent else float("nan")
+
+
+async def run_scenario(url: str, messages: int, kill: bool, library: str) -> dict:
     import psutil
 
     label = "kill -9 at half way, restart" if kill else "no crash"
-    print(f"\n== {messages} reminders, {label} ==")
+    print(f"\n== {messages} reminders, {label}, library {library} ==")
     t0 = time.perf_counter()
     expected = await queue(url, messages)
     chats = len({chat for chat, _ in expected})
@@ -193,8 +232,9 @@ async def run_scenario(url: str, messages: int, kill: bool) -> None:
     db = Database(url)
     async with FakeTelegram(flood_limit=True) as tg:
         start = time.monotonic()
-        proc = start_server(url, tg.url, workdir, log)
+        proc = start_server(url, tg.url, workdir, log, library)
         ps, sampled, killed_at = psutil.Process(proc.pid), 0, None
+        cpu = CpuMeter()
         total = sum(expected.values())
         deadline = start + total / ALLOWED * 2 + 180
         last_check = 0.0
@@ -206,14 +246,16 @@ async def run_scenario(url: str, messages: int, kill: bool) -> None:
                 raise SystemExit(f"the server exited ({proc.returncode}); see {log}")
             # Kept light: the fake shares this event loop, and a busy loop here would
             # delay its arrival times and make it see bursts that were not sent.
-            delivered = sum(map(len, tg.chats.values())) if kill and killed_at is None else 0
+            delivered = sum(map(len, tg.chats.values()))
+            cpu.sample(ps, delivered)
             if kill and killed_at is None and delivered >= total // 2:
                 peaks.append((proc.pid, vm_hwm(proc.pid), sampled))
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
+                cpu.end_process()
                 killed_at = delivered
                 print(f"SIGKILL after {delivered} deliveries, at {time.monotonic() - start:.1f} s")
-                proc = start_server(url, tg.url, workdir, log)
+                proc = start_server(url, tg.url, workdir, log, library)
                 ps, sampled = psutil.Process(proc.pid), 0
             if time.monotonic() - last_check > 3.0:
                 last_check = time.monotonic()
@@ -224,14 +266,19 @@ async def run_scenario(url: str, messages: int, kill: bool) -> None:
                 print("TIMEOUT: rows still open:", await open_rows(db))
                 break
         wall = time.monotonic() - start
+        cpu.sample(ps, sum(map(len, tg.chats.values())))
+        cpu.end_process()
         peaks.append((proc.pid, vm_hwm(proc.pid), sampled))
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        report(tg, expected, wall, peaks, await open_rows(db), await unknown_rows(db))
+        figures = report(
+            tg, expected, wall, peaks, await open_rows(db), await unknown_rows(db), cpu
+        )
     await db.dispose()
+    return {"library": library, "kill": kill, **figures}
 
 
 async def unknown_rows(db: Database) -> set[tuple[int, str]]:
@@ -249,7 +296,7 @@ async def unknown_rows(db: Database) -> set[tuple[int, str]]:
     }
 
 
-def report(tg: FakeTelegram, expected: Counter, wall, peaks, counts, unknown) -> None:
+def report(tg: FakeTelegram, expected: Counter, wall, peaks, counts, unknown, cpu) -> dict:
     sends = tg.calls_of("sendMessage", ok=True)
     delivered = Counter((int(c.params["chat_id"]), c.params.get("text")) for c in sends)
     duplicates = sum(max(0, n - expected.get(k, 0)) for k, n in delivered.items())
@@ -292,11 +339,23 @@ def report(tg: FakeTelegram, expected: Counter, wall, peaks, counts, unknown) ->
     cut = tg.requests_begun - len(tg.calls)
     print(f"requests whose body never fully arrived at the fake (cut by the kill): {cut}")
     print(f"outbox rows by status: {dict(sorted(counts.items()))}")
+    print(
+        f"serving process CPU per Bot API call, first to last delivery: "
+        f"{cpu.per_message_ms():.2f} ms (user + system)"
+    )
     for pid, hwm, sampled in peaks:
         print(
             f"serving process {pid}: peak RSS {hwm / 2**20:.0f} MiB (VmHWM), "
             f"{sampled / 2**20:.0f} MiB (max of psutil samples every 0.2 s)"
         )
+    return {
+        "rate": rate / ALLOWED,
+        "duplicates": duplicates,
+        "losses": silent + in_flight_lost,
+        "429s": tg.flood_429s,
+        "cpu_ms": cpu.per_message_ms(),
+        "rss_mib": max(h for _, h, _ in peaks) / 2**20,
+    }
 
 
 # --- the claim query alone -----------------------------------------------------------
@@ -384,6 +443,7 @@ async def main() -> None:
     parser.add_argument("--pg-url", default=os.environ.get("SIPAS_TEST_POSTGRES_URL", DEFAULT_PG))
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--scenario", choices=["both", "plain", "kill"], default="both")
+    parser.add_argument("--library", choices=["both", "ptb", "aiogram"], default="both")
     parser.add_argument("--claim-only", action="store_true")
     args = parser.parse_args()
     print(machine())
@@ -393,9 +453,20 @@ async def main() -> None:
             await claim_only(url)
         return
     scenarios = {"both": [False, True], "plain": [False], "kill": [True]}[args.scenario]
-    for kill in scenarios:
-        with fresh_database(args.database, args.pg_url) as url:
-            await run_scenario(url, args.messages, kill)
+    libraries = ["ptb", "aiogram"] if args.library == "both" else [args.library]
+    rows = []
+    for library in libraries:
+        for kill in scenarios:
+            with fresh_database(args.database, args.pg_url) as url:
+                rows.append(await run_scenario(url, args.messages, kill, library))
+    print(f"\n== summary ({args.database}, {args.messages} reminders) ==")
+    for r in rows:
+        label = "kill -9, restart" if r["kill"] else "plain"
+        print(
+            f"{r['library']:<8} {label:<17} rate {r['rate']:.1%} of 30/s  "
+            f"duplicates {r['duplicates']}  losses {r['losses']}  429s {r['429s']}  "
+            f"CPU {r['cpu_ms']:.2f} ms per sent message  peak RSS {r['rss_mib']:.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

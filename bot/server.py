@@ -39,7 +39,7 @@ def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
     services: list[tuple[str, Service]] = []
     services += zalo.services(app)
-    if app.settings.telegram_token:  # aiogram takes seconds to import: only when needed
+    if app.settings.telegram_token:  # the Bot API library loads only when Telegram is on
         from bot.channels.telegram import service as telegram_service
 
         services += telegram_service.services(app)

@@ -302,10 +302,16 @@ class FakeTelegram:
         files = {
             k: (v.filename, v.file.read()) for k, v in form.items() if isinstance(v, web.FileField)
         }
+        attached = {
+            v.removeprefix("attach://")
+            for v in form.values()
+            if isinstance(v, str) and v.startswith("attach://")
+        }
         for key, value in form.items():
             if isinstance(value, web.FileField):
-                continue
-            if value.startswith("attach://"):  # a file uploaded in another part
+                if key not in attached:  # a file uploaded as the argument itself (ptb)
+                    params[key] = files[key]
+            elif value.startswith("attach://"):  # a file uploaded in another part (aiogram)
                 params[key] = files.get(value.removeprefix("attach://"))
             elif key in _JSON_FIELDS:
                 params[key] = json.loads(value)

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.channels.telegram.service import bot_for
+from bot.channels.telegram.service import client_for
 from bot.channels.telegram.transport import TelegramTransport
 from bot.core.app import App
 from bot.core.outbox_sender import Limits, OutboxSender
@@ -137,7 +137,7 @@ async def world(postgres_database, tmp_path):
             try:
                 yield app, proxy, tg, zl, http
             finally:
-                await bot_for(app).session.close()
+                await client_for(app).close()
                 await app.close()
                 await proxy.stop()
 
@@ -148,7 +148,7 @@ async def test_a_database_outage_gives_5xx_then_recovers_without_loss_or_double_
     tg_code = await new_code(app, org.ward, procedure=org.procedure)
     zalo_code = await new_code(app, org.ward, procedure=org.procedure)
     limits = Limits(per_second=100, per_chat_interval=0, backoff_base=0.05, record_retry_max=0.5)
-    sender = OutboxSender(app, TelegramTransport(bot_for(app)), limits)
+    sender = OutboxSender(app, TelegramTransport(client_for(app)), limits)
     stop = asyncio.Event()
     sending = asyncio.create_task(sender.run_forever(stop, idle=0.05))
 

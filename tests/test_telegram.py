@@ -1,5 +1,7 @@
 """The Telegram adapter: parsing updates, rendering replies, and the outbox sender talking
-real HTTP (aiogram's own client) to the fake Bot API server in ``tests/fake_telegram.py``.
+real HTTP to the fake Bot API server in ``tests/fake_telegram.py``, through each library
+behind the seam (python-telegram-bot and aiogram: every test that makes calls runs on
+both).
 """
 
 from __future__ import annotations
@@ -11,17 +13,14 @@ import socket
 from datetime import UTC, datetime
 
 import pytest
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import Update
 from sqlalchemy import select
 
 from bot.channels.telegram import service as telegram_service
+from bot.channels.telegram.inbound import MalformedUpdate
+from bot.channels.telegram.seam import LIBRARIES, TelegramClient, load_client, outcome
 from bot.channels.telegram.transport import (
     CHANNEL,
     TelegramTransport,
-    failure,
     render,
     split_text,
     to_incoming,
@@ -47,22 +46,27 @@ async def tg():
         yield fake
 
 
-def make_bot(tg: FakeTelegram) -> Bot:
-    return Bot(tg.token, session=AiohttpSession(api=TelegramAPIServer.from_base(tg.url)))
+@pytest.fixture(params=sorted(LIBRARIES))
+def library(request) -> str:
+    return request.param
+
+
+def make_bot(tg: FakeTelegram, library: str) -> TelegramClient:
+    return load_client(library, tg.token, tg.url)
 
 
 @pytest.fixture
-async def bot(tg):
-    client = make_bot(tg)
+async def bot(tg, library):
+    client = make_bot(tg, library)
     yield client
-    await client.session.close()
+    await client.close()
 
 
-def parse(data: dict) -> Update:
-    return Update.model_validate(data, context={"bot": Bot(TOKEN)})
+def parse(data: dict) -> dict:
+    return data
 
 
-def message_update(text: str | None = None, *, chat_type: str = "private", **content) -> Update:
+def message_update(text: str | None = None, *, chat_type: str = "private", **content) -> dict:
     message = {
         "message_id": 7,
         "date": 1_795_000_000,
@@ -107,7 +111,7 @@ def test_groups_and_unknown_updates_are_ignored():
     assert to_incoming(parse({"update_id": 9}), 123, NOW) is None
 
 
-def button_update(data: str, *, text: str | None = "Câu 1/6\nNhìn chung…") -> Update:
+def button_update(data: str, *, text: str | None = "Câu 1/6\nNhìn chung…") -> dict:
     keyboard = [
         [{"text": "Hài lòng", "callback_data": "a:0:4"}],
         [{"text": "Bỏ qua", "callback_data": "a:0:s"}],
@@ -146,9 +150,9 @@ def test_a_button_press_is_answered_and_its_keyboard_replaced_by_the_choice():
     assert edit.payload["calls"][0]["method"] == "editMessageReplyMarkup"
 
 
-def test_blocking_the_bot_is_an_unfollow():
+def blocked_update() -> dict:
     member = {"user": {"id": 123, "is_bot": True, "first_name": "B"}}
-    update = parse(
+    return parse(
         {
             "update_id": 60,
             "my_chat_member": {
@@ -160,7 +164,50 @@ def test_blocking_the_bot_is_an_unfollow():
             },
         }
     )
-    assert to_incoming(update, 123, NOW).event.kind == EventKind.UNFOLLOW
+
+
+def test_blocking_the_bot_is_an_unfollow():
+    assert to_incoming(blocked_update(), 123, NOW).event.kind == EventKind.UNFOLLOW
+
+
+def test_what_is_not_an_update_is_refused_and_what_is_unknown_is_ignored():
+    for bad in ({"hello": 1}, {"update_id": "7"}, {"update_id": True}, [], "x"):
+        with pytest.raises(MalformedUpdate):
+            to_incoming(bad, 123, NOW)
+    broken = [
+        {"update_id": 1, "message": {"chat": {"id": 5, "type": "private"}, "from": {}}},  # no date
+        {"update_id": 2, "message": "text"},
+        {"update_id": 3, "callback_query": {"id": "q", "data": "a", "from": None}},
+        {"update_id": 4, "message": {**message_update("x")["message"], "date": "today"}},
+    ]
+    for bad in broken:
+        with pytest.raises(MalformedUpdate):
+            to_incoming(bad, 123, NOW)
+    assert to_incoming({"update_id": 5, "edited_message": {"x": 1}}, 123, NOW) is None
+    assert to_incoming({"update_id": 6, "poll": {}, "extra": [1, 2]}, 123, NOW) is None
+
+
+async def test_updates_fetched_by_either_library_parse_as_the_raw_json(tg, bot):
+    """Long polling hands the parser what the library made of the JSON: same events."""
+    raw = [
+        message_update("/start K7QM2XWD9RTE"),
+        message_update("Cán bộ <b>tốt</b> 😀"),
+        message_update(voice={"file_id": "v", "file_unique_id": "v", "duration": 3}),
+        message_update("hello", chat_type="group"),
+        button_update("a:0:4"),
+        button_update("zz", text=None),
+        blocked_update(),
+    ]
+    for update in raw:
+        tg.queue({k: v for k, v in update.items() if k != "update_id"})
+    fetched = await bot.get_updates(None, 0)
+    assert [u["update_id"] for u in fetched] == list(range(1000, 1000 + len(raw)))
+    for original, got in zip(raw, fetched, strict=True):
+        assert to_incoming(got, 123, NOW) == to_incoming(
+            {**original, "update_id": got["update_id"]}, 123, NOW
+        )
+    assert (await bot.get_updates(1000 + len(raw), 0)) == []  # the offset confirmed them
+    assert tg.pending_updates == 0
 
 
 # --- rendering -----------------------------------------------------------------------
@@ -261,7 +308,9 @@ async def test_the_transport_sends_files_and_maps_errors_to_outcomes(tg, bot):
     tg.inject("sendMessage", 400, description="Bad Request: chat not found")
     outcome = await transport.send("5", {"text": "a"})
     assert (
-        isinstance(outcome, Dead) and not outcome.unreachable and "chat not found" in outcome.error
+        isinstance(outcome, Dead)
+        and not outcome.unreachable
+        and "chat not found" in outcome.error.lower()
     )
     assert await transport.send("5", {"text": "  "}) == Dead(
         "nothing to send: the message is empty"
@@ -270,29 +319,69 @@ async def test_the_transport_sends_files_and_maps_errors_to_outcomes(tg, bot):
     assert isinstance(outcome, Dead) and "sendInvoice" in outcome.error
 
 
-async def test_a_network_failure_is_retried():
+async def test_server_errors_are_retried_and_other_refusals_are_dead_letters(tg, bot):
+    transport = TelegramTransport(bot)
+    tg.inject("sendMessage", 500)
+    outcome = await transport.send("5", {"text": "a"})
+    assert isinstance(outcome, Retry) and outcome.error.startswith("server error")
+    tg.inject("sendDocument", 413, description="Request Entity Too Large")
+    xlsx = {"filename": "r.xlsx", "mime": "application/vnd.ms-excel", "data": "eA=="}
+    outcome = await transport.send("5", {"text": "", "attachment": xlsx})
+    assert isinstance(outcome, Dead) and "Too Large" in outcome.error
+    tg.inject("sendMessage", 429, retry_after=2, description="Too Many Requests")
+    outcome = await transport.send("5", {"text": "a"})
+    assert isinstance(outcome, Retry) and outcome.after == 2.0
+    tg.inject("sendMessage", 409, description="Conflict: terminated by other request")
+    outcome = await transport.send("5", {"text": "a"})
+    assert isinstance(outcome, Dead) and "Conflict" in outcome.error and not outcome.unreachable
+
+    # A call the library refuses to build is a dead letter and makes no request at all.
+    before = len(tg.calls)
+    bad = {"calls": [{"method": "sendMessage", "params": {"chat_id": 5}}]}  # no text
+    outcome = await transport.send("5", bad)
+    assert isinstance(outcome, Dead) and outcome.error.startswith("cannot render")
+    assert len(tg.calls) == before
+
+    (sent,) = [m for m in tg.messages(5) if m.kind == "text"] or [None]
+    assert sent is None  # every sendMessage above failed
+    assert isinstance(await transport.send("5", {"text": "Câu 1"}), Sent)
+    (question,) = tg.messages(5)
+    edit = {"chat_id": 5, "message_id": question.message_id, "text": "Câu 1\n\n✅ Có"}
+    outcome = await transport.send("5", {"calls": [{"method": "editMessageText", "params": edit}]})
+    assert outcome == Sent(str(question.message_id), spaced=False)
+    assert question.text == "Câu 1\n\n✅ Có" and question.edits == 1
+
+
+async def test_a_network_failure_is_retried(library):
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    bot = Bot(
-        TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(f"http://127.0.0.1:{port}"))
-    )
+    client = load_client(library, TOKEN, f"http://127.0.0.1:{port}")
     try:
-        outcome = await TelegramTransport(bot).send("5", {"text": "hello"})
+        outcome = await TelegramTransport(client).send("5", {"text": "hello"})
     finally:
-        await bot.session.close()
-    assert isinstance(outcome, Retry) and "TelegramNetworkError" in outcome.error
+        await client.close()
+    assert isinstance(outcome, Retry) and outcome.after is None
+    assert outcome.error.startswith("network error") and TOKEN not in outcome.error
 
 
-def test_errors_never_keep_the_token():
+def library_network_error(library: str, message: str) -> Exception:
+    if library == "ptb":
+        from telegram.error import NetworkError
+
+        return NetworkError(message)
     from aiogram.exceptions import TelegramNetworkError
     from aiogram.methods import SendMessage
 
-    exc = TelegramNetworkError(
-        method=SendMessage(chat_id=1, text="x"), message=f"InvalidURL: http://h/bot{TOKEN}/x"
-    )
-    outcome = failure(exc, TOKEN)
-    assert isinstance(outcome, Retry) and TOKEN not in outcome.error and "<token>" in outcome.error
+    return TelegramNetworkError(method=SendMessage(chat_id=1, text="x"), message=message)
+
+
+async def test_errors_never_keep_the_token(library):
+    client = load_client(library, TOKEN, "http://127.0.0.1:9")
+    exc = library_network_error(library, f"InvalidURL: http://h/bot{TOKEN}/x")
+    result = outcome(client.classify(exc), TOKEN)
+    await client.close()
+    assert isinstance(result, Retry) and TOKEN not in result.error and "<token>" in result.error
 
 
 # --- the outbox sender with the Telegram transport -------------------------------------
@@ -328,9 +417,11 @@ def texts_sent(tg: FakeTelegram) -> list[str]:
 
 
 @pytest.fixture
-async def live_app(db_url, tmp_path, tg):
+async def live_app(db_url, tmp_path, tg, library):
     """An App on a real clock (the sender's timing is under test)."""
-    application = App(make_settings(db_url, tmp_path / "data", telegram_token=tg.token))
+    application = App(
+        make_settings(db_url, tmp_path / "data", telegram_token=tg.token, telegram_library=library)
+    )
     yield application
     await application.close()
 
@@ -394,7 +485,7 @@ async def test_blocked_users_and_bad_requests_are_dead_letters(live_app, tg, bot
 
     by_chat = {r.recipient: r for r in await rows(app)}
     assert by_chat["42"].status == "dead" and "blocked" in by_chat["42"].last_error
-    assert by_chat["43"].status == "dead" and "chat not found" in by_chat["43"].last_error
+    assert by_chat["43"].status == "dead" and "chat not found" in by_chat["43"].last_error.lower()
     assert by_chat["43"].attempts == 1 and len(tg.calls_of("sendMessage")) == 2  # no retry
     async with app.db.read() as session:
         link = (await session.exec(select(PersonChannel))).scalars().one()
@@ -440,10 +531,10 @@ async def test_long_texts_go_in_parts_and_a_failed_part_is_not_resent(live_app, 
     assert row.status == "sent" and row.provider_message_id == str(parts[-1].message_id)
 
 
-async def test_several_senders_share_the_outbox_without_double_sends(db_url, tmp_path, tg):
+async def test_several_senders_share_the_outbox_without_double_sends(db_url, tmp_path, tg, library):
     settings = make_settings(db_url, tmp_path / "data", telegram_token=tg.token)
     apps = [App(settings) for _ in range(3)]  # three processes' worth of engines and clients
-    bots = [make_bot(tg) for _ in apps]
+    bots = [make_bot(tg, library) for _ in apps]
     try:
         await enqueue(
             apps[0],
@@ -459,7 +550,7 @@ async def test_several_senders_share_the_outbox_without_double_sends(db_url, tmp
         await drain(apps[0], senders)
     finally:
         for a, b in zip(apps, bots, strict=True):
-            await b.session.close()
+            await b.close()
             await a.close()
     sent = texts_sent(tg)
     assert len(sent) == 80 and len(set(sent)) == 80

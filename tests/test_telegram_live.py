@@ -1,16 +1,19 @@
-"""Whole conversations over Telegram: the real service (aiogram's HTTP client, long
-polling or a webhook served by uvicorn) against the fake Bot API server, on SQLite and
-PostgreSQL; the webhook's checks; and a ``sipas-bot serve`` process killed with SIGKILL in
-the middle of a survey and started again.
+"""Whole conversations over Telegram: the real service (long polling or a webhook served
+by uvicorn) against the fake Bot API server, on SQLite and PostgreSQL and through each
+library behind the seam (python-telegram-bot, aiogram); the webhook's checks; a
+``sipas-bot serve`` process killed with SIGKILL in the middle of a survey and started
+again; and the library not chosen never imported.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable
 
 import httpx
@@ -19,6 +22,7 @@ import uvicorn
 from sqlalchemy import func, select
 
 from bot.channels.telegram import service as telegram_service
+from bot.channels.telegram.seam import LIBRARIES
 from bot.core import engine
 from bot.core.app import App
 from bot.server import create_app
@@ -50,9 +54,15 @@ async def tg():
         yield fake
 
 
-def fast(tg: FakeTelegram, **overrides) -> dict:
+@pytest.fixture(params=sorted(LIBRARIES))
+def library(request) -> str:
+    return request.param
+
+
+def fast(tg: FakeTelegram, library: str, **overrides) -> dict:
     """Settings for the fake server, with small limits so the tests stay quick."""
     return {
+        "telegram_library": library,
         "telegram_token": tg.token,
         "telegram_api_base": tg.url,
         "telegram_chat_interval": 0.05,
@@ -113,9 +123,9 @@ async def unsent(app: App) -> int:
         return (await session.exec(stmt)).scalar_one()
 
 
-async def test_a_whole_survey_over_long_polling(db_url, tmp_path, tg, caplog):
+async def test_a_whole_survey_over_long_polling(db_url, tmp_path, tg, library, caplog):
     settings = make_settings(
-        db_url, tmp_path / "data", telegram_bot_username="some_other_bot", **fast(tg)
+        db_url, tmp_path / "data", telegram_bot_username="some_other_bot", **fast(tg, library)
     )
     app = App(settings)
     stop = asyncio.Event()
@@ -143,13 +153,17 @@ async def test_a_whole_survey_over_long_polling(db_url, tmp_path, tg, caplog):
 
 
 @contextlib.asynccontextmanager
-async def serving(db_url: str, tmp_path, tg: FakeTelegram):
+async def serving(db_url: str, tmp_path, tg: FakeTelegram, library: str):
     """``create_app`` served by uvicorn on a random port, its public URL set to it."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = make_settings(
-        db_url, tmp_path / "data", public_url=url, telegram_webhook_secret=SECRET, **fast(tg)
+        db_url,
+        tmp_path / "data",
+        public_url=url,
+        telegram_webhook_secret=SECRET,
+        **fast(tg, library),
     )
     app = App(settings)
     server = uvicorn.Server(uvicorn.Config(create_app(app), log_level="warning", lifespan="on"))
@@ -163,8 +177,8 @@ async def serving(db_url: str, tmp_path, tg: FakeTelegram):
         await app.close()
 
 
-async def test_a_whole_survey_over_the_webhook(db_url, tmp_path, tg):
-    async with serving(db_url, tmp_path, tg) as app:
+async def test_a_whole_survey_over_the_webhook(db_url, tmp_path, tg, library):
+    async with serving(db_url, tmp_path, tg, library) as app:
         org = await make_org(app)
         code = await new_code(app, org.ward, procedure=org.procedure)
         await tg.wait_for(lambda: tg.webhook, within=15)  # set on start, with the secret
@@ -195,13 +209,13 @@ def text_update(update_id: int, text: str) -> dict:
 
 
 @pytest.fixture
-async def hook(db_url, tmp_path, tg):
+async def hook(db_url, tmp_path, tg, library):
     settings = make_settings(
         db_url,
         tmp_path / "data",
         public_url="https://bot.example.vn",
         telegram_webhook_secret=SECRET,
-        **fast(tg),
+        **fast(tg, library),
     )
     app = App(settings)
     api = create_app(app, run_background=False)
@@ -276,17 +290,20 @@ async def test_without_webhook_settings_the_route_does_not_exist(app):
 
 
 @pytest.mark.slow
-async def test_a_killed_process_continues_the_survey_after_restart(sqlite_url, tmp_path, tg):
+async def test_a_killed_process_continues_the_survey_after_restart(
+    sqlite_url, tmp_path, tg, library
+):
     # One database is enough here: what is under test is the process dying, and a new
-    # one importing aiogram costs seconds on a busy machine.
+    # process costs seconds on a busy machine.
     db_url = sqlite_url
-    settings = make_settings(db_url, tmp_path / "data", **fast(tg))
+    settings = make_settings(db_url, tmp_path / "data", **fast(tg, library))
     app = App(settings)  # the test's view of the same database
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
     env.update(
         SIPAS_DATABASE_URL=db_url,
         SIPAS_DATA_DIR=str(tmp_path / "data"),
         SIPAS_SECRET_KEY=settings.secret_key.get_secret_value(),
+        SIPAS_TELEGRAM_LIBRARY=library,
         SIPAS_TELEGRAM_TOKEN=tg.token,
         SIPAS_TELEGRAM_API_BASE=tg.url,
         SIPAS_TELEGRAM_CHAT_INTERVAL="0.05",
@@ -347,3 +364,72 @@ async def test_a_killed_process_continues_the_survey_after_restart(sqlite_url, t
     finally:
         await stop_process(proc)
         await app.close()
+
+
+# --- the library not chosen is never imported ------------------------------------------
+
+# Run in a fresh interpreter: the Telegram service on SIPAS_TELEGRAM_LIBRARY (long polling
+# against the fake), the ASGI app with the webhook route and what it loads on an update,
+# until one reply went out through the sender; then which libraries were imported.
+ISOLATION_CHILD = """
+import asyncio, json, sys
+from sqlalchemy import func, select
+from bot.core.app import App
+from bot.core.settings import Settings
+from bot.http import telegram_webhook
+from bot.server import background_services, create_app
+from storage.models import Outbox
+
+async def main():
+    app = App(Settings(_env_file=None))
+    create_app(app)
+    telegram_webhook._telegram()
+    stop = asyncio.Event()
+    (name, service), = [s for s in background_services(app) if s[0] == "telegram"]
+    task = asyncio.create_task(service(stop))
+    async with asyncio.timeout(60):
+        while True:
+            async with app.db.read() as session:
+                stmt = select(func.count()).select_from(Outbox).where(Outbox.status == "sent")
+                if (await session.exec(stmt)).scalar_one():
+                    break
+            await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    await app.close()
+    top = {m.split(".", 1)[0] for m in sys.modules}
+    print(json.dumps({"aiogram": "aiogram" in top, "telegram": "telegram" in top}))
+
+asyncio.run(main())
+"""
+
+
+async def test_the_library_not_chosen_is_never_imported(sqlite_url, tmp_path, tg, library):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIPAS_", "PTB_"))}
+    env.update(
+        SIPAS_DATABASE_URL=sqlite_url,
+        SIPAS_DATA_DIR=str(tmp_path / "data"),
+        SIPAS_SECRET_KEY="test-secret-key-not-for-production",
+        SIPAS_TELEGRAM_TOKEN=tg.token,
+        SIPAS_TELEGRAM_API_BASE=tg.url,
+        SIPAS_TELEGRAM_CHAT_INTERVAL="0.05",
+    )
+    if library != "ptb":  # ptb is the default: unset means ptb
+        env["SIPAS_TELEGRAM_LIBRARY"] = library
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        ISOLATION_CHILD,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    user = tg.user(4004)
+    await tg.wait_for(lambda: tg.calls_of("getUpdates"), within=STARTUP)
+    user.send("/help")
+    out, err = await asyncio.wait_for(child.communicate(), STARTUP)
+    assert child.returncode == 0, err.decode(errors="replace")[-3000:]
+    imported = json.loads(out.decode().strip().splitlines()[-1])
+    assert imported == {"telegram": library == "ptb", "aiogram": library == "aiogram"}
+    assert user.messages, "the reply went out through the chosen library"
+    assert tg.pending_updates == 0  # and the update was confirmed

@@ -28,7 +28,7 @@ import logging
 import random
 from collections import deque
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -85,6 +85,7 @@ class Limits:
     backoff_max: float = 300.0
     window_guard: float = 0.03  # seconds added to the one-second window (see module doc)
     record_retry_max: float = 5.0  # longest wait between tries to record an outcome
+    record_every: float = 0.25  # seconds outcomes may wait to be written together
 
 
 def backoff(attempt: int, limits: Limits) -> float:
@@ -154,6 +155,10 @@ class OutboxSender:
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._paused_until = 0.0  # loop time; set when the server asks us to wait (429)
         self._wake = asyncio.Event()
+        self._waiting = 0  # rows handed to _deliver whose call has not started
+        self._unrecorded: list[tuple[OutboxItem, Outcome, datetime]] = []  # outcomes to write
+        self._flushing: asyncio.Future | None = None  # the write they will go in
+        self._flush_now = asyncio.Event()
 
     async def run_once(self, recipient: str | None = None) -> int:
         """Claim one batch of due messages and send them; returns how many were tried."""
@@ -226,20 +231,28 @@ class OutboxSender:
             log.exception("outbox row %s: delivery failed", item.id)
 
     async def _deliver(self, item: OutboxItem) -> None:
-        async with self._slots:
-            await self._pacer.wait()
-            calling = False
-            try:
-                calling = await self._start(item)
-            finally:
-                self._pacer.done(calling=calling)
-            if not calling:
-                return
-            try:
-                outcome = await self.transport.send(item.recipient, item.payload)
-            except Exception as exc:  # a transport bug or an unexpected network error
-                log.exception("send failed for outbox row %s", item.id)
-                outcome = Retry(f"{type(exc).__name__}: {exc}")
+        self._waiting += 1  # rows waiting for their call: outcomes are batched meanwhile
+        waiting = True
+        try:
+            async with self._slots:
+                await self._pacer.wait()
+                calling = False
+                try:
+                    calling = await self._start(item)
+                finally:
+                    self._pacer.done(calling=calling)
+                    self._waiting -= 1
+                    waiting = False
+                if not calling:
+                    return
+                try:
+                    outcome = await self.transport.send(item.recipient, item.payload)
+                except Exception as exc:  # a transport bug or an unexpected network error
+                    log.exception("send failed for outbox row %s", item.id)
+                    outcome = Retry(f"{type(exc).__name__}: {exc}")
+        finally:
+            if waiting:  # cancelled before its turn
+                self._waiting -= 1
         await self._record(item, outcome)
 
     async def _start(self, item: OutboxItem) -> bool:
@@ -258,59 +271,87 @@ class OutboxSender:
 
     async def _record(self, item: OutboxItem, outcome: Outcome) -> None:
         """Record the outcome, waiting for the database as long as it takes: the call
-        was made, so giving up here would leave the row to be settled as unknown."""
+        was made, so giving up here would leave the row to be settled as unknown.
+
+        Outcomes are written together, one transaction for all that arrived within
+        ``record_every`` seconds (at once when no other row is waiting for its call):
+        a transaction per message cost more CPU than the call itself.
+        """
+        if isinstance(outcome, Retry) and outcome.after is not None:
+            loop = asyncio.get_running_loop()  # the server asked us to wait: stop claiming
+            self._paused_until = max(self._paused_until, loop.time() + outcome.after)
+        self._unrecorded.append((item, outcome, self.app.now()))
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush())
+        flushing = self._flushing
+        if self._waiting == 0:
+            self._flush_now.set()
+        await asyncio.shield(flushing)
+
+    async def _flush(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._flush_now.wait(), self.limits.record_every)
+        self._flush_now.clear()
+        batch, self._unrecorded, self._flushing = self._unrecorded, [], None
         wait = 0.2
         while True:
             try:
-                await self._write_outcome(item, outcome)
+                await self._write_outcomes(batch)
                 return
             except DB_DOWN as exc:
                 log.warning(
-                    "outbox row %s: outcome not recorded yet (%s), trying again in %.1f s",
-                    item.id,
+                    "outbox rows %s: outcomes not recorded yet (%s), trying again in %.1f s",
+                    ", ".join(str(item.id) for item, _, _ in batch),
                     type(exc).__name__,
                     wait,
                 )
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, self.limits.record_retry_max)
 
-    async def _write_outcome(self, item: OutboxItem, outcome: Outcome) -> None:
-        now = self.app.now()
+    async def _write_outcomes(self, batch: list[tuple[OutboxItem, Outcome, datetime]]) -> None:
+        dead: list[tuple[OutboxItem, str]] = []
         async with self.app.db.write() as session:
-            if isinstance(outcome, Sent):
-                interval = self.limits.per_chat_interval if outcome.spaced else 0.0
-                spacing = timedelta(seconds=interval)
-                if outcome.rest is not None:
-                    await outbox.mark_partly_sent(
-                        session,
-                        item,
-                        outcome.rest,
-                        now + spacing,
-                        provider_message_id=outcome.provider_message_id,
-                    )
-                else:
-                    await outbox.mark_sent(
-                        session,
-                        item,
-                        now,
-                        provider_message_id=outcome.provider_message_id,
-                        spacing=spacing,
-                    )
-            elif isinstance(outcome, Retry) and item.attempts < self.limits.max_attempts:
-                if outcome.after is not None:
-                    wait = outcome.after
-                    loop = asyncio.get_running_loop()
-                    self._paused_until = max(self._paused_until, loop.time() + wait)
-                else:
-                    wait = backoff(item.attempts, self.limits)
-                await outbox.mark_retry(session, item, outcome.error, now + timedelta(seconds=wait))
-            else:
-                error = (
-                    outcome.error if not isinstance(outcome, Retry) else f"gave up: {outcome.error}"
+            for item, outcome, at in batch:  # each as of when its call returned
+                error = await self._write_outcome(session, item, outcome, at)
+                if error is not None:
+                    dead.append((item, error))
+        for item, error in dead:
+            log.warning("outbox row %s is dead: %s", item.id, error)
+
+    async def _write_outcome(
+        self, session: Any, item: OutboxItem, outcome: Outcome, now: datetime
+    ) -> str | None:
+        """One outcome, in the batch's transaction; the error when the row is now dead."""
+        if isinstance(outcome, Sent):
+            interval = self.limits.per_chat_interval if outcome.spaced else 0.0
+            spacing = timedelta(seconds=interval)
+            if outcome.rest is not None:
+                await outbox.mark_partly_sent(
+                    session,
+                    item,
+                    outcome.rest,
+                    now + spacing,
+                    provider_message_id=outcome.provider_message_id,
                 )
-                await outbox.mark_dead(session, item, error)
-                if isinstance(outcome, Dead) and outcome.unreachable:
-                    await people.mark_unreachable(
-                        session, item.channel, error, now, channel_user_id=item.recipient
-                    )
-                log.warning("outbox row %s is dead: %s", item.id, error)
+            else:
+                await outbox.mark_sent(
+                    session,
+                    item,
+                    now,
+                    provider_message_id=outcome.provider_message_id,
+                    spacing=spacing,
+                )
+            return None
+        if isinstance(outcome, Retry) and item.attempts < self.limits.max_attempts:
+            wait = (
+                outcome.after if outcome.after is not None else backoff(item.attempts, self.limits)
+            )
+            await outbox.mark_retry(session, item, outcome.error, now + timedelta(seconds=wait))
+            return None
+        error = outcome.error if not isinstance(outcome, Retry) else f"gave up: {outcome.error}"
+        await outbox.mark_dead(session, item, error)
+        if isinstance(outcome, Dead) and outcome.unreachable:
+            await people.mark_unreachable(
+                session, item.channel, error, now, channel_user_id=item.recipient
+            )
+        return error

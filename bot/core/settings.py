@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
 
     telegram_token: SecretStr | None = None
+    # The Bot API library: python-telegram-bot (default) or aiogram; the other is never imported.
+    telegram_library: Literal["ptb", "aiogram"] = "ptb"
     telegram_api_base: str = "https://api.telegram.org"
     telegram_webhook_secret: SecretStr | None = None
     telegram_bot_username: str | None = None

@@ -3,8 +3,9 @@
 The secret header is checked (constant time) before the body is even read; a wrong or
 missing one gets 401 and nothing is stored or logged beyond the fact. The answer is 200
 only after the engine committed the update; 5xx when processing failed, so Telegram
-delivers it again (the engine recognises an update it already processed). aiogram's
-stock webhook handler is not used: it answers before processing.
+delivers it again (the engine recognises an update it already processed). The update's
+JSON is parsed by the channel's own parser: no Bot API library is involved here (the
+libraries' stock webhook handlers answer before processing).
 """
 
 from __future__ import annotations
@@ -24,14 +25,12 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 @functools.cache
 def _telegram():
-    # aiogram takes seconds to import: only deployments that use Telegram pay for it,
-    # once (an import statement here ran the import machinery on every update).
-    from aiogram.types import Update
-
-    from bot.channels.telegram.service import bot_for, handle_update
+    # Imported on the first update: deployments without Telegram never load the channel.
+    from bot.channels.telegram.inbound import MalformedUpdate, update_id
+    from bot.channels.telegram.service import handle_update
     from bot.core.engine import BadEvent
 
-    return Update, bot_for, handle_update, BadEvent
+    return MalformedUpdate, update_id, handle_update, BadEvent
 
 
 async def telegram_webhook(request: Request) -> JSONResponse:
@@ -46,20 +45,20 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         log.warning("Telegram webhook: wrong or missing secret token (request refused)")
         return JSONResponse({"detail": "wrong or missing secret token"}, status_code=401)
 
-    Update, bot_for, handle_update, BadEvent = _telegram()
+    MalformedUpdate, update_id, handle_update, BadEvent = _telegram()
     try:
-        data = json.loads(await request.body())
-        update = Update.model_validate(data, context={"bot": bot_for(app)})
+        update = json.loads(await request.body())
+        uid = update_id(update)
     except (ValueError, RecursionError):  # not JSON (or nested absurdly deep), not an update
         log.warning("Telegram webhook: malformed update refused")
         return JSONResponse({"detail": "malformed update"}, status_code=400)
     try:
         await handle_update(app, update)
-    except BadEvent as exc:  # ids no Telegram update has: nothing was stored
+    except (BadEvent, MalformedUpdate) as exc:  # nothing was stored
         log.warning("Telegram webhook: update refused (%s)", exc)
         return JSONResponse({"detail": "malformed update"}, status_code=400)
     except Exception:
-        log.exception("Telegram update %s failed; Telegram will deliver it again", update.update_id)
+        log.exception("Telegram update %s failed; Telegram will deliver it again", uid)
         return JSONResponse({"detail": "processing failed"}, status_code=500)
     return JSONResponse({"ok": True})
 

@@ -6,6 +6,9 @@ long polling otherwise (``deleteWebhook`` first, as Telegram refuses ``getUpdate
 a webhook is set). Either way an update is confirmed only after ``engine.handle``
 committed it: polling moves its offset past an update only then, the webhook answers
 200 only then. Redeliveries are recognised by the engine and change nothing.
+
+The Bot API library (``SIPAS_TELEGRAM_LIBRARY``: python-telegram-bot or aiogram) is
+reached only through the seam (``seam.py``); this module imports neither.
 """
 
 from __future__ import annotations
@@ -16,15 +19,11 @@ import logging
 import random
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import GetUpdates
-from aiogram.types import BotCommand, Update
-
-from bot.channels.telegram.transport import ALLOWED_UPDATES, TelegramTransport, redact, to_incoming
+from bot.channels.telegram.inbound import MalformedUpdate, to_incoming, update_id
+from bot.channels.telegram.seam import TelegramClient, bot_id, load_client, redact
+from bot.channels.telegram.transport import TelegramTransport
 from bot.core import engine
 from bot.core.app import App
 from bot.core.outbox_sender import Limits, OutboxSender
@@ -43,20 +42,23 @@ COMMANDS = (
     ("cancel", N_("Stop what you are doing")),
 )
 
-_bots: weakref.WeakKeyDictionary[App, Bot] = weakref.WeakKeyDictionary()
+_clients: weakref.WeakKeyDictionary[App, TelegramClient] = weakref.WeakKeyDictionary()
 _senders: weakref.WeakKeyDictionary[App, OutboxSender] = weakref.WeakKeyDictionary()
 
 
-def bot_for(app: App) -> Bot:
-    """The process's Bot API client for ``app`` (requests go to ``SIPAS_TELEGRAM_API_BASE``)."""
-    bot = _bots.get(app)
-    if bot is None:
-        token = app.settings.telegram_token
-        if token is None:
+def client_for(app: App) -> TelegramClient:
+    """The process's Bot API client for ``app``, on the library ``SIPAS_TELEGRAM_LIBRARY``
+    names (requests go to ``SIPAS_TELEGRAM_API_BASE``)."""
+    client = _clients.get(app)
+    if client is None:
+        settings = app.settings
+        if settings.telegram_token is None:
             raise RuntimeError("SIPAS_TELEGRAM_TOKEN is not set")
-        api = TelegramAPIServer.from_base(app.settings.telegram_api_base.rstrip("/"))
-        bot = _bots[app] = Bot(token.get_secret_value(), session=AiohttpSession(api=api))
-    return bot
+        token = settings.telegram_token.get_secret_value()
+        bot_id(token)  # a malformed token stops here, named
+        client = load_client(settings.telegram_library, token, settings.telegram_api_base)
+        _clients[app] = client
+    return client
 
 
 def limits(settings: Settings) -> Limits:
@@ -66,13 +68,17 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-async def handle_update(app: App, update: Update) -> bool:
-    """Run one update through the engine; False when ignored or already processed.
+async def handle_update(app: App, update: dict[str, Any]) -> bool:
+    """Run one update (the Bot API's JSON) through the engine; False when ignored or
+    already processed. ``MalformedUpdate`` when it is not an update.
 
     The replies are committed to the outbox; this process's sender, if it runs, is
     told to look at once.
     """
-    incoming = to_incoming(update, bot_for(app).id, app.now())
+    token = app.settings.telegram_token
+    if token is None:
+        raise RuntimeError("SIPAS_TELEGRAM_TOKEN is not set")
+    incoming = to_incoming(update, bot_id(token.get_secret_value()), app.now())
     if incoming is None:
         return False
     handled = await engine.handle(app, incoming.event, also=incoming.also)
@@ -95,34 +101,35 @@ def services(app: App) -> list[tuple[str, Callable[[asyncio.Event], Awaitable[No
 
 async def run(app: App, stop: asyncio.Event) -> None:
     """Start-up calls, then the outbox sender and (without a webhook) long polling."""
-    bot = bot_for(app)
-    sender = _senders[app] = OutboxSender(app, TelegramTransport(bot), limits(app.settings))
+    client = client_for(app)
+    sender = _senders[app] = OutboxSender(app, TelegramTransport(client), limits(app.settings))
     # Rows held back by the per-chat interval are looked at again this often.
     idle = min(0.5, max(0.02, app.settings.telegram_chat_interval))
     try:
         async with asyncio.TaskGroup() as group:
             group.create_task(sender.run_forever(stop, idle=idle))
-            group.create_task(_receive(app, bot, stop))
+            group.create_task(_receive(app, client, stop))
     finally:
-        await bot.session.close()
+        await client.close()
 
 
-async def _receive(app: App, bot: Bot, stop: asyncio.Event) -> None:
+async def _receive(app: App, client: TelegramClient, stop: asyncio.Event) -> None:
     settings = app.settings
     url = settings.telegram_webhook_url
 
     async def start_receiving() -> bool:
         if url is None:  # Telegram refuses getUpdates while a webhook is set
-            return await bot.delete_webhook()
+            return await client.delete_webhook()
         secret = settings.telegram_webhook_secret.get_secret_value()  # type: ignore[union-attr]
-        return await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        return await client.set_webhook(url, secret)
 
-    me = await _until_done(stop, bot, "getMe", bot.get_me)  # proves the token works
+    me = await _until_done(stop, client, "getMe", client.get_me)  # proves the token works
     if me is not None:
-        _check_username(settings, me.username or "")
-    await _until_done(stop, bot, "deleteWebhook" if url is None else "setWebhook", start_receiving)
+        _check_username(settings, me.username)
+    what = "deleteWebhook" if url is None else "setWebhook"
+    await _until_done(stop, client, what, start_receiving)
     await _until_done(
-        stop, bot, "setMyCommands", lambda: set_commands(bot, settings.default_locale)
+        stop, client, "setMyCommands", lambda: set_commands(client, settings.default_locale)
     )
     if stop.is_set():  # the start-up calls only give up when we are stopped
         return
@@ -130,7 +137,7 @@ async def _receive(app: App, bot: Bot, stop: asyncio.Event) -> None:
         log.info("Telegram webhook set to %s", url)
     else:
         log.info("Telegram long polling started")
-        await poll(app, bot, stop)
+        await poll(app, client, stop)
 
 
 def _check_username(settings: Settings, actual: str) -> None:
@@ -150,45 +157,49 @@ def _check_username(settings: Settings, actual: str) -> None:
         )
 
 
-async def set_commands(bot: Bot, default_locale: str) -> None:
+async def set_commands(client: TelegramClient, default_locale: str) -> None:
     """The command menu in Vietnamese and English (and the default language for others)."""
     for code in (*LOCALES, None):
         _ = translator(code or default_locale).gettext
-        commands = [BotCommand(command=name, description=_(text)) for name, text in COMMANDS]
-        await bot.set_my_commands(commands, language_code=code)
+        await client.set_my_commands([(name, _(text)) for name, text in COMMANDS], code)
 
 
-async def poll(app: App, bot: Bot, stop: asyncio.Event) -> None:
+async def poll(app: App, client: TelegramClient, stop: asyncio.Event) -> None:
     """Long polling until ``stop``: each update is confirmed only after it was committed."""
     offset: int | None = None
     fetch_errors = 0
     stuck_id, stuck_tries = None, 0  # an update whose processing keeps failing
-    request = {"request_timeout": int(bot.session.timeout + POLL_TIMEOUT)}
     while not stop.is_set():
-        call = GetUpdates(offset=offset, timeout=POLL_TIMEOUT, allowed_updates=ALLOWED_UPDATES)
         try:
-            updates = await _unless_stopped(stop, bot(call, **request))
+            updates = await _unless_stopped(stop, client.get_updates(offset, POLL_TIMEOUT))
         except _Stopped:
             return
         except Exception as exc:
             fetch_errors += 1
-            error = redact(str(exc), bot.token)
+            error = redact(str(exc), client.token)
             log.warning("Telegram getUpdates failed (%s): %s", type(exc).__name__, error)
             await _sleep(stop, _backoff(fetch_errors))
             continue
         fetch_errors = 0
         for update in updates:
             try:
+                uid = update_id(update)
+            except MalformedUpdate:  # cannot be confirmed on its own: the next one will
+                log.error("Telegram sent something that is not an update; skipped")
+                continue
+            try:
                 await handle_update(app, update)
+            except MalformedUpdate as exc:
+                log.error("Telegram update %s skipped: %s", uid, exc)
             except Exception:
-                stuck_tries = stuck_tries + 1 if stuck_id == update.update_id else 1
-                stuck_id = update.update_id
+                stuck_tries = stuck_tries + 1 if stuck_id == uid else 1
+                stuck_id = uid
                 log.exception("Telegram update %s failed (try %d)", stuck_id, stuck_tries)
                 if stuck_tries < MAX_UPDATE_FAILURES:
                     await _sleep(stop, _backoff(stuck_tries))
                     break  # fetched again, from this update on
                 log.error("Telegram update %s skipped after %d tries", stuck_id, stuck_tries)
-            offset = update.update_id + 1
+            offset = uid + 1
 
 
 class _Stopped(Exception):
@@ -215,7 +226,7 @@ async def _unless_stopped(stop: asyncio.Event, call: Awaitable):
 
 
 async def _until_done(
-    stop: asyncio.Event, bot: Bot, what: str, call: Callable[[], Awaitable[T]]
+    stop: asyncio.Event, client: TelegramClient, what: str, call: Callable[[], Awaitable[T]]
 ) -> T | None:
     """Retry a start-up call with backoff until it succeeds (None: we were stopped)."""
     attempt = 0
@@ -224,7 +235,7 @@ async def _until_done(
             return await call()
         except Exception as exc:
             attempt += 1
-            error = redact(str(exc), bot.token)
+            error = redact(str(exc), client.token)
             log.warning("Telegram %s failed (%s): %s; retrying", what, type(exc).__name__, error)
             await _sleep(stop, _backoff(attempt))
     return None
