@@ -447,7 +447,9 @@ async def test_429_and_500_are_retried_and_everything_arrives_exactly_once(live_
         assert [t for t in sent if t.startswith(f"m{chat}-")] == [f"m{chat}-{i}" for i in range(3)]
     failed_429 = next(c for c in tg.calls if c.status == 429)
     retried = next(c for c in tg.calls_of("sendMessage", ok=True) if c.params["text"] == "m1-0")
-    assert 1.0 <= retried.at - failed_429.at < 1.6  # exactly retry_after, plus a poll
+    # retry_after is a floor; the ceiling only says it was not forgotten (loose: a busy
+    # machine delays the poll, and this must never fail by chance)
+    assert 1.0 <= retried.at - failed_429.at < 5
     assert len([c for c in tg.calls if c.status == 500]) == 2
     assert all(r.status == "sent" for r in await rows(app))
 
