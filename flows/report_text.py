@@ -30,8 +30,12 @@ def element_names(locale: str) -> dict[str, str]:
 
 
 def item_texts(locale: str) -> dict[str, str]:
-    """Item code → its question text."""
-    return {item.code: item.text.get(locale) for q in qn.catalogue().values() for item in q.items}
+    """Item code → its question text (items of earlier versions too)."""
+    texts: dict[str, str] = {}
+    for q in qn.catalogue().values():
+        for item in (*q.items, *q.retired):
+            texts.setdefault(item.code, item.text.get(locale))
+    return texts
 
 
 def reason_labels(locale: str) -> dict[str, str]:

@@ -78,7 +78,7 @@ async def test_workbook_cell_by_cell(app, rated):
     assert row(ws, 6) == [
         "Mã đơn vị", "Đơn vị", "Người trả lời", "Số câu trả lời", "SIPAS",
         "Câu hỏi tổng quát", "Điểm bình quân", "Tiếp cận dịch vụ", "Thủ tục hành chính",
-        "Công chức trực tiếp giải quyết công việc", "Kết quả giải quyết",
+        "Công chức trực tiếp giải quyết công việc", "Kết quả",
         "Tiếp nhận, xử lý phản ánh, kiến nghị",
     ]  # fmt: skip
     assert ws.freeze_panes == "A7" and ws.auto_filter.ref == "A6:L9"
