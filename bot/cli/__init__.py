@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--period", help="10/2023, Q4/2023, 2023, 'tháng này'… (instead of --from/--to)")
     _format_args(c)
     c.add_argument("--chart", type=Path, help="also draw the chart as a PNG to this file")
+    c.add_argument(
+        "--as-leader",
+        action="store_true",
+        help="figures as a leader sees them (small-number rule; what the API returns)",
+    )
     c.set_defaults(func=_report_satisfaction)
     c = rsub.add_parser("quota", help="questionnaires collected against targets")
     c.add_argument("--unit", help="unit code (default: the top unit)")
@@ -248,6 +253,7 @@ def _chat(settings: Settings, args) -> int:
 
 
 def _db_upgrade(settings: Settings, args) -> int:
+    from scheduler.calendar import apply_known_days
     from storage import rollups
     from storage.migrate import current_revision, upgrade
 
@@ -258,6 +264,9 @@ def _db_upgrade(settings: Settings, args) -> int:
             if await rollups.missing(session):  # data from before the rollups existed
                 answers, responses = await rollups.rebuild(session, app.tz)
                 print(f"report rollups rebuilt: {answers} answer rows, {responses} response rows")
+            known = await apply_known_days(session, app.now())
+        _ = translator(settings.default_locale, settings.timezone).gettext
+        print(_("Holiday swaps shipped with sipas-bot: {n} in force.").format(n=known))
         return 0
 
     return run_async(settings, body)
@@ -442,6 +451,7 @@ def _person_add(settings: Settings, args) -> int:
 
 def _report_satisfaction(settings: Settings, args) -> int:
     from bot.render import report_text as reporting
+    from flows.privacy import Privacy
     from storage import reports
 
     _need_out(args)
@@ -458,17 +468,17 @@ def _report_satisfaction(settings: Settings, args) -> int:
             report = await reports.satisfaction(session, unit, period.start, period.end, app.tz)
             if args.format == "xlsx":
                 await _write_workbook(app, session, unit, period, args.out)
+        privacy = Privacy(settings.privacy_min_responses if args.as_leader else 0)
         if args.chart:
             from bot.render.charts import satisfaction_png
-            from flows.privacy import Privacy
 
             target = settings.satisfaction_target
-            png = await asyncio.to_thread(satisfaction_png, report, t, period, Privacy(), target)
+            png = await asyncio.to_thread(satisfaction_png, report, t, period, privacy, target)
             await asyncio.to_thread(args.chart.write_bytes, png)
         render = {
-            "json": lambda: reporting.satisfaction_json(report),
-            "csv": lambda: reporting.satisfaction_csv(report),
-            "table": lambda: reporting.satisfaction_table(report, t, period),
+            "json": lambda: reporting.satisfaction_json(report, privacy),
+            "csv": lambda: reporting.satisfaction_csv(report, privacy),
+            "table": lambda: reporting.satisfaction_table(report, t, period, privacy),
         }.get(args.format)
         if render:
             _emit(render(), args.out)
