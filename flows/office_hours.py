@@ -19,7 +19,9 @@ CLOSES = time(17, 0)
 class Calendar(Protocol):
     """What these functions need of a working-day calendar."""
 
-    def is_working_day(self, day: date) -> bool: ...
+    def is_working_day(self, day: date) -> bool:
+        """Whether public offices work on ``day``."""
+        ...
 
 
 class Weekdays:

@@ -190,10 +190,9 @@ def satisfaction_text(
         lines.append(_("No completed responses in this period."))
     elif not privacy.shows(total.respondents) or headline(total) is None:
         lines.append(not_enough(t, total.respondents, privacy))
+        lines.append(channel_counts(total.channels, t))
     else:
         lines += _overall(total, t)
-    if total.channels:
-        lines.append(channel_counts(total.channels, t))
     if len(report.units) > 1 or (report.units and report.units[0].unit_id != total.unit_id):
         lines += ["", _("Units, best first:"), *_ranking(report.units, t, privacy)]
     if comments:
@@ -279,6 +278,7 @@ def _overall(total: Any, t: Translator) -> list[str]:
     note = basis(total, t)
     if note:
         lines.append(f"({note})")
+    lines.append(channel_counts(total.channels, t))
     if total.overall_question is not None and total.percent is not None:
         lines.append(
             _("Satisfied overall (overall question): {percent}").format(

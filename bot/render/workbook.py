@@ -150,19 +150,25 @@ def _summary_sheet(wb, data: ExportData, report, t: Translator, privacy, generat
     for s, bold in [(report.total, True), *((u, False) for u in report.units)]:
         shown = privacy.shows(s.respondents)
         values = dict(element_rows(s))
+        asked = s.overall_question is not None or "overall" in s.withheld.values()
+
+        def figure(value, asked: bool = bool(s.respondents), bold=bold, shown=shown):
+            # A figure, "chưa đủ số phiếu" where one exists but is withheld, or empty.
+            if not asked:
+                return summary.cell(None)
+            return summary.pct(value or 0.0, shown and value is not None, t=t, bold=bold)
+
         summary.row(
             [
                 summary.cell(s.unit_code, bold),
                 summary.cell(s.unit_name, bold),
                 summary.cell(s.respondents, bold),
                 summary.cell(s.answers, bold),
-                summary.pct(headline(s), shown and headline(s) is not None, t=t, bold=bold)
-                if s.respondents
-                else summary.cell(None),
-                summary.pct(s.overall_question, shown, t=t, bold=bold),
+                figure(headline(s)),
+                figure(s.overall_question, asked),
                 summary.cell(round(s.mean, 3), bold)
                 if s.mean is not None and shown
-                else summary.pct(s.mean, shown, t=t, bold=bold),
+                else figure(None),
             ]
             + [
                 summary.pct(values[c] or 0.0, shown and values[c] is not None, t=t)
