@@ -38,6 +38,11 @@ from storage.migrate import upgrade
 from storage.models import Unit
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+# Responses come by four channels (per-channel counts are a rollup of their own).
+CHANNEL_PG = "(ARRAY['zalo', 'telegram', 'web', 'paper'])[1 + i % 7 % 4]"
+CHANNEL_SQLITE = (
+    "CASE i % 7 % 4 WHEN 0 THEN 'zalo' WHEN 1 THEN 'telegram' WHEN 2 THEN 'web' ELSE 'paper' END"
+)
 WARDS = 100
 YEAR = 2025
 ITEMS = [
@@ -102,7 +107,7 @@ async def generate(db: Database, answers: int) -> int:
                 text(
                     f"""INSERT INTO response (key, unit_id, questionnaire_id, channel, respondent_hash, status,
                        started_at, completed_at)
-                SELECT md5(i::text), 2 + (i % {WARDS}), 1, 'zalo', md5('r' || i), 'completed', ts, ts
+                SELECT md5(i::text), 2 + (i % {WARDS}), 1, {CHANNEL_PG}, md5('r' || i), 'completed', ts, ts
                 FROM (SELECT i, timestamptz '{YEAR}-01-01 00:00:00+07'
                              + ((i - 1)::float8 / {responses}) * interval '365 days' AS ts
                       FROM generate_series(1, {responses}) AS i) s"""
@@ -116,7 +121,7 @@ async def generate(db: Database, answers: int) -> int:
                     f"""INSERT INTO response (key, unit_id, questionnaire_id, channel, respondent_hash, status,
                        started_at, completed_at)
                 WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {responses})
-                SELECT hex(randomblob(16)), 2 + (i % {WARDS}), 1, 'zalo', hex(randomblob(20)), 'completed',
+                SELECT hex(randomblob(16)), 2 + (i % {WARDS}), 1, {CHANNEL_SQLITE}, hex(randomblob(20)), 'completed',
                        datetime('{YEAR - 1}-12-31 17:00:00', '+' || ((i - 1) * 31535999 / {responses}) || ' seconds') || '.000000',
                        datetime('{YEAR - 1}-12-31 17:00:00', '+' || ((i - 1) * 31535999 / {responses}) || ' seconds') || '.000000'
                 FROM s"""

@@ -47,11 +47,7 @@ from flows.contract import (
 from flows.i18n import N_
 from flows.periods import Period, describe, quarter_of
 from flows.registry import MANAGERS, button, command
-from flows.report_text import (
-    not_enough,
-    quota_text,
-    satisfaction_text,
-)
+from flows.report_text import not_enough, quota_text, satisfaction_text
 from flows.units import TargetError, parse_target
 
 _KINDS = {"day": "d", "month": "m", "quarter": "q", "half": "h", "year": "y", "range": "r"}
@@ -159,7 +155,7 @@ async def _targeted(state: State, ctx: Context, cmd: str, args: str) -> StepResu
 async def _quota(state: State, ctx: Context, unit: UnitInfo, period: Period) -> StepResult:
     t = tr(state, ctx)
     rows = await ctx.quota_progress(unit.unit_id, period.start, period.end)
-    text = quota_text(rows, t, unit.name, period, today(ctx, t))
+    text = quota_text(rows, t, unit.name, period, today(ctx, t), await ctx.work_calendar())
     return StepResult(state, (Reply(text),), (allowed("quota", unit, period),))
 
 

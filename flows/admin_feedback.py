@@ -36,11 +36,7 @@ from flows.contract import (
 from flows.i18n import N_, Translator
 from flows.periods import quarter_of
 from flows.registry import FLOWS, MANAGERS, Flow, button, command, flow
-from flows.report_text import (
-    feedback_entry,
-    feedback_waited,
-    handling_summary,
-)
+from flows.report_feedback import feedback_entry, feedback_waited, handling_summary
 from flows.text import clean_free_text
 
 FLOW = "admin.feedback"
@@ -83,8 +79,8 @@ async def feedback_command(state: State, event: InboundEvent, ctx: Context) -> S
     if refusal:
         return refusal
     if m.group(2):
-        return _take_note(state, ctx, item, m.group(2))
-    return _start_handling(state, ctx, item)
+        return await _take_note(state, ctx, item, m.group(2))
+    return await _start_handling(state, ctx, item)
 
 
 async def _feedback_list(state: State, ctx: Context, home: UnitInfo) -> StepResult:
@@ -98,14 +94,15 @@ async def _feedback_list(state: State, ctx: Context, home: UnitInfo) -> StepResu
     lines = [_("Open feedback – {unit}: {n}").format(unit=home.name, n=t.number(total))]
     if total > len(items):
         lines.append(_("The {n} oldest are shown below.").format(n=len(items)))
-    summary = handling_summary(recent, t, quarter, settings.feedback_target_hours)
+    cal = await ctx.work_calendar()
+    summary = handling_summary(recent, t, quarter, settings.feedback_target_hours, cal)
     if summary:
         lines.append(summary)
     if not total:
         lines.append(_("Nothing is waiting."))
     replies = [Reply("\n".join(lines))]
     for item in items:
-        entry = feedback_entry(item, t, privacy, ctx.now, settings.feedback_target_hours)
+        entry = feedback_entry(item, t, privacy, ctx.now, settings.feedback_target_hours, cal)
         label = _("Mark #{id} handled").format(id=item.id)
         replies.append(Reply(entry, (Button(label, f"ad.f:h:{item.id}"),)))
     audit = Audit("admin.feedback", home.code, {"open": total})
@@ -126,20 +123,21 @@ async def feedback_button(state: State, event: InboundEvent, ctx: Context) -> St
         units = await ctx.units()
         item = await ctx.feedback_item(feedback_id)
         refusal = _feedback_refusal(state, ctx, home_unit(units, ctx), item, feedback_id)
-        return refusal or _start_handling(state, ctx, item)
+        return refusal or await _start_handling(state, ctx, item)
     pending = state.flow == FLOW and state.step == "send" and state.data.get("fid")
     if parts[1] == "s" and pending == feedback_id:
         return await _on_send(state, event, ctx)
     return inactive(state, ctx)
 
 
-def _start_handling(state: State, ctx: Context, item: Any) -> StepResult:
+async def _start_handling(state: State, ctx: Context, item: Any) -> StepResult:
     t = tr(state, ctx)
     _ = t.gettext
     if item.status != "open":
         return StepResult(state, (Reply(_already_handled(t, item)),))
     settings = ctx.report_settings()
-    entry = feedback_entry(item, t, privacy_of(ctx), ctx.now, settings.feedback_target_hours)
+    cal = await ctx.work_calendar()
+    entry = feedback_entry(item, t, privacy_of(ctx), ctx.now, settings.feedback_target_hours, cal)
     nxt, closed = _enter(state, "note", {"fid": item.id})
     return StepResult(nxt, (Reply(entry), prompt(nxt, ctx)), closed)
 
@@ -155,7 +153,7 @@ async def step(state: State, event: InboundEvent, ctx: Context) -> StepResult:
         refusal = _feedback_refusal(
             state.idle(), ctx, home_unit(units, ctx), item, state.data["fid"]
         )
-        return refusal or _take_note(state, ctx, item, event.text)
+        return refusal or await _take_note(state, ctx, item, event.text)
     if state.step == "send":
         return await _on_send(state, event, ctx)
     return StepResult(state.idle())
@@ -190,7 +188,7 @@ def expire(state: State) -> tuple:
 flow(Flow(FLOW, step, prompt, expire))
 
 
-def _take_note(state: State, ctx: Context, item: Any, raw: str) -> StepResult:
+async def _take_note(state: State, ctx: Context, item: Any, raw: str) -> StepResult:
     t = tr(state, ctx)
     _ = t.gettext
     if item.status != "open":
@@ -205,7 +203,7 @@ def _take_note(state: State, ctx: Context, item: Any, raw: str) -> StepResult:
     if item.wants_contact and item.can_contact:
         nxt, closed = _enter(state, "send", {"fid": item.id, "note": note})
         return StepResult(nxt, (prompt(nxt, ctx),), closed)
-    return _handled(state, ctx, item, note, send=False)
+    return await _handled(state, ctx, item, note, send=False)
 
 
 async def _on_send(state: State, event: InboundEvent, ctx: Context) -> StepResult:
@@ -220,13 +218,13 @@ async def _on_send(state: State, event: InboundEvent, ctx: Context) -> StepResul
         return refusal
     if item.status != "open":
         return StepResult(state.idle(), (Reply(_already_handled(tr(state, ctx), item)),))
-    return _handled(state, ctx, item, state.data["note"], send=answer == YES)
+    return await _handled(state, ctx, item, state.data["note"], send=answer == YES)
 
 
-def _handled(state: State, ctx: Context, item: Any, note: str, *, send: bool) -> StepResult:
+async def _handled(state: State, ctx: Context, item: Any, note: str, *, send: bool) -> StepResult:
     t = tr(state, ctx)
     _ = t.gettext
-    hours = feedback_waited(item, ctx.now, t)
+    hours = feedback_waited(item, ctx.now, t, await ctx.work_calendar())
     target = ctx.report_settings().feedback_target_hours
     text = _("Feedback #{id} is marked handled after {hours} working hours.").format(
         id=item.id, hours=t.number(round(hours, 1), 1)

@@ -10,6 +10,7 @@ Every text has a Vietnamese and an English version.
 from __future__ import annotations
 
 import functools
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -68,6 +69,22 @@ class Section(BaseModel):
     items: tuple[Item, ...] = Field(min_length=1)
 
 
+class Source(BaseModel):
+    """Where a questionnaire's wording comes from.
+
+    ``official`` is True only for a form published by the authority (``decision``,
+    ``issued``); a product's own short form says False. ``unchecked`` lists the item
+    codes whose wording could not be compared with the published text.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    official: bool
+    decision: str | None = None
+    issued: date | None = None
+    note: Text | None = None
+    unchecked: tuple[str, ...] = ()
+
+
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     code: Code
@@ -90,6 +107,10 @@ class Questionnaire(BaseModel):
     scales: dict[str, tuple[Option, ...]] = Field(default_factory=dict)
     negative_reasons: tuple[Reason, ...] = ()
     sections: tuple[Section, ...] = Field(min_length=1)
+    source: Source | None = None
+    # Items of earlier versions that are no longer asked: their answers stay in the
+    # database under their own code, and reports still need to name them.
+    retired: tuple[Item, ...] = ()
 
     @model_validator(mode="after")
     def _check_references(self) -> Questionnaire:
@@ -112,6 +133,13 @@ class Questionnaire(BaseModel):
                     raise ValueError(f"item '{item.code}': unknown element '{item.element}'")
                 if item.scale != SATISFACTION and item.scale not in self.scales:
                     raise ValueError(f"item '{item.code}': unknown scale '{item.scale}'")
+        for item in self.retired:
+            if item.code in seen:
+                raise ValueError(f"retired item '{item.code}' is still asked")
+        if self.source is not None:
+            unknown = set(self.source.unchecked) - seen
+            if unknown:
+                raise ValueError(f"source.unchecked names unknown items: {sorted(unknown)}")
         return self
 
     @property

@@ -7,17 +7,49 @@ The figures come from the storage layer's report objects (``SatisfactionReport``
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from flows import questionnaire as qn
-from flows.i18n import Translator
-from flows.office_hours import working_days_left, working_hours_between
+from flows.i18n import N_, Translator
+from flows.office_hours import Calendar, working_days_left
 from flows.periods import Period, describe, infer
-from flows.privacy import Privacy
+from flows.privacy import Privacy, restrict
 
 RANKED_LIMIT = 10  # units shown at each end of a long ranking
 ITEM_TEXT_LIMIT = 70
+
+# How each channel a response can come by is called in reports, in display order. The
+# one place to name a channel: a new channel only adds its label here.
+CHANNEL_LABELS = {
+    "telegram": N_("Telegram"),
+    "zalo": N_("Zalo"),
+    "zns": N_("Zalo ZNS"),
+    "web": N_("web"),
+    "kiosk": N_("counter tablet"),
+    "assisted": N_("assisted interview"),
+    "paper": N_("paper"),
+    "console": N_("console"),
+}
+
+
+def channel_label(channel: str, t: Translator) -> str:
+    """The reader's name for ``channel`` (the code itself for one without a label)."""
+    label = CHANNEL_LABELS.get(channel)
+    return t.gettext(label) if label else channel
+
+
+def channel_order(channels: dict[str, int]) -> list[tuple[str, int]]:
+    """(channel, count) of the channels present, in display order (unknown ones last)."""
+    known = list(CHANNEL_LABELS)
+    present = [(c, n) for c, n in channels.items() if n]
+    return sorted(present, key=lambda cn: (known.index(cn[0]) if cn[0] in known else 99, cn[0]))
+
+
+def channel_counts(channels: dict[str, int], t: Translator) -> str:
+    """``Theo kênh: Zalo 120 · web 30 · phiếu giấy 99``: only the channels present."""
+    parts = [f"{channel_label(c, t)} {t.number(n)}" for c, n in channel_order(channels)]
+    return t.gettext("By channel: {channels}").format(channels=" · ".join(parts))
 
 
 def element_names(locale: str) -> dict[str, str]:
@@ -30,8 +62,12 @@ def element_names(locale: str) -> dict[str, str]:
 
 
 def item_texts(locale: str) -> dict[str, str]:
-    """Item code → its question text."""
-    return {item.code: item.text.get(locale) for q in qn.catalogue().values() for item in q.items}
+    """Item code → its question text (items of earlier versions too)."""
+    texts: dict[str, str] = {}
+    for q in qn.catalogue().values():
+        for item in (*q.items, *q.retired):
+            texts.setdefault(item.code, item.text.get(locale))
+    return texts
 
 
 def reason_labels(locale: str) -> dict[str, str]:
@@ -43,11 +79,6 @@ def headline(s: Any) -> float | None:
     """The one figure a unit is ranked by: SIPAS % when elements were rated, else the
     share satisfied on the overall question."""
     return s.percent if s.percent is not None else s.overall_question
-
-
-def element_basis(s: Any, code: str) -> int:
-    """How many answers an element's figure rests on (its best-answered item)."""
-    return max((i.valid for i in s.items.values() if i.element_code == code), default=0)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -83,14 +114,15 @@ def dossier_share(q: Any, t: Translator) -> str | None:
     )
 
 
-def pace_line(q: Any, t: Translator, today: date) -> str:
-    """What the quota needs from today: the daily pace, or that it is reached or over."""
+def pace_line(q: Any, t: Translator, today: date, calendar: Calendar | None = None) -> str:
+    """What the quota needs from today: the daily pace (working days on ``calendar``),
+    or that it is reached or over."""
     _ = t.gettext
     if q.remaining == 0:
         return _("Target reached.")
     if today < q.period_start:
         return _("Starts on {date}.").format(date=t.date(q.period_start))
-    days = working_days_left(today, q.period_end)
+    days = working_days_left(today, q.period_end, calendar)
     if days == 0:
         return _("The period ended on {date}.").format(date=t.date(q.period_end))
     per_day = -(-q.remaining // days)  # rounded up: a pace that actually gets there
@@ -101,8 +133,16 @@ def pace_line(q: Any, t: Translator, today: date) -> str:
     ).format(per_day=t.number(per_day), days=t.number(days))
 
 
-def quota_text(rows: list[Any], t: Translator, unit_name: str, period: Period, today: date) -> str:
-    """``/quota``: every quota of the subtree, best first, with what is left and the pace."""
+def quota_text(
+    rows: list[Any],
+    t: Translator,
+    unit_name: str,
+    period: Period,
+    today: date,
+    calendar: Calendar | None = None,
+) -> str:
+    """``/quota``: every quota of the subtree, best first, with what is left, the count
+    per channel and the pace."""
     _ = t.gettext
     lines = [
         _("Survey quotas – {unit}").format(unit=unit_name),
@@ -119,7 +159,9 @@ def quota_text(rows: list[Any], t: Translator, unit_name: str, period: Period, t
             lines.append("   " + describe(infer(q.period_start, q.period_end), t))
         share = dossier_share(q, t)
         lines += [f"   {quota_count(q, t)}", *([f"   {share}"] if share else [])]
-        lines.append(f"   {pace_line(q, t, today)}")
+        if getattr(q, "channels", None):
+            lines.append(f"   {channel_counts(q.channels, t)}")
+        lines.append(f"   {pace_line(q, t, today, calendar)}")
     return "\n".join(lines)
 
 
@@ -134,8 +176,11 @@ def satisfaction_text(
     comments: list[Any] = (),  # type: ignore[assignment]
     flagged: int = 0,
 ) -> str:
-    """``/report``: overall, per element, the weakest items, units ranked, comments."""
+    """``/report``: overall (with what it rests on), per element, the weakest items,
+    responses per channel, units ranked, comments. Figures are the viewer's
+    (``flows.privacy.restrict``): nothing withheld can be worked out from them."""
     _ = t.gettext
+    report = restrict(report, privacy)
     total = report.total
     lines = [
         _("Satisfaction – {unit}").format(unit=total.unit_name),
@@ -143,10 +188,11 @@ def satisfaction_text(
     ]
     if total.respondents == 0:
         lines.append(_("No completed responses in this period."))
-    elif not privacy.shows(total.respondents):
+    elif not privacy.shows(total.respondents) or headline(total) is None:
         lines.append(not_enough(t, total.respondents, privacy))
+        lines.append(channel_counts(total.channels, t))
     else:
-        lines += _overall(total, t, privacy)
+        lines += _overall(total, t)
     if len(report.units) > 1 or (report.units and report.units[0].unit_id != total.unit_id):
         lines += ["", _("Units, best first:"), *_ranking(report.units, t, privacy)]
     if comments:
@@ -173,15 +219,66 @@ def not_enough(t: Translator, n: int, privacy: Privacy) -> str:
     ).format(n=t.number(n), min=t.number(privacy.min_responses))
 
 
-def _overall(total: Any, t: Translator, privacy: Privacy) -> list[str]:
+def not_enough_short(t: Translator) -> str:
+    """The words in a table cell or a list where a figure is withheld."""
+    return t.gettext("not enough responses")
+
+
+def sipas_elements() -> list[str]:
+    """The SIPAS element codes (E1–E5), from the questionnaires."""
+    return sorted(element_names("en"))
+
+
+def element_rows(s: Any) -> list[tuple[str, float | None]]:
+    """(element code, its % or None when withheld) for every element with answers or
+    withheld answers, in code order."""
+    shown = s.elements
+    withheld = {e for e in s.withheld.values() if e != qn.OVERALL}
+    return [(code, shown.get(code)) for code in sorted(set(shown) | withheld)]
+
+
+def withheld_elements(s: Any) -> list[str]:
+    """Elements whose every answered item is withheld for this viewer."""
+    return [code for code, value in element_rows(s) if value is None]
+
+
+def basis(s: Any, t: Translator) -> str | None:
+    """``dựa trên 4/5 yếu tố`` and which elements are left out and why; None when the
+    figure is not the mean of the elements (no element answered)."""
     _ = t.gettext
-    lines = [
-        _("Overall: {percent} · {n} respondents · mean score {mean}/5").format(
-            percent=t.percent(headline(total)),
-            n=t.number(total.respondents),
-            mean=t.number(round(total.mean or 0, 2), 2),
+    if s.percent is None:
+        return None
+    names = element_names(t.locale)
+    every = sipas_elements()
+    counted = list(s.elements)
+    text = _("based on {n}/{total} elements").format(
+        n=t.number(len(counted)), total=t.number(max(len(every), len(counted)))
+    )
+    few = withheld_elements(s)
+    silent = [c for c in every if c not in counted and c not in few]
+    if few:
+        text += "; " + _("not enough responses: {names}").format(
+            names=", ".join(names.get(c, c) for c in few)
         )
-    ]
+    if silent:
+        text += "; " + _("no answers: {names}").format(
+            names=", ".join(names.get(c, c) for c in silent)
+        )
+    return text
+
+
+def _overall(total: Any, t: Translator) -> list[str]:
+    _ = t.gettext
+    figure = _("Overall: {percent} · {n} respondents").format(
+        percent=t.percent(headline(total)), n=t.number(total.respondents)
+    )
+    if total.mean is not None:
+        figure += " · " + _("mean score {mean}/5").format(mean=t.number(round(total.mean, 2), 2))
+    lines = [figure]
+    note = basis(total, t)
+    if note:
+        lines.append(f"({note})")
+    lines.append(channel_counts(total.channels, t))
     if total.overall_question is not None and total.percent is not None:
         lines.append(
             _("Satisfied overall (overall question): {percent}").format(
@@ -189,12 +286,13 @@ def _overall(total: Any, t: Translator, privacy: Privacy) -> list[str]:
             )
         )
     names = element_names(t.locale)
-    if total.elements:
+    rows = element_rows(total)
+    if rows:
         lines += ["", _("By element:")]
-        for code, value in total.elements.items():
-            shown = t.percent(value) if privacy.shows(element_basis(total, code)) else "…"
+        for code, value in rows:
+            shown = t.percent(value) if value is not None else not_enough_short(t)
             lines.append(f"  {shown}  {names.get(code, code)}")
-    rated = [i for i in total.weakest_items(len(total.items)) if privacy.shows(i.valid)]
+    rated = total.weakest_items(len(total.items))
     per_element = [i.element_code for i in total.items.values()]
     if rated and len(per_element) > len(set(per_element)):  # items finer than elements
         texts = item_texts(t.locale)
@@ -202,12 +300,18 @@ def _overall(total: Any, t: Translator, privacy: Privacy) -> list[str]:
         for item in rated[:3]:
             text = shorten(texts.get(item.item_code, ""), ITEM_TEXT_LIMIT)
             lines.append(f"  {t.percent(item.percent)}  {item.item_code} {text}")
+    partial = sorted(c for c, e in total.withheld.items() if e in total.elements)
+    if partial:
+        lines.append(
+            _("Left out of the figures, too few answers: {items}").format(items=", ".join(partial))
+        )
     return lines
 
 
 def _ranking(units: list[Any], t: Translator, privacy: Privacy) -> list[str]:
     _ = t.gettext
-    shown = [u for u in units if u.respondents and privacy.shows(u.respondents)]
+    shown = [u for u in units if u.respondents and headline(u) is not None]
+    shown = [u for u in shown if privacy.shows(u.respondents)]
     ranked = sorted(shown, key=lambda s: (-(headline(s) or 0), s.unit_name))
     lines = [
         f"  {rank}. {t.percent(headline(s))}  {s.unit_name} ({t.number(s.respondents)})"
@@ -220,7 +324,7 @@ def _ranking(units: list[Any], t: Translator, privacy: Privacy) -> list[str]:
             "  " + _("… {n} more (all of them in /export)").format(n=t.number(hidden)),
             *lines[-RANKED_LIMIT:],
         ]
-    few = [u for u in units if u.respondents and not privacy.shows(u.respondents)]
+    few = [u for u in units if u.respondents and u not in shown]
     if few:
         names = ", ".join(f"{u.unit_name} ({t.number(u.respondents)})" for u in few)
         lines.append("  " + _("Not enough responses yet: {units}").format(units=names))
@@ -228,65 +332,3 @@ def _ranking(units: list[Any], t: Translator, privacy: Privacy) -> list[str]:
     if silent:
         lines.append("  " + _("No responses: {units}").format(units=", ".join(silent)))
     return lines
-
-
-# --- feedback -----------------------------------------------------------------------------
-
-
-def feedback_waited(item: Any, now: datetime, t: Translator) -> float:
-    """Working hours an item has waited (open) or took (handled)."""
-    return working_hours_between(item.created_at, item.handled_at or now, t.tz)
-
-
-def feedback_entry(item: Any, t: Translator, privacy: Privacy, now: datetime, target: int) -> str:
-    """One feedback item in a few lines."""
-    _ = t.gettext
-    reason = (
-        reason_labels(t.locale).get(item.reason or "", _("Other reason"))
-        if item.reason
-        else _("No reason given")
-    )
-    head = f"#{item.id} · {t.date(item.created_at)} · {item.unit_name}"
-    lines = [head, "   " + reason]
-    if item.wants_contact:
-        lines[-1] += " · " + _("asks to be contacted")
-    if item.text:
-        lines.append(f"   “{shorten(privacy.comment(item.text), 300)}”")
-    hours = feedback_waited(item, now, t)
-    if item.status == "open":
-        waited = _("Waiting {hours} working hours").format(hours=t.number(round(hours, 1), 1))
-        if hours > target:
-            waited += " · " + _("over the {target}-hour target").format(target=target)
-        lines.append("   " + waited)
-    else:
-        lines.append(
-            "   "
-            + _("Handled by {name} on {date} ({hours} working hours): {note}").format(
-                name=item.handled_by_name or "–",
-                date=t.date(item.handled_at),
-                hours=t.number(round(hours, 1), 1),
-                note=item.handled_note or "",
-            )
-        )
-    return "\n".join(lines)
-
-
-def handling_summary(items: list[Any], t: Translator, period: Period, target: int) -> str | None:
-    """How fast the period's feedback was handled, against the working-hour target."""
-    _ = t.gettext
-    handled = [i for i in items if i.handled_at is not None]
-    if not handled:
-        return None
-    hours = [working_hours_between(i.created_at, i.handled_at, t.tz) for i in handled]
-    in_time = sum(1 for h in hours if h <= target)
-    return _(
-        "Handled in {period}: {n} of {total}, on average in {hours} working hours; "
-        "{in_time} of {n} within {target} working hours."
-    ).format(
-        period=describe(period, t),
-        n=t.number(len(handled)),
-        total=t.number(len(items)),
-        hours=t.number(round(sum(hours) / len(hours), 1), 1),
-        in_time=t.number(in_time),
-        target=target,
-    )

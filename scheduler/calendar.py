@@ -3,7 +3,9 @@
 Public offices work Monday to Friday. Public holidays come from the ``holidays``
 package (Tết, Giỗ Tổ, 30/4, 1/5, Quốc khánh…, with the swap days it knows about); the
 government decides further swap days each year, so an override list (``holiday``
-overrides in the database) can turn any day into a day off or a working day.
+overrides in the database) can turn any day into a day off or a working day. The swaps
+known when a release is made ship in ``known_days.yaml`` (with their source) and are
+written into that list by ``sipas-bot db upgrade``; days set by hand win over them.
 """
 
 from __future__ import annotations
@@ -13,12 +15,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+import yaml
+from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.holiday_overrides import overrides
+from storage.models import HolidayOverride
+from storage.sql import insert
+
+KNOWN_DAYS = Path(__file__).with_name("known_days.yaml")
+# Years for which a rule of the data file (24/11 as a working day) is written out.
+_RULE_YEARS = range(2026, 2041)
 
 # A loop bound, not a rule: no stretch of days off is anywhere near this long.
 _MAX_SCAN = 366
@@ -173,3 +185,91 @@ class OfficeHours:
 async def load_calendar(session: AsyncSession) -> WorkCalendar:
     """The calendar with the overrides stored in the database."""
     return WorkCalendar(await overrides(session))
+
+
+# --- the swaps that ship with the code ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KnownDay:
+    """A day the data file sets: off (``working`` False) or worked, and why."""
+
+    day: date
+    working: bool
+    name: str
+    source: str
+
+
+def known_days(path: Path = KNOWN_DAYS) -> list[KnownDay]:
+    """The days of ``known_days.yaml``, the 24/11 rule written out per year; ValueError
+    for a malformed file."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    days: dict[date, KnownDay] = {}
+    for entry in raw.get("days") or ():
+        day = entry["day"]
+        if not isinstance(day, date) or not isinstance(entry.get("working"), bool):
+            raise ValueError(f"{path.name}: each day needs a date and working: true/false")
+        if day in days:
+            raise ValueError(f"{path.name}: {day} is listed twice")
+        days[day] = KnownDay(day, entry["working"], str(entry["name"]), str(entry["source"]))
+    rule = raw.get("culture_day_24_11", "day_off")
+    if rule not in ("day_off", "working"):
+        raise ValueError(f"{path.name}: culture_day_24_11 must be day_off or working")
+    if rule == "working":
+        for year in _RULE_YEARS:
+            day = date(year, 11, 24)
+            if day.weekday() < 5 and day not in days:
+                name = "Ngày Văn hóa Việt Nam (ngày làm việc)"
+                days[day] = KnownDay(day, True, name, str(raw.get("culture_day_source", "")))
+    return sorted(days.values(), key=lambda d: d.day)
+
+
+async def apply_known_days(session: AsyncSession, now: datetime, path: Path = KNOWN_DAYS) -> int:
+    """Write the shipped days into the overrides, marked with their source, replacing
+    the shipped days written before; a day set by hand is left as it is. Returns how
+    many shipped days are in force."""
+    days = known_days(path)
+    manual = set(
+        (
+            await session.exec(select(HolidayOverride.day).where(HolidayOverride.source.is_(None)))
+        ).scalars()
+    )
+    await session.exec(delete(HolidayOverride).where(HolidayOverride.source.is_not(None)))
+    rows = [
+        {"day": d.day, "working": d.working, "name": d.name, "source": d.source, "created_at": now}
+        for d in days
+        if d.day not in manual
+    ]
+    if rows:
+        await session.exec(insert(session, HolidayOverride).values(rows))
+    return len(rows)
+
+
+def holiday_lines(cal: WorkCalendar, own: Mapping[date, Any], year: int, t: Any) -> list[str]:
+    """``holiday list``: the year's public holidays and overrides, one line each, with
+    where an override comes from (set by hand, or shipped with its source)."""
+    _ = t.gettext
+    days = {d for d in cal.overrides if d.year == year}
+    first = date(year, 1, 1)
+    days |= {
+        first + timedelta(days=n)
+        for n in range((date(year, 12, 31) - first).days + 1)
+        if cal.holiday_name(first + timedelta(days=n))
+    }
+    lines = []
+    for day in sorted(days):
+        override = own.get(day)
+        name = (override.name if override and override.name else None) or (
+            cal.holiday_name(day) or ""
+        )
+        kind = _("working day") if cal.is_working_day(day) else _("day off")
+        if override is not None and getattr(override, "source", None):
+            name += f" [{override.source}]"
+        elif override is not None:
+            name += " *"
+        lines.append(f"{t.date(day)}  {kind:<14} {name}")
+    if any(getattr(o, "source", None) is None for o in own.values()):
+        lines.append(_("* set with 'sipas-bot holiday add'"))
+    if any(getattr(o, "source", None) for o in own.values()):
+        lines.append(_("[…] a known swap shipped with sipas-bot, with its source"))
+    return lines

@@ -38,7 +38,8 @@ async def set_override(
     )
     await session.exec(
         stmt.on_conflict_do_update(
-            index_elements=["day"], set_={"working": working, "name": name, "created_at": now}
+            index_elements=["day"],
+            set_={"working": working, "name": name, "source": None, "created_at": now},
         )
     )
 

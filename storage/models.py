@@ -385,6 +385,29 @@ class RollupResponseMonth(SQLModel, table=True):
     responses: int = Field(default=0)
 
 
+class RollupChannel(SQLModel, table=True):
+    """Completed, unflagged responses per unit, local day, field (0: none) and channel
+    (telegram, zalo, zns, web, kiosk, assisted, paper…): what quotas count, per channel."""
+
+    __tablename__ = "rollup_channel"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    field_id: int = Field(default=0, primary_key=True)
+    channel: str = Field(max_length=16, primary_key=True)
+    responses: int = Field(default=0)
+
+
+class RollupChannelMonth(SQLModel, table=True):
+    """The same counts per local calendar month (``month``: its first day)."""
+
+    __tablename__ = "rollup_channel_month"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    month: date = Field(primary_key=True)
+    field_id: int = Field(default=0, primary_key=True)
+    channel: str = Field(max_length=16, primary_key=True)
+    responses: int = Field(default=0)
+
+
 # --- admin: live alerts (issue 6) --------------------------------------------------
 
 
@@ -504,4 +527,7 @@ class HolidayOverride(SQLModel, table=True):
     day: date = Field(primary_key=True)
     working: bool
     name: str = Field(default="", max_length=255)
+    # The decision behind a day shipped in scheduler/known_days.yaml; NULL when set by
+    # hand (``holiday add``), which wins over the shipped list.
+    source: str | None = Field(default=None, max_length=255)
     created_at: datetime = _now_field()

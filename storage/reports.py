@@ -1,7 +1,8 @@
 """Satisfaction and quota figures, computed from raw answers (DESIGN §5).
 
 - item % = answers at 4 or 5 ÷ valid (not skipped) answers to that item
-- element % = mean of its items' %; overall SIPAS % = mean of the elements' %
+- element % = mean of its items' % (items with valid answers); overall SIPAS % = mean of
+  the elements' % (elements with valid answers: ``elements`` says which)
 - also: respondents, mean score, the distribution per level, and the overall question
 
 Only completed, unflagged responses count; only answers on the satisfaction scale.
@@ -27,8 +28,8 @@ from storage.models import (
     Quota,
     QuotaField,
     RollupAnswer,
-    RollupResponse,
-    RollupResponseMonth,
+    RollupChannel,
+    RollupChannelMonth,
     Unit,
 )
 from storage.rollups import LEVEL_COLUMNS
@@ -83,6 +84,10 @@ class Satisfaction:
     unit_name: str
     respondents: int = 0
     items: dict[str, ItemFigures] = field(default_factory=dict)
+    channels: dict[str, int] = field(default_factory=dict)  # completed responses per channel
+    # Items left out for a viewer below the small-number threshold (flows.privacy.restrict):
+    # every figure here is then computed from the remaining items.
+    withheld: dict[str, str] = field(default_factory=dict)  # item code → element code
 
     def add(self, item: str, element: str, value: int | None, n: int) -> None:
         """Count ``n`` answers of ``value`` (None: skipped) to ``item``."""
@@ -145,6 +150,7 @@ class SatisfactionReport:
     end: date
     total: Satisfaction  # the requested unit's whole subtree
     units: list[Satisfaction]  # each direct child's subtree (and the unit's own responses)
+    members: dict[str, int] = field(default_factory=dict)  # unit code → its part's unit id
 
 
 async def satisfaction(
@@ -190,21 +196,24 @@ async def satisfaction(
                 total.add(item, element, value, int(n))
                 group(uid).add(item, element, value, int(n))
 
+    # Respondents per channel (their sum is the respondents), from the same day rollups.
     respondents = (
-        select(RollupResponse.unit_id, func.sum(RollupResponse.responses))
-        .join(Unit, Unit.id == RollupResponse.unit_id)
+        select(RollupChannel.unit_id, RollupChannel.channel, func.sum(RollupChannel.responses))
+        .join(Unit, Unit.id == RollupChannel.unit_id)
         .where(
-            Unit.path.startswith(root.path), RollupResponse.day >= start, RollupResponse.day <= end
+            Unit.path.startswith(root.path), RollupChannel.day >= start, RollupChannel.day <= end
         )
-        .group_by(RollupResponse.unit_id)
+        .group_by(RollupChannel.unit_id, RollupChannel.channel)
     )
-    for uid, n in (await session.exec(respondents)).all():
+    for uid, channel, n in (await session.exec(respondents)).all():
         if n:
-            total.respondents += int(n)
-            group(uid).respondents += int(n)
+            for s in (total, group(uid)):
+                s.respondents += int(n)
+                s.channels[channel] = s.channels.get(channel, 0) + int(n)
 
     ordered = sorted(groups.values(), key=lambda s: units[s.unit_id].path)
-    return SatisfactionReport(start, end, total, ordered)
+    members = {u.code: group_of[uid] for uid, u in units.items()}
+    return SatisfactionReport(start, end, total, ordered, members)
 
 
 def _child_of(root: Unit, unit: Unit) -> int:
@@ -228,6 +237,7 @@ class QuotaProgress:
     collected: int
     target_ratio: float | None = None
     dossiers: int = 0  # completed dossiers in the period (same scope), when known
+    channels: dict[str, int] = field(default_factory=dict)  # ``collected`` per channel
 
     @property
     def percent(self) -> float:
@@ -296,6 +306,7 @@ async def quota_progress(
     for quota in quotas:
         by_period[(quota.period_start, quota.period_end)].append(quota)
     collected: dict[int, int] = {}
+    channels: dict[int, dict[str, int]] = {}
     dossiers: dict[int, int] = {}
     for (first, last), period_quotas in by_period.items():  # usually one or two periods
         lo, hi = utc_bounds(first, last, tz)
@@ -315,7 +326,8 @@ async def quota_progress(
         )
         for quota in period_quotas:
             allowed = {field_id for field_id, _name in fields[quota.id]} or None
-            collected[quota.id] = _in_scope(responses, quota.unit_path, allowed)
+            channels[quota.id] = _per_channel(responses, quota.unit_path, allowed)
+            collected[quota.id] = sum(channels[quota.id].values())
             dossiers[quota.id] = _in_scope(completed, quota.unit_path, allowed)
 
     return [
@@ -331,31 +343,33 @@ async def quota_progress(
             collected=collected.get(quota.id, 0),
             target_ratio=quota.target_ratio,
             dossiers=dossiers.get(quota.id, 0),
+            channels=channels.get(quota.id, {}),
         )
         for quota in quotas
     ]
 
 
 async def _responses_per_unit_field(session, root: Unit, first: date, last: date) -> list:
-    """(unit path, field, responses) over local days ``first``–``last``: whole calendar
-    months from the month rollups, the days before and after them from the day rollups."""
-    parts = [(RollupResponse, RollupResponse.day, first, last)]
+    """(unit path, field, channel, responses) over local days ``first``–``last``: whole
+    calendar months from the month rollups, the days before and after them from the day
+    rollups."""
+    parts = [(RollupChannel, RollupChannel.day, first, last)]
     whole = _whole_months(first, last)
     if whole is not None:
         lo, hi = whole
         parts = [
-            (RollupResponseMonth, RollupResponseMonth.month, lo, hi),
-            (RollupResponse, RollupResponse.day, first, lo - timedelta(days=1)),
-            (RollupResponse, RollupResponse.day, _next_month(hi), last),
+            (RollupChannelMonth, RollupChannelMonth.month, lo, hi),
+            (RollupChannel, RollupChannel.day, first, lo - timedelta(days=1)),
+            (RollupChannel, RollupChannel.day, _next_month(hi), last),
         ]
     rows = []
     for table, period, a, b in parts:
         if a <= b:
             query = (
-                select(Unit.path, table.field_id, func.sum(table.responses))
+                select(Unit.path, table.field_id, table.channel, func.sum(table.responses))
                 .join(Unit, Unit.id == table.unit_id)
                 .where(Unit.path.startswith(root.path), period.between(a, b))
-                .group_by(Unit.path, table.field_id)
+                .group_by(Unit.path, table.field_id, table.channel)
             )
             rows.extend((await session.exec(query)).all())
     return rows
@@ -375,18 +389,26 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def _subtree_sums(rows) -> dict[str, dict[int | None, int]]:
-    """Counts per (unit path, field) rolled up to every ancestor path of the unit."""
-    sums: dict[str, dict[int | None, int]] = defaultdict(lambda: defaultdict(int))
-    for path, field_id, n in rows:
+def _subtree_sums(rows) -> dict[str, dict[tuple, int]]:
+    """Counts per (unit path, field[, channel]) rolled up to every ancestor path."""
+    sums: dict[str, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    for path, *key, n in rows:
         parts = path.strip("/").split("/")
         for depth in range(1, len(parts) + 1):
-            sums["/" + "/".join(parts[:depth]) + "/"][field_id] += int(n or 0)
+            sums["/" + "/".join(parts[:depth]) + "/"][tuple(key)] += int(n or 0)
     return sums
 
 
-def _in_scope(sums: dict[str, dict[int | None, int]], path: str, allowed: set[int] | None) -> int:
-    by_field = sums.get(path, {})
-    if allowed is None:
-        return sum(by_field.values())
-    return sum(n for field_id, n in by_field.items() if field_id in allowed)
+def _in_scope(sums: dict[str, dict[tuple, int]], path: str, allowed: set[int] | None) -> int:
+    by_key = sums.get(path, {})
+    return sum(n for key, n in by_key.items() if allowed is None or key[0] in allowed)
+
+
+def _per_channel(
+    sums: dict[str, dict[tuple, int]], path: str, allowed: set[int] | None
+) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for (field_id, channel), n in sums.get(path, {}).items():
+        if n and (allowed is None or field_id in allowed):
+            counts[channel] += n
+    return dict(counts)

@@ -21,6 +21,8 @@ from storage.models import (
     Procedure,
     Response,
     RollupAnswer,
+    RollupChannel,
+    RollupChannelMonth,
     RollupResponse,
     RollupResponseMonth,
 )
@@ -42,6 +44,7 @@ async def apply_response(
                 Response.completed_at,
                 Response.status,
                 Response.flagged_at,
+                Response.channel,
                 Procedure.field_id,
             )
             .outerjoin(Procedure, Procedure.id == Response.procedure_id)
@@ -81,6 +84,10 @@ async def apply_response(
     counts = {"unit_id": row.unit_id, "field_id": row.field_id or 0, "responses": sign}
     await conn.execute(_DAY_UPSERT(session), {**counts, "day": day})
     await conn.execute(_MONTH_UPSERT(session), {**counts, "month": day.replace(day=1)})
+    per_channel = {**counts, "channel": row.channel}
+    await conn.execute(_CHANNEL_DAY_UPSERT(session), {**per_channel, "day": day})
+    month = day.replace(day=1)
+    await conn.execute(_CHANNEL_MONTH_UPSERT(session), {**per_channel, "month": month})
     return True
 
 
@@ -95,14 +102,14 @@ def _answer_upsert(session: AsyncSession):
     )
 
 
-def _response_upsert(table, key: str):
-    """Add to a (unit, ``key``, field) count of responses (per day or per month)."""
+def _response_upsert(table, key: str, *by: str):
+    """Add to a (unit, ``key``, field[, channel]) count of responses (per day or month)."""
 
     @built_once
     def build(session: AsyncSession):
         stmt = insert(session, table.__table__)
         return stmt.on_conflict_do_update(
-            index_elements=["unit_id", key, "field_id"],
+            index_elements=["unit_id", key, "field_id", *by],
             set_={"responses": table.__table__.c.responses + stmt.excluded.responses},
         )
 
@@ -111,15 +118,20 @@ def _response_upsert(table, key: str):
 
 _DAY_UPSERT = _response_upsert(RollupResponse, "day")
 _MONTH_UPSERT = _response_upsert(RollupResponseMonth, "month")
+_CHANNEL_DAY_UPSERT = _response_upsert(RollupChannel, "day", "channel")
+_CHANNEL_MONTH_UPSERT = _response_upsert(RollupChannelMonth, "month", "channel")
 
 
 async def missing(session: AsyncSession) -> bool:
-    """Whether completed responses exist but no rollup row does (data older than rollups)."""
-    has_rollups = (await session.exec(select(RollupResponse.unit_id).limit(1))).first()
-    if has_rollups is not None:
-        return False
+    """Whether completed responses exist but a kind of rollup has no row at all (data
+    older than that rollup: the per-channel counts came after the others)."""
     completed = select(Response.id).where(Response.status == COMPLETED).limit(1)
-    return (await session.exec(completed)).first() is not None
+    if (await session.exec(completed)).first() is None:
+        return False
+    for table in (RollupResponse, RollupChannel):
+        if (await session.exec(select(table.unit_id).limit(1))).first() is None:
+            return True
+    return False
 
 
 async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
@@ -131,6 +143,8 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
     await session.exec(delete(RollupAnswer))
     await session.exec(delete(RollupResponse))
     await session.exec(delete(RollupResponseMonth))
+    await session.exec(delete(RollupChannel))
+    await session.exec(delete(RollupChannelMonth))
     day = _local_day(session, tz)
     if day is None:
         answer_rows, response_rows = await raw_counts(session, tz)
@@ -138,6 +152,8 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
             await session.exec(insert(session, RollupAnswer).values(chunk))
         for chunk in _chunks(response_rows, 2000):
             await session.exec(insert(session, RollupResponse).values(chunk))
+        for chunk in _chunks(await _python_channels(session, tz), 2000):
+            await session.exec(insert(session, RollupChannel).values(chunk))
         await _months_from_days(session)
         return len(answer_rows), len(response_rows)
     counted = (Response.status == COMPLETED, Response.flagged_at.is_(None))
@@ -172,6 +188,17 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
             ["unit_id", "day", "field_id", "responses"], responses
         )
     )
+    channels = (
+        select(Response.unit_id, day, field, Response.channel, func.count())
+        .outerjoin(Procedure, Procedure.id == Response.procedure_id)
+        .where(*counted)
+        .group_by(Response.unit_id, day, field, Response.channel)
+    )
+    await session.exec(
+        RollupChannel.__table__.insert().from_select(
+            ["unit_id", "day", "field_id", "channel", "responses"], channels
+        )
+    )
     await _months_from_days(session)
     count_answers = (
         await session.exec(select(func.count()).select_from(RollupAnswer))
@@ -183,18 +210,20 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
 
 
 async def _months_from_days(session: AsyncSession) -> None:
-    month = month_of(session, RollupResponse.day)
-    await session.exec(
-        RollupResponseMonth.__table__.insert().from_select(
-            ["unit_id", "month", "field_id", "responses"],
-            select(
-                RollupResponse.unit_id,
-                month,
-                RollupResponse.field_id,
-                func.sum(RollupResponse.responses),
-            ).group_by(RollupResponse.unit_id, month, RollupResponse.field_id),
+    for days, months, by in (
+        (RollupResponse, RollupResponseMonth, ("field_id",)),
+        (RollupChannel, RollupChannelMonth, ("field_id", "channel")),
+    ):
+        month = month_of(session, days.day)
+        keys = [getattr(days, c) for c in by]
+        await session.exec(
+            months.__table__.insert().from_select(
+                ["unit_id", "month", *by, "responses"],
+                select(days.unit_id, month, *keys, func.sum(days.responses)).group_by(
+                    days.unit_id, month, *keys
+                ),
+            )
         )
-    )
 
 
 def month_of(session: AsyncSession, day):
@@ -297,6 +326,26 @@ async def _python_groups(session: AsyncSession, tz: ZoneInfo):
         if rid in day_of:
             answers[(*day_of[rid], item, element, value)] += 1
     return ([(*k, n) for k, n in answers.items()], [(*k, n) for k, n in responses.items()])
+
+
+async def _python_channels(session: AsyncSession, tz: ZoneInfo) -> list[dict]:
+    counts: dict[tuple, int] = defaultdict(int)
+    rows = await session.exec(
+        select(
+            Response.unit_id,
+            Response.completed_at,
+            func.coalesce(Procedure.field_id, 0),
+            Response.channel,
+        )
+        .outerjoin(Procedure, Procedure.id == Response.procedure_id)
+        .where(Response.status == COMPLETED, Response.flagged_at.is_(None))
+    )
+    for unit_id, completed, field_id, channel in rows.all():
+        counts[(unit_id, completed.astimezone(tz).date(), field_id, channel)] += 1
+    return [
+        {"unit_id": u, "day": d, "field_id": f, "channel": c, "responses": n}
+        for (u, d, f, c), n in counts.items()
+    ]
 
 
 def _as_date(value) -> date:

@@ -147,3 +147,100 @@ def test_cchc_template_shifted_by_a_province():
     ]
     with pytest.raises(ScheduleError):
         template("cchc-quarterly", 90)
+
+
+# --- the swaps shipped with the code, and the same calendar for feedback hours ----------------
+
+
+def test_the_known_2026_swaps_ship_with_their_source():
+    from scheduler.calendar import known_days
+
+    days = {d.day: d for d in known_days()}
+    assert days[date(2026, 1, 2)].working is False  # Friday off
+    assert days[date(2026, 1, 10)].working is True  # Saturday worked
+    assert all("12729/VPCP-KGVX" in days[d].source for d in (date(2026, 1, 2), date(2026, 1, 10)))
+    # The package alone does not know them: that is why they ship.
+    bare = WorkCalendar()
+    assert bare.is_working_day(date(2026, 1, 2)) and not bare.is_working_day(date(2026, 1, 10))
+    cal = WorkCalendar({d.day: d.working for d in days.values()})
+    assert not cal.is_working_day(date(2026, 1, 2)) and cal.is_working_day(date(2026, 1, 10))
+
+
+def test_the_status_of_24_11_is_one_line_of_the_data_file(tmp_path):
+    from scheduler.calendar import KNOWN_DAYS, known_days
+
+    text = KNOWN_DAYS.read_text(encoding="utf-8")
+    assert text.count("culture_day_24_11: day_off") == 1  # the line to change
+    assert date(2026, 11, 24) not in {d.day for d in known_days()}
+    assert not WorkCalendar().is_working_day(date(2026, 11, 24))  # the package: a day off
+    changed = tmp_path / "known_days.yaml"
+    changed.write_text(text.replace("culture_day_24_11: day_off", "culture_day_24_11: working"))
+    days = {d.day: d for d in known_days(changed)}
+    assert days[date(2026, 11, 24)].working and days[date(2027, 11, 24)].working
+    assert date(2029, 11, 24) not in days  # a Saturday: nothing to override
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text.replace("culture_day_24_11: day_off", "culture_day_24_11: maybe"))
+    with pytest.raises(ValueError, match="culture_day_24_11"):
+        known_days(broken)
+
+
+async def test_shipped_days_are_applied_on_top_of_the_package_and_hand_set_days_win(db_url):
+    from datetime import UTC, datetime
+
+    from scheduler.calendar import apply_known_days, load_calendar
+    from storage import holiday_overrides as store
+    from storage.db import Database
+
+    db = Database(db_url)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    try:
+        async with db.write() as session:
+            await store.set_override(session, date(2026, 1, 10), False, "Giữ nghỉ", now)
+            assert await apply_known_days(session, now) == 1  # 10/1 is set by hand
+            assert await apply_known_days(session, now) == 1  # again: nothing doubles
+        async with db.read() as session:
+            cal = await load_calendar(session)
+            rows = {o.day: o for o in await store.list_overrides(session, 2026)}
+        assert not cal.is_working_day(date(2026, 1, 2))  # shipped
+        assert not cal.is_working_day(date(2026, 1, 10))  # the hand-set day won
+        assert rows[date(2026, 1, 2)].source.startswith("Công văn 12729/VPCP-KGVX")
+        assert rows[date(2026, 1, 10)].source is None
+    finally:
+        await db.dispose()
+
+
+def test_feedback_hours_count_on_the_reminders_calendar():
+    from datetime import datetime
+
+    from flows.office_hours import working_days_left, working_hours_between
+    from scheduler.calendar import known_days
+
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")
+    cal = WorkCalendar({d.day: d.working for d in known_days()})
+    # Opened Wednesday 31/12/2025 at 16:00, handled Monday 5/1/2026 at 08:30.
+    start = datetime(2025, 12, 31, 16, 0, tzinfo=tz)
+    end = datetime(2026, 1, 5, 8, 30, tzinfo=tz)
+    # Weekdays only: 1 h on 31/12 + 9.5 h on 1/1 + 9.5 h on 2/1 + 1 h on 5/1.
+    assert working_hours_between(start, end, tz) == pytest.approx(21.0)
+    # The calendar: 1/1 is Tết Dương lịch and 2/1 the swapped day off.
+    assert working_hours_between(start, end, tz, cal) == pytest.approx(2.0)
+    # Saturday 10/1/2026 is worked; Tết 2026 (16–20/2) is not.
+    assert working_days_left(date(2026, 1, 10), date(2026, 1, 10), cal) == 1
+    assert working_days_left(date(2026, 2, 16), date(2026, 2, 22), cal) == 0
+
+
+def test_holiday_list_shows_the_shipped_swaps_with_their_source(tmp_path):
+    from tests.test_cli import runner
+
+    sipas = runner(tmp_path)
+    upgrade = sipas("db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "2 ngày đang áp dụng" in upgrade.stdout
+    assert sipas("holiday", "add", "2026-03-02", "--name", "Nghỉ riêng").returncode == 0
+    listing = sipas("holiday", "list", "--year", "2026").stdout
+    lines = {line[:10]: line for line in listing.splitlines()}
+    assert "ngày nghỉ" in lines["02/01/2026"] and "12729/VPCP-KGVX" in lines["02/01/2026"]
+    assert "ngày làm việc" in lines["10/01/2026"]
+    assert lines["02/03/2026"].endswith("Nghỉ riêng *")
+    assert "ngày nghỉ" in lines["24/11/2026"] and "Ngày Văn hóa Việt Nam" in lines["24/11/2026"]
+    assert "[…]" in listing and "* " in listing

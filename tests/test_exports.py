@@ -78,20 +78,21 @@ async def test_workbook_cell_by_cell(app, rated):
     assert row(ws, 6) == [
         "Mã đơn vị", "Đơn vị", "Người trả lời", "Số câu trả lời", "SIPAS",
         "Câu hỏi tổng quát", "Điểm bình quân", "Tiếp cận dịch vụ", "Thủ tục hành chính",
-        "Công chức trực tiếp giải quyết công việc", "Kết quả giải quyết",
-        "Tiếp nhận, xử lý phản ánh, kiến nghị",
+        "Công chức trực tiếp giải quyết công việc", "Kết quả",
+        "Tiếp nhận, xử lý phản ánh, kiến nghị", "Dựa trên", "test",
     ]  # fmt: skip
-    assert ws.freeze_panes == "A7" and ws.auto_filter.ref == "A6:L9"
+    assert ws.freeze_panes == "A7" and ws.auto_filter.ref == "A6:N9"
     total, w1, w2 = row(ws, 7), row(ws, 8), row(ws, 9)
     # By hand: E1 4,5,3 → 2/3; E2 2,5,4 → 2/3; E3 5,1,4 → 2/3; E4 4,5 → 1; E5 3,5 → 1/2.
     assert total[:4] == ["P.D", "Huyện Đông", 4, 17]
     assert total[4] == pytest.approx(0.7) and total[5] == pytest.approx(0.5)
     assert total[6] == pytest.approx(round(63 / 17, 3))
-    assert total[7:] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 1.0, 0.5])
+    assert total[7:12] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 1.0, 0.5])
+    assert total[12] == "dựa trên 5/5 yếu tố" and total[13] == 4  # 4 responses by "test"
     assert ws["E7"].number_format == "0.0%" and ws["A7"].font.bold
     assert w1[:4] == ["P.D.W1", "Phường Một", 3, 11]  # 5 + 1 + 5 answers (two skips)
     assert w1[4:6] == pytest.approx([0.6, 2 / 3])
-    assert w1[7:] == pytest.approx([1.0, 0.5, 0.5, 1.0, 0.0])
+    assert w1[7:12] == pytest.approx([1.0, 0.5, 0.5, 1.0, 0.0])
     assert w2[:4] == ["P.D.W2", "Phường Hai", 1, 6]
     assert w2[4:6] == pytest.approx([0.8, 0.0])
     assert ws.max_row == 9
@@ -114,11 +115,12 @@ async def test_workbook_cell_by_cell(app, rated):
 
     ws = wb["Chỉ tiêu"]
     quota = row(ws, 2)
-    # 3 of 10; 7 to go over 5 working days (Tue 24/11 … Mon 30/11) → 2 a day.
+    # 3 of 10; 7 to go over 4 working days (Wed 25/11 … Mon 30/11: Tue 24/11 is Ngày Văn
+    # hóa Việt Nam, a day off on the reminders' calendar) → 2 a day.
     assert quota[:4] == ["P.D.W1", "Phường Một", "Tháng 11", None]
     assert quota[4:6] == [datetime(2026, 11, 1), datetime(2026, 11, 30)]
     assert ws["E2"].number_format == "dd/mm/yyyy"
-    assert quota[6:12] == [10, 3, pytest.approx(0.3), 7, 5, 2]
+    assert quota[6:12] == [10, 3, pytest.approx(0.3), 7, 4, 2]
 
     ws = wb["Phiếu trả lời"]
     assert ws["A1"].value.startswith("Câu trả lời đã ẩn danh")
@@ -155,16 +157,29 @@ async def test_workbook_cell_by_cell(app, rated):
 async def test_a_leaders_workbook_follows_the_small_number_rule(app, rated):
     wb = await workbook(app, rated.district, Privacy(3))
     ws = wb["Tổng hợp"]
-    total, w1, w2 = row(ws, 7), row(ws, 8), row(ws, 9)
-    assert total[4] == pytest.approx(0.7) and w1[4] == pytest.approx(0.6)
-    assert w1[11] == "chưa đủ số phiếu"  # E5 of W1 rests on one valid answer
-    assert w2[2] == 1 and w2[4:] == ["chưa đủ số phiếu"] * 8
+    assert ws["A5"].value.startswith("Các tiêu chí có dưới 3 câu trả lời hợp lệ")
+    total, w1, w2 = row(ws, 8), row(ws, 9), row(ws, 10)
+    # E4 and E5 have two valid answers each in the district: withheld, and the SIPAS
+    # figure is the mean of the three elements left (each 2/3), saying so.
+    assert total[:4] == ["P.D", "Huyện Đông", 4, 13]  # the answers to the items shown
+    assert total[4] == pytest.approx(2 / 3)
+    assert total[7:12] == [pytest.approx(2 / 3)] * 3 + ["chưa đủ số phiếu"] * 2
+    assert total[12].startswith("dựa trên 3/5 yếu tố; chưa đủ số phiếu: Kết quả, Tiếp nhận")
+    # W2 has one response; the district minus W1 would give it, so W1 is withheld too.
+    assert w2[2] == 1 and w2[4:12] == ["chưa đủ số phiếu"] * 8
+    assert w1[2] == 3 and w1[4] == "chưa đủ số phiếu" and w1[7:12] == ["chưa đủ số phiếu"] * 5
+    ws = wb["Theo tiêu chí"]
+    items = {row(ws, n)[0]: row(ws, n) for n in range(2, ws.max_row + 1)}
+    assert items["E4"][3:11] == [None] * 8 and items["E4"][11] == "chưa đủ số phiếu"
+    assert items["E1"][3] == 3  # shown: three valid answers
     ws = wb["Phiếu trả lời"]
     assert row(ws, 3)[:5] == ["#", "Mã đơn vị", "Đơn vị", "Ngày", "Mẫu phiếu"]
     assert row(ws, 3)[-1] == "Góp ý"  # no procedure, channel or flag columns
+    assert "E4" not in row(ws, 3) and "E5" not in row(ws, 3)  # withheld in the total
     answers = [row(ws, n) for n in range(4, ws.max_row + 1)]
     assert [a[1] for a in answers] == ["P.D.W1"] * 3  # W2's single response is left out
     assert answers[0][3] == datetime(2026, 11, 24)  # the day only
+    assert answers[0][5:9] == [None] * 4  # everything W1 withholds is blank
     assert answers[2][-1] == "Gọi […]"
 
 
@@ -207,7 +222,8 @@ async def test_chart_is_a_real_png_with_bars_and_target(app, rated):
     assert kind == "units" and rows == [("Phường Hai", pytest.approx(0.8)),
                                         ("Phường Một", pytest.approx(0.6))]  # fmt: skip
     kind, rows = charts.bars(report, t, Privacy(3))  # a leader: W2 has one response
-    assert rows == [("Phường Một", pytest.approx(0.6)), ("Phường Hai", None)]
+    # With two parts, the district's figure minus W1's would be W2's: both are withheld.
+    assert rows == [("Phường Một", None), ("Phường Hai", None)]
     async with app.db.read() as session:
         leaf = await reports.satisfaction(session, rated.w1, NOVEMBER.start, NOVEMBER.end, app.tz)
     kind, rows = charts.bars(leaf, t, Privacy())

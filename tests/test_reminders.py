@@ -15,6 +15,7 @@ import bot.services.notify
 from bot.core.app import App
 from bot.services.deadlines import DeadlineSpec, create
 from bot.services.reminders import dispatch_pass, plan_pass, run_due
+from flows import questionnaire as qn
 from scheduler.calendar import WorkCalendar
 from scheduler.recurrence import parse_schedule
 from storage import deadlines as store
@@ -401,7 +402,7 @@ async def test_escalation_is_dropped_when_everyone_answered_in_time(app, clock):
 
 async def add_responses(app, unit, n: int, when: datetime) -> None:
     async with app.db.write() as session:
-        qid = await app.questionnaire_id(session, "quick", 1)
+        qid = await app.questionnaire_id(session, "quick", qn.get("quick").version)
         await session.exec(
             insert(Response),
             params=[

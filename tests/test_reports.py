@@ -12,6 +12,7 @@ from bot.render import report_text as reporting
 from flows import report_text
 from flows.i18n import translator
 from flows.periods import month
+from flows.privacy import Privacy
 from storage import flags, reports, rollups
 from storage.models import (
     Dossier,
@@ -328,3 +329,67 @@ async def test_rollup_days_follow_the_zone_even_with_daylight_saving(app, clock)
         (date(2026, 3, 29), 1),
         (date(2026, 7, 2), 1),
     ]
+
+
+async def test_responses_per_channel_in_reports_and_quotas(app, rated):
+    from sqlalchemy import update
+
+    from storage.models import RollupChannel, RollupChannelMonth
+
+    async def channel_rows():
+        async with app.db.read() as session:
+            rows = []
+            for table in (RollupChannel, RollupChannelMonth):
+                columns = [c for c in table.__table__.columns]
+                found = (await session.exec(select(*columns))).all()
+                rows.append(sorted(tuple(r) for r in found if r[-1]))
+            return rows
+
+    incremental = await channel_rows()
+    async with app.db.write() as session:
+        await rollups.rebuild(session, app.tz)
+    assert await channel_rows() == incremental  # kept by increments = rebuilt from raw
+
+    # Two of the four completed responses came by Zalo and on paper.
+    async with app.db.write() as session:
+        ids = (
+            (
+                await session.exec(
+                    select(Response.id).where(Response.status == "completed").order_by(Response.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        await session.exec(update(Response).where(Response.id == ids[0]).values(channel="zalo"))
+        await session.exec(update(Response).where(Response.id == ids[3]).values(channel="paper"))
+        await rollups.rebuild(session, app.tz)
+        day = today(app)
+        session.add(Quota(unit_id=rated.province.id, period_start=day, period_end=day,
+                          target_count=10))  # fmt: skip
+    async with app.db.read() as session:
+        report = await reports.satisfaction(session, rated.province, day, day, app.tz)
+        quotas = await reports.quota_progress(session, rated.province, day, day, app.tz)
+    assert report.total.channels == {"zalo": 1, "paper": 1, "test": 2}
+    assert sum(report.total.channels.values()) == report.total.respondents == 4
+    assert sum(sum(u.channels.values()) for u in report.units) == 4
+    (quota,) = quotas
+    assert quota.collected == 4 and quota.channels == report.total.channels  # all count
+
+    t = translator("vi")
+    text = report_text.satisfaction_text(report, t, month(day.year, day.month), Privacy())
+    assert "Theo kênh: Zalo 1 · phiếu giấy 1 · test 2" in text  # present ones, in order
+    quota_lines = report_text.quota_text(quotas, t, "Tỉnh", month(day.year, day.month), day)
+    assert "Theo kênh: Zalo 1 · phiếu giấy 1 · test 2" in quota_lines
+    assert reporting.quota_data(quotas)[0]["channels"] == {"zalo": 1, "paper": 1, "test": 2}
+    data = reporting.satisfaction_data(report)
+    assert data["total"]["channels"] == {"zalo": 1, "paper": 1, "test": 2}
+    assert "web" not in data["total"]["channels"]  # only channels present
+
+
+def test_every_channel_has_a_translated_label():
+    vi = translator("vi")
+    for channel in report_text.CHANNEL_LABELS:
+        assert report_text.channel_label(channel, vi) != ""
+    assert report_text.channel_label("kiosk", vi) == "máy tính bảng tại quầy"
+    assert report_text.channel_label("new-channel", vi) == "new-channel"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.common import (
-    run_async,
-)
+from bot.cli.common import run_async
+from flows.i18n import translator
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -24,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _db_upgrade(settings: Settings, args) -> int:
+    from scheduler.calendar import apply_known_days
     from storage import rollups
     from storage.migrate import current_revision, upgrade
 
@@ -34,6 +34,9 @@ def _db_upgrade(settings: Settings, args) -> int:
             if await rollups.missing(session):  # data from before the rollups existed
                 answers, responses = await rollups.rebuild(session, app.tz)
                 print(f"report rollups rebuilt: {answers} answer rows, {responses} response rows")
+            known = await apply_known_days(session, app.now())
+        _ = translator(settings.default_locale, settings.timezone).gettext
+        print(_("Holiday swaps shipped with sipas-bot: {n} in force.").format(n=known))
         return 0
 
     return run_async(settings, body)

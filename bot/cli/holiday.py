@@ -15,7 +15,7 @@ from flows.i18n import translator
 if TYPE_CHECKING:
     from bot.core.app import App
 
-from scheduler.calendar import load_calendar
+from scheduler.calendar import holiday_lines, load_calendar
 from scheduler.recurrence import parse_date
 from storage import holiday_overrides as holiday_store
 
@@ -76,26 +76,11 @@ def _holiday_remove(settings, args) -> int:
 def _holiday_list(settings, args) -> int:
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        _ = t.gettext
         year = args.year or _today(app).year
         async with app.db.read() as session:
             cal = await load_calendar(session)
             own = {o.day: o for o in await holiday_store.list_overrides(session, year)}
-        days = {d for d in cal.overrides if d.year == year}
-        start = date(year, 1, 1)
-        days |= {
-            start.fromordinal(n)
-            for n in range(start.toordinal(), date(year, 12, 31).toordinal() + 1)
-            if cal.holiday_name(start.fromordinal(n))
-        }
-        for day in sorted(days):
-            working = cal.is_working_day(day)
-            name = own[day].name if day in own and own[day].name else cal.holiday_name(day) or ""
-            kind = _("working day") if working else _("day off")
-            marker = " *" if day in own else ""
-            print(f"{t.date(day)}  {kind:<14} {name}{marker}")
-        if own:
-            print(_("* set with 'sipas-bot holiday add'"))
+        print("\n".join(holiday_lines(cal, own, year, t)))
         return 0
 
     return run_async(settings, body)

@@ -37,6 +37,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--period", help="10/2023, Q4/2023, 2023, 'tháng này'… (instead of --from/--to)")
     format_args(c)
     c.add_argument("--chart", type=Path, help="also draw the chart as a PNG to this file")
+    c.add_argument(
+        "--as-leader",
+        action="store_true",
+        help="figures as a leader sees them (small-number rule; what the API returns)",
+    )
     c.set_defaults(func=_report_satisfaction)
     c = rsub.add_parser("quota", help="questionnaires collected against targets")
     c.add_argument("--unit", help="unit code (default: the top unit)")
@@ -47,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _report_satisfaction(settings: Settings, args) -> int:
     from bot.render import report_text as reporting
+    from flows.privacy import Privacy
     from storage import reports
 
     need_out(args)
@@ -63,17 +69,17 @@ def _report_satisfaction(settings: Settings, args) -> int:
             report = await reports.satisfaction(session, unit, period.start, period.end, app.tz)
             if args.format == "xlsx":
                 await write_workbook(app, session, unit, period, args.out)
+        privacy = Privacy(settings.privacy_min_responses if args.as_leader else 0)
         if args.chart:
             from bot.render.charts import satisfaction_png
-            from flows.privacy import Privacy
 
             target = settings.satisfaction_target
-            png = await asyncio.to_thread(satisfaction_png, report, t, period, Privacy(), target)
+            png = await asyncio.to_thread(satisfaction_png, report, t, period, privacy, target)
             await asyncio.to_thread(args.chart.write_bytes, png)
         render = {
-            "json": lambda: reporting.satisfaction_json(report),
-            "csv": lambda: reporting.satisfaction_csv(report),
-            "table": lambda: reporting.satisfaction_table(report, t, period),
+            "json": lambda: reporting.satisfaction_json(report, privacy),
+            "csv": lambda: reporting.satisfaction_csv(report, privacy),
+            "table": lambda: reporting.satisfaction_table(report, t, period, privacy),
         }.get(args.format)
         if render:
             emit(render(), args.out)

@@ -114,6 +114,9 @@ class DbContext:
             satisfaction_target=s.satisfaction_target,
         )
 
+    async def work_calendar(self) -> WorkCalendar:
+        return await self._calendar()
+
     async def units(self) -> list[UnitInfo]:
         if self._units is None:
             rows = await admin.all_units(self.session)

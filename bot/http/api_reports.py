@@ -1,7 +1,10 @@
 """``GET /api/v1/satisfaction`` and ``GET /api/v1/quotas``: the reports as JSON.
 
 The same figures and the same shape as ``sipas-bot report … --format json`` (one
-function builds both). API key in ``Authorization: Bearer``.
+function builds both). Figures leave the system here, so satisfaction follows the
+leaders' small-number rule (``SIPAS_PRIVACY_MIN_RESPONSES``, with complementary
+suppression: ``report satisfaction --as-leader`` prints the same). API key in
+``Authorization: Bearer``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from bot.http.auth import require_api_key
 from bot.render import report_text as reporting
 from flows.periods import Period, PeriodError
 from flows.periods import parse as parse_period
+from flows.privacy import Privacy
 from storage import reports, units
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[Depends(require_api_key)])
@@ -76,13 +80,17 @@ async def satisfaction(
     start: str | None = _FROM,
     end: str | None = _TO,
 ) -> dict[str, Any]:
-    """Percentages of answers at 4–5 (two decimals: 83.94 means 83,94 %), respondents,
-    mean score and distribution, for the unit's subtree and each direct part of it."""
+    """Percentages of answers at 4–5 (two decimals: 83.94 means 83,94 %), respondents per
+    channel, mean score and distribution, for the unit's subtree and each direct part of
+    it. Items with fewer valid answers than ``min_responses`` (and any that would let
+    one be worked out) are left out of every figure and named in ``withheld_items``;
+    ``elements_counted`` of ``elements_total`` say what the SIPAS figure rests on."""
     app, chosen = _period(request, period, start, end)
     async with app.db.read() as session:
         root = await _unit(session, unit)
         report = await reports.satisfaction(session, root, chosen.start, chosen.end, app.tz)
-    return reporting.satisfaction_data(report)
+    privacy = Privacy(app.settings.privacy_min_responses)
+    return reporting.satisfaction_data(report, privacy)
 
 
 @router.get("/quotas", summary="Questionnaires collected against quota targets")
@@ -93,7 +101,8 @@ async def quotas(
     start: str | None = _FROM,
     end: str | None = _TO,
 ) -> list[dict[str, Any]]:
-    """Every quota of the unit's subtree whose period overlaps the one asked for."""
+    """Every quota of the unit's subtree whose period overlaps the one asked for, with
+    the questionnaires collected per channel (every channel counts)."""
     app, chosen = _period(request, period, start, end)
     async with app.db.read() as session:
         root = await _unit(session, unit)

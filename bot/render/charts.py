@@ -24,8 +24,8 @@ from bot.core.app import App
 from flows.contract import Attachment
 from flows.i18n import Translator, translator
 from flows.periods import Period, describe
-from flows.privacy import Privacy
-from flows.report_text import element_basis, element_names, headline
+from flows.privacy import Privacy, restrict
+from flows.report_text import basis, element_names, element_rows, headline, not_enough_short
 
 BARS_LIMIT = 40  # more units than this: the best and the weakest 20
 _GOOD, _SHORT, _TARGET = "#2e7d32", "#ef6c00", "#c62828"
@@ -35,25 +35,23 @@ def bars(
     report: Any, t: Translator, privacy: Privacy
 ) -> tuple[str, list[tuple[str, float | None]]]:
     """What the chart shows: ``"units"`` or ``"elements"``, and (label, ratio or None)
-    pairs, best first; None marks a unit below the small-number threshold."""
+    pairs, best first; None marks a figure withheld below the small-number threshold.
+    The figures are the viewer's (``flows.privacy.restrict``)."""
+    report = restrict(report, privacy)
     total = report.total
     parts = [u for u in report.units if u.respondents]
     if len(parts) > 1 or (parts and parts[0].unit_id != total.unit_id):
-        shown = sorted(
-            (u for u in parts if privacy.shows(u.respondents)),
-            key=lambda u: (-(headline(u) or 0), u.unit_name),
-        )
+        visible = [u for u in parts if privacy.shows(u.respondents) and headline(u) is not None]
+        shown = sorted(visible, key=lambda u: (-(headline(u) or 0), u.unit_name))
         rows: list[tuple[str, float | None]] = [(u.unit_name, headline(u)) for u in shown]
         if len(rows) > BARS_LIMIT:
             half = BARS_LIMIT // 2
             rows = [*rows[:half], ("…", None), *rows[-half:]]
-        rows += [(u.unit_name, None) for u in parts if not privacy.shows(u.respondents)]
+        rows += [(u.unit_name, None) for u in parts if u not in visible]
         return "units", rows
     names = element_names(t.locale)
-    rows = [
-        (names.get(code, code), value if privacy.shows(element_basis(total, code)) else None)
-        for code, value in sorted(total.elements.items(), key=lambda kv: -kv[1])
-    ]
+    rated = sorted(element_rows(total), key=lambda kv: (kv[1] is None, -(kv[1] or 0)))
+    rows = [(names.get(code, code), value) for code, value in rated]
     if not rows and total.overall_question is not None:
         rows = [(t.gettext("Satisfied overall (overall question)"), total.overall_question)]
     return "elements", rows
@@ -80,7 +78,7 @@ def satisfaction_png(
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: t.percent(x / 100, 0)))
     for y, (label, value) in enumerate(rows):
         if value is None and label != "…":
-            note = _("not enough responses")
+            note = not_enough_short(t)
             ax.text(1, y, note, va="center", fontsize=8, color="#555555", style="italic")
         elif value is not None:
             ax.text(
@@ -100,13 +98,20 @@ def satisfaction_png(
     )
     ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
     title = _("Satisfaction – {unit}").format(unit=report.total.unit_name)
+    total = restrict(report, privacy).total
+    overall = headline(total)
     subtitle = " · ".join(
         [
             describe(period, t),
-            _("{n} respondents").format(n=t.number(report.total.respondents)),
-            _("overall {percent}").format(percent=t.percent(headline(report.total))),
+            _("{n} respondents").format(n=t.number(total.respondents)),
+            _("overall {percent}").format(percent=t.percent(overall))
+            if overall is not None
+            else not_enough_short(t),
         ]
     )
+    note = basis(total, t)
+    if note:
+        subtitle += "\n" + textwrap.shorten(note, 110, placeholder="…")
     ax.set_title(f"{title}\n{subtitle}", fontsize=11)
     ax.set_xlabel(
         _("share of answers at level 4–5, by unit")

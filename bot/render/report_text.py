@@ -16,7 +16,19 @@ from typing import Any
 from flows.i18n import Translator
 from flows.periods import Period, PeriodError, describe, quarter_of
 from flows.periods import parse as parse_period
-from flows.report_text import element_names, headline, item_texts, quota_text
+from flows.privacy import Privacy, restrict
+from flows.report_text import (
+    basis,
+    channel_counts,
+    channel_order,
+    element_names,
+    element_rows,
+    headline,
+    item_texts,
+    not_enough_short,
+    quota_text,
+    sipas_elements,
+)
 from storage.reports import LEVELS, QuotaProgress, Satisfaction, SatisfactionReport
 
 
@@ -29,12 +41,18 @@ def pct(value: float | None) -> float | None:
 
 
 def satisfaction_dict(s: Satisfaction) -> dict[str, Any]:
+    """One unit's figures as plain data (as its viewer may see them: ``withheld_items``
+    are left out of every figure)."""
     return {
         "unit_code": s.unit_code,
         "unit_name": s.unit_name,
         "respondents": s.respondents,
+        "channels": dict(channel_order(s.channels)),
         "answers": s.answers,
         "percent": pct(s.percent),
+        "elements_counted": len(s.elements),
+        "elements_total": max(len(sipas_elements()), len(s.elements)),
+        "withheld_items": sorted(s.withheld),
         "overall_question_percent": pct(s.overall_question),
         "mean_score": None if s.mean is None else round(s.mean, 3),
         "distribution": {str(v): n for v, n in s.distribution.items()},
@@ -54,22 +72,27 @@ def satisfaction_dict(s: Satisfaction) -> dict[str, Any]:
     }
 
 
-def satisfaction_data(report: SatisfactionReport) -> dict[str, Any]:
-    """The report as plain data: what ``--format json`` prints and the API returns."""
+def satisfaction_data(report: SatisfactionReport, privacy: Privacy | None = None) -> dict[str, Any]:
+    """The report as plain data, as ``privacy`` may see it (everything by default): what
+    ``--format json`` prints and (with the leaders' threshold) the API returns."""
+    privacy = privacy or Privacy()
+    report = restrict(report, privacy)
     return {
         "from": report.start.isoformat(),
         "to": report.end.isoformat(),
+        "min_responses": privacy.min_responses,
         "total": satisfaction_dict(report.total),
         "units": [satisfaction_dict(u) for u in report.units],
     }
 
 
-def satisfaction_json(report: SatisfactionReport) -> str:
-    return json.dumps(satisfaction_data(report), ensure_ascii=False, indent=2)
+def satisfaction_json(report: SatisfactionReport, privacy: Privacy | None = None) -> str:
+    return json.dumps(satisfaction_data(report, privacy), ensure_ascii=False, indent=2)
 
 
-def satisfaction_csv(report: SatisfactionReport) -> str:
+def satisfaction_csv(report: SatisfactionReport, privacy: Privacy | None = None) -> str:
     """One row per unit (the total first): respondents, overall %, each element %."""
+    report = restrict(report, privacy or Privacy())
     elements = sorted({code for s in [report.total, *report.units] for code in s.elements})
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -101,8 +124,13 @@ def satisfaction_csv(report: SatisfactionReport) -> str:
     return buf.getvalue()
 
 
-def satisfaction_table(report: SatisfactionReport, t: Translator, period: Period) -> str:
+def satisfaction_table(
+    report: SatisfactionReport, t: Translator, period: Period, privacy: Privacy | None = None
+) -> str:
+    """The report for people: overall with what it rests on, elements, weakest items,
+    channels, units."""
     _ = t.gettext
+    report = restrict(report, privacy or Privacy())
     total = report.total
     names = element_names(t.locale)
     lines = [
@@ -112,26 +140,36 @@ def satisfaction_table(report: SatisfactionReport, t: Translator, period: Period
     if total.respondents == 0:
         lines.append(_("No completed responses in this period."))
         return "\n".join(lines)
+    overall = headline(total)
     lines.append(
-        _("Overall: {percent} · {n} respondents · mean score {mean}/5").format(
-            percent=t.percent(
-                total.percent if total.percent is not None else total.overall_question
-            ),
+        _("Overall: {percent} · {n} respondents").format(
+            percent=t.percent(overall) if overall is not None else not_enough_short(t),
             n=t.number(total.respondents),
-            mean=t.number(round(total.mean or 0, 2), 2),
+        )
+        + (
+            " · " + _("mean score {mean}/5").format(mean=t.number(round(total.mean, 2), 2))
+            if total.mean is not None
+            else ""
         )
     )
+    note = basis(total, t)
+    if note:
+        lines.append(f"({note})")
+    if total.channels:
+        lines.append(channel_counts(total.channels, t))
     if total.overall_question is not None:
         lines.append(
             _("Satisfied overall (overall question): {percent}").format(
                 percent=t.percent(total.overall_question)
             )
         )
-    if total.elements:
+    rows = element_rows(total)
+    if rows:
         lines += ["", _("By element:")]
-        width = max(len(names.get(c, c)) for c in total.elements)
-        for code, value in total.elements.items():
-            lines.append(f"  {names.get(code, code):<{width}}  {t.percent(value):>7}")
+        width = max(len(names.get(c, c)) for c, _v in rows)
+        for code, value in rows:
+            shown = t.percent(value) if value is not None else not_enough_short(t)
+            lines.append(f"  {names.get(code, code):<{width}}  {shown:>7}")
     weakest = total.weakest_items(3)
     if weakest and len(total.items) > 3:
         texts = item_texts(t.locale)
@@ -150,7 +188,7 @@ def satisfaction_table(report: SatisfactionReport, t: Translator, period: Period
             name, count, share = (
                 s.unit_name[:width],
                 t.number(s.respondents),
-                t.percent(headline(s)),
+                t.percent(headline(s)) if headline(s) is not None else not_enough_short(t),
             )
             lines.append(f"  {name:<{width}}  {count:>6}  {share:>9}")
     return "\n".join(lines)
@@ -174,6 +212,7 @@ def quota_dict(q: QuotaProgress) -> dict[str, Any]:
         "dossiers": q.dossiers,
         "surveyed_share_percent": pct(q.surveyed_share),
         "target_ratio_percent": pct(q.target_ratio),
+        "channels": dict(channel_order(q.channels)),
     }
 
 
@@ -221,8 +260,16 @@ def quota_csv(rows: list[QuotaProgress]) -> str:
     writer.writerow(columns)
     for q in rows:
         d = quota_dict(q)
-        writer.writerow(["; ".join(d[c]) if c == "fields" else _csv_num(d[c]) for c in columns])
+        writer.writerow([_csv_cell(c, d[c]) for c in columns])
     return buf.getvalue()
+
+
+def _csv_cell(column: str, value: Any) -> Any:
+    if column == "fields":
+        return "; ".join(value)
+    if column == "channels":
+        return "; ".join(f"{channel}={n}" for channel, n in value.items())
+    return _csv_num(value)
 
 
 def _csv_num(value: Any) -> Any:

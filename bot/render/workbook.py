@@ -1,10 +1,13 @@
 """The XLSX workbook of ``/export`` and ``report … --format xlsx`` (openpyxl).
 
-Sheets: summary per unit, per element, per item, quotas, anonymised answers (one row
-per response, no pseudonym), feedback. Percentages are numbers formatted as % (the
-cell holds 0.8394, Excel and LibreOffice show 83,9 %), times are local, text that looks
-like a formula is stored as text. A leader's workbook follows the small-number rule
-and its answers carry neither time, channel nor procedure.
+Sheets: summary per unit (with responses per channel), per element, per item, quotas
+(with questionnaires per channel), anonymised answers (one row per response, no
+pseudonym), feedback. Percentages are numbers formatted as % (the cell holds 0.8394,
+Excel and LibreOffice show 83,9 %), times are local, text that looks like a formula is
+stored as text. A leader's workbook shows the figures of ``flows.privacy.restrict``
+(withheld items left out of every figure, so none can be worked out), and its answers
+carry neither time, channel nor procedure, by listed unit, without withheld items.
+Working days and hours follow the reminders' calendar.
 """
 
 from __future__ import annotations
@@ -12,34 +15,35 @@ from __future__ import annotations
 import asyncio
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
 from bot.render.charts import filename
-from flows import questionnaire as qn
+from bot.render.sheets import PERCENT, Sheet, answers_sheet, feedback_sheet
 from flows.contract import Attachment
 from flows.i18n import Translator, translator
-from flows.office_hours import working_days_left, working_hours_between
+from flows.office_hours import Calendar, working_days_left
 from flows.periods import Period, describe
-from flows.privacy import Privacy
-from flows.report_text import element_basis, element_names, headline, item_texts, reason_labels
+from flows.privacy import Privacy, restrict
+from flows.report_text import (
+    basis,
+    channel_label,
+    channel_order,
+    element_names,
+    element_rows,
+    headline,
+    item_texts,
+)
+from scheduler.calendar import load_calendar
 from storage import admin, reports
 from storage import feedback as feedback_store
 from storage.models import Unit
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PERCENT = "0.0%"
 CHAT_ROWS_LIMIT = 3000  # answers in a workbook sent by chat (the command line has no limit)
-_BOLD = Font(bold=True)
-_WRAP = Alignment(wrap_text=True, vertical="top")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class ExportData:
     responses: list[Any]  # RawResponse, oldest first
     feedback: list[Any]  # FeedbackRow
     truncated: int = 0  # answers left out by a row limit
+    calendar: Calendar | None = None  # working days (public holidays, swaps, overrides)
 
 
 async def gather(
@@ -74,85 +79,40 @@ async def gather(
     if row_limit is not None and len(responses) > row_limit:
         truncated = len(responses) - row_limit
         responses = responses[-row_limit:]
-    return ExportData(unit.code, unit.name, period, report, quotas, responses, feedback, truncated)
-
-
-class _Sheet:
-    """A write-only sheet: optional lines above, a bold header row (frozen, filtered),
-    column widths. Write-only sheets are streamed, so all of this is set up first."""
-
-    def __init__(
-        self,
-        wb: Workbook,
-        title: str,
-        headers: list[str],
-        widths: list[int],
-        preamble: list[str] = (),  # type: ignore[assignment]
-    ) -> None:
-        self.ws = wb.create_sheet(title[:31])
-        for i, width in enumerate(widths, 1):
-            self.ws.column_dimensions[get_column_letter(i)].width = width
-        self.headers = headers
-        self.first = len(preamble) + (2 if preamble else 1)  # the header's row number
-        self.ws.freeze_panes = f"A{self.first + 1}"
-        for n, line in enumerate(preamble):
-            self.ws.append([self.cell(line, bold=n == 0)])
-        if preamble:
-            self.ws.append([])
-        self.ws.append([self.cell(h, bold=True, wrap=True) for h in headers])
-        self.rows = self.first
-
-    def row(self, values: list[Any], *, bold: bool = False) -> None:
-        self.ws.append([v if isinstance(v, Cell) else self.cell(v, bold) for v in values])
-        self.rows += 1
-
-    def finish(self) -> None:
-        last = get_column_letter(len(self.headers))
-        self.ws.auto_filter.ref = f"A{self.first}:{last}{self.rows}"
-
-    def cell(self, value: Any, bold: bool = False, *, wrap: bool = False, fmt: str | None = None):
-        if isinstance(value, str):
-            value = ILLEGAL_CHARACTERS_RE.sub("", value)
-        c = WriteOnlyCell(self.ws, value=value)
-        if isinstance(value, str):
-            c.data_type = "s"  # "=…" from a citizen stays text, never a formula
-        if bold:
-            c.font = _BOLD
-        if wrap:
-            c.alignment = _WRAP
-        if fmt:
-            c.number_format = fmt
-        elif isinstance(value, datetime):
-            c.number_format = "dd/mm/yyyy hh:mm"
-        elif isinstance(value, date):
-            c.number_format = "dd/mm/yyyy"
-        return c
-
-    def pct(self, value: float | None, shown: bool = True, *, t: Translator, bold: bool = False):
-        """A percentage cell, or the small-number note, or empty for no data."""
-        if value is None:
-            return self.cell(None)
-        if not shown:
-            return self.cell(t.gettext("not enough responses"), bold)
-        return self.cell(value, bold, fmt=PERCENT)
+    calendar = await load_calendar(session)
+    return ExportData(
+        unit.code, unit.name, period, report, quotas, responses, feedback, truncated, calendar
+    )
 
 
 def build(
     data: ExportData,
     t: Translator,
     privacy: Privacy,
-    generated_at: datetime,
+    generated_at,
     target_hours: int,
 ) -> bytes:
     """The workbook as XLSX bytes."""
-    _ = t.gettext
     wb = Workbook(write_only=True)
-    names = element_names(t.locale)
-    report = data.report
-    elements = sorted({c for s in [report.total, *report.units] for c in s.elements})
-    local = generated_at.astimezone(t.tz)
+    report = restrict(data.report, privacy)
+    _summary_sheet(wb, data, report, t, privacy, generated_at)
+    _element_sheet(wb, report.total, t)
+    _item_sheet(wb, report.total, t)
+    _quota_sheet(wb, data, t, generated_at.astimezone(t.tz).date())
+    answers_sheet(wb, data, report, t, privacy)
+    feedback_sheet(wb, data, t, privacy, generated_at, target_hours)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
-    summary = _Sheet(
+
+def _summary_sheet(wb, data: ExportData, report, t: Translator, privacy, generated_at) -> None:
+    _ = t.gettext
+    names = element_names(t.locale)
+    entities = [report.total, *report.units]
+    elements = sorted({c for s in entities for c, _v in element_rows(s)})
+    channels = [c for c, _n in channel_order(report.total.channels)]
+    summary = Sheet(
         wb,
         _("Summary"),
         [
@@ -164,62 +124,93 @@ def build(
             _("Overall question"),
             _("Mean score"),
         ]
-        + [names.get(c, c) for c in elements],
-        [18, 40, 12, 10, 10, 12, 10] + [14] * len(elements),
+        + [names.get(c, c) for c in elements]
+        + [_("Based on"), *(channel_label(c, t) for c in channels)],
+        [18, 40, 12, 10, 10, 12, 10] + [14] * len(elements) + [40] + [10] * len(channels),
         [
             _("Satisfaction – {unit}").format(unit=data.unit_name),
             _("Period: {period}").format(period=describe(data.period, t)),
             _("Made on {date}").format(date=t.datetime(generated_at)),
             _(
                 "Item % = answers at 4–5 ÷ valid answers; element % = mean of its items; "
-                "SIPAS % = mean of the elements. Flagged responses are not counted."
+                "SIPAS % = mean of the elements with answers. Flagged responses are not "
+                "counted."
+            ),
+            *(
+                []
+                if privacy.full
+                else [
+                    _(
+                        "Items with fewer than {n} valid answers, and any that would let one "
+                        "be worked out, are left out of every figure."
+                    ).format(n=privacy.min_responses)
+                ]
             ),
         ],
     )
     for s, bold in [(report.total, True), *((u, False) for u in report.units)]:
         shown = privacy.shows(s.respondents)
+        values = dict(element_rows(s))
+        asked = s.overall_question is not None or "overall" in s.withheld.values()
+
+        def figure(value, asked: bool = bool(s.respondents), bold=bold, shown=shown):
+            # A figure, "chưa đủ số phiếu" where one exists but is withheld, or empty.
+            if not asked:
+                return summary.cell(None)
+            return summary.pct(value or 0.0, shown and value is not None, t=t, bold=bold)
+
         summary.row(
             [
                 summary.cell(s.unit_code, bold),
                 summary.cell(s.unit_name, bold),
                 summary.cell(s.respondents, bold),
                 summary.cell(s.answers, bold),
-                summary.pct(headline(s), shown, t=t, bold=bold),
-                summary.pct(s.overall_question, shown, t=t, bold=bold),
+                figure(headline(s)),
+                figure(s.overall_question, asked),
                 summary.cell(round(s.mean, 3), bold)
                 if s.mean is not None and shown
-                else summary.pct(s.mean, shown, t=t, bold=bold),
+                else figure(None),
             ]
             + [
-                summary.pct(s.elements.get(c), shown and privacy.shows(element_basis(s, c)), t=t)
+                summary.pct(values[c] or 0.0, shown and values[c] is not None, t=t)
+                if c in values
+                else summary.cell(None)
                 for c in elements
             ]
+            + [summary.cell(basis(s, t) if shown else None, wrap=True)]
+            + [summary.cell(s.channels.get(c, 0), bold) for c in channels]
         )
     summary.finish()
 
-    total = report.total
-    by_element = _Sheet(
+
+def _element_sheet(wb, total, t: Translator) -> None:
+    _ = t.gettext
+    names = element_names(t.locale)
+    sheet = Sheet(
         wb,
         _("Elements"),
         [_("Code"), _("Element"), _("Satisfied"), _("Valid answers"), _("Answers at 4–5")],
         [8, 45, 12, 14, 14],
     )
-    for code, value in total.elements.items():
+    for code, value in element_rows(total):
         items = [i for i in total.items.values() if i.element_code == code]
-        by_element.row(
+        sheet.row(
             [
                 code,
                 names.get(code, code),
-                by_element.pct(value, privacy.shows(element_basis(total, code)), t=t),
-                sum(i.valid for i in items),
-                sum(i.satisfied for i in items),
+                sheet.pct(value if value is not None else 0.0, value is not None, t=t),
+                sum(i.valid for i in items) if value is not None else None,
+                sum(i.satisfied for i in items) if value is not None else None,
             ]
         )
-    by_element.finish()
+    sheet.finish()
 
+
+def _item_sheet(wb, total, t: Translator) -> None:
+    _ = t.gettext
     texts = item_texts(t.locale)
     levels = [str(v) for v in reports.LEVELS]
-    by_item = _Sheet(
+    sheet = Sheet(
         wb,
         _("Items"),
         [
@@ -235,25 +226,35 @@ def build(
         ],
         [9, 8, 60, 10, 10, 6, 6, 6, 6, 6, 12, 10, 10],
     )
-    for code, item in sorted(total.items.items()):
-        shown = privacy.shows(item.valid)
-        by_item.row(
+    codes = sorted({*total.items, *total.withheld})
+    for code in codes:
+        item = total.items.get(code)
+        if item is None:  # withheld: nothing of its answers is shown
+            blank = [None] * (len(levels) + 3)
+            note = sheet.pct(0.0, False, t=t)
+            row = [code, total.withheld[code], sheet.cell(texts.get(code, ""), wrap=True)]
+            sheet.row([*row, *blank, note, None])
+            continue
+        sheet.row(
             [
                 code,
                 item.element_code,
-                by_item.cell(texts.get(code, ""), wrap=True),
+                sheet.cell(texts.get(code, ""), wrap=True),
                 item.valid,
                 item.skipped,
                 *(item.counts[v] for v in reports.LEVELS),
                 item.satisfied,
-                by_item.pct(item.percent, shown, t=t),
-                round(item.mean, 3) if item.mean is not None and shown else None,
+                sheet.pct(item.percent, t=t),
+                round(item.mean, 3) if item.mean is not None else None,
             ]
         )
-    by_item.finish()
+    sheet.finish()
 
-    today = local.date()
-    quotas = _Sheet(
+
+def _quota_sheet(wb, data: ExportData, t: Translator, today) -> None:
+    _ = t.gettext
+    channels = [c for c, _n in channel_order({c: 1 for q in data.quotas for c in q.channels})]
+    quotas = Sheet(
         wb,
         _("Quotas"),
         [
@@ -272,11 +273,12 @@ def build(
             _("Completed dossiers"),
             _("Dossiers surveyed"),
             _("Target share of dossiers"),
+            *(channel_label(c, t) for c in channels),
         ],
-        [16, 36, 30, 30, 12, 12, 9, 10, 10, 10, 12, 12, 12, 12, 12],
+        [16, 36, 30, 30, 12, 12, 9, 10, 10, 10, 12, 12, 12, 12, 12] + [10] * len(channels),
     )
     for q in data.quotas:
-        days = working_days_left(max(today, q.period_start), q.period_end)
+        days = working_days_left(max(today, q.period_start), q.period_end, data.calendar)
         quotas.row(
             [
                 q.unit_code,
@@ -294,114 +296,10 @@ def build(
                 q.dossiers,
                 quotas.pct(q.surveyed_share, t=t),
                 quotas.pct(q.target_ratio, t=t),
+                *(q.channels.get(c, 0) for c in channels),
             ]
         )
     quotas.finish()
-
-    _answers_sheet(wb, data, t, privacy)
-    _feedback_sheet(wb, data, t, privacy, generated_at, target_hours)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def _answers_sheet(wb: Workbook, data: ExportData, t: Translator, privacy: Privacy) -> None:
-    _ = t.gettext
-    order = [item.code for q in qn.catalogue().values() for item in q.items]
-    seen = {code for r in data.responses for code in r.answers}
-    items = [c for c in dict.fromkeys(order) if c in seen] + sorted(seen - set(order))
-    rows = data.responses
-    if not privacy.full:
-        per_unit: dict[str, int] = {}
-        for r in rows:
-            per_unit[r.unit_code] = per_unit.get(r.unit_code, 0) + 1
-        rows = [r for r in rows if privacy.shows(per_unit[r.unit_code])]
-    extra = [_("Procedure"), _("Channel"), _("Flagged")] if privacy.full else []
-    notes = [_("Anonymised answers: 1 = very dissatisfied … 5 = very satisfied; empty = skipped.")]
-    if data.truncated:
-        notes.append(
-            _("Only the latest {n} responses; the command line exports all of them.").format(
-                n=t.number(len(data.responses))
-            )
-        )
-    sheet = _Sheet(
-        wb,
-        _("Answers"),
-        [
-            "#",
-            _("Unit code"),
-            _("Unit"),
-            _("Completed") if privacy.full else _("Date"),
-            _("Questionnaire"),
-            *items,
-            _("Comment"),
-            *extra,
-        ],
-        [7, 16, 32, 16, 12] + [7] * len(items) + [50] + ([30, 10, 30] if extra else []),
-        notes,
-    )
-    for n, r in enumerate(rows, 1):
-        local = r.completed_at.astimezone(t.tz).replace(tzinfo=None)
-        when = local if privacy.full else local.date()
-        comment = privacy.comment(r.comment) if r.comment else None
-        values = [n, r.unit_code, r.unit_name, when, r.questionnaire]
-        values += [r.answers.get(code) for code in items]
-        values.append(sheet.cell(comment, wrap=True) if comment else None)
-        if privacy.full:
-            values += [r.procedure_name or "", r.channel, r.flag_reason or ""]
-        sheet.row(values)
-    sheet.finish()
-
-
-def _feedback_sheet(
-    wb: Workbook,
-    data: ExportData,
-    t: Translator,
-    privacy: Privacy,
-    generated_at: datetime,
-    target_hours: int,
-) -> None:
-    _ = t.gettext
-    reasons = reason_labels(t.locale)
-    sheet = _Sheet(
-        wb,
-        _("Feedback"),
-        [
-            "#",
-            _("Unit"),
-            _("Opened"),
-            _("Reason"),
-            _("Text"),
-            _("Asks to be contacted"),
-            _("Status"),
-            _("Handled"),
-            _("Handled by"),
-            _("Note"),
-            _("Working hours"),
-            _("Within target"),
-        ],
-        [7, 32, 16, 24, 50, 10, 10, 16, 20, 40, 10, 10],
-    )
-    yes, no = _("yes"), _("no")
-    for f in data.feedback:
-        hours = working_hours_between(f.created_at, f.handled_at or generated_at, t.tz)
-        sheet.row(
-            [
-                f.id,
-                f.unit_name,
-                f.created_at.astimezone(t.tz).replace(tzinfo=None),
-                reasons.get(f.reason or "", f.reason or ""),
-                sheet.cell(privacy.comment(f.text) if f.text else None, wrap=True),
-                yes if f.wants_contact else no,
-                _("open") if f.status == "open" else _("handled"),
-                f.handled_at.astimezone(t.tz).replace(tzinfo=None) if f.handled_at else None,
-                f.handled_by_name or "",
-                sheet.cell(f.handled_note, wrap=True) if f.handled_note else None,
-                round(hours, 1),
-                yes if hours <= target_hours else no,
-            ]
-        )
-    sheet.finish()
 
 
 async def workbook_attachment(

@@ -45,6 +45,11 @@ class Context(Protocol):
         """Thresholds and targets of the admin commands."""
         ...
 
+    async def work_calendar(self) -> Any:
+        """The working-day calendar of reminders (public holidays, shipped swaps,
+        overrides): anything with ``is_working_day(day)``."""
+        ...
+
     async def units(self) -> list[UnitInfo]:
         """Every unit, in tree order (for matching what the caller typed, and scopes)."""
         ...
