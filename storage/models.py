@@ -505,3 +505,7 @@ class HolidayOverride(SQLModel, table=True):
     working: bool
     name: str = Field(default="", max_length=255)
     created_at: datetime = _now_field()
+
+
+# The ZNS tables live in their own module, on the same metadata.
+from storage import zns_models  # noqa: E402,F401
