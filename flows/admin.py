@@ -50,6 +50,7 @@ from flows.report_text import (
 )
 from flows.text import clean_free_text
 from flows.units import TargetError, parse_target
+from flows.zns_text import zns_footer
 
 FLOW = "admin.feedback"
 ADMINS = frozenset({"admin"})
@@ -182,6 +183,8 @@ async def _quota(state: State, ctx: Context, unit: UnitInfo, period: Period) -> 
     t = tr(state, ctx)
     rows = await ctx.quota_progress(unit.unit_id, period.start, period.end)
     text = quota_text(rows, t, unit.name, period, _today(ctx, t))
+    if footer := zns_footer(await ctx.zns_status(), t):
+        text += "\n\n" + footer
     return StepResult(state, (Reply(text),), (_allowed("quota", unit, period),))
 
 

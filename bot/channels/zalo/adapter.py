@@ -103,7 +103,10 @@ def services(app: App) -> list[tuple[str, Any]]:
 
     async def run(stop: asyncio.Event) -> None:
         async with open_channel(app) as channel:
-            sender = OutboxSender(app, channel.transport, ZALO_LIMITS)
+            from bot.channels.zalo.zns_service import with_zns_fallback
+
+            transport = with_zns_fallback(app, channel.transport)
+            sender = OutboxSender(app, transport, ZALO_LIMITS)
             await asyncio.gather(sender.run_forever(stop), channel.tokens.keep_fresh(stop))
 
     return [("zalo", run)]
@@ -289,7 +292,7 @@ def outcome_of(error: ZaloError) -> Outcome:
     kind = error.kind
     text = str(error)
     if kind in (facts.ErrorKind.WINDOW, facts.ErrorKind.UNREACHABLE):
-        return Dead(text, unreachable=True)
+        return Dead(text, unreachable=True, kind=kind.value)
     if kind in (facts.ErrorKind.SETUP, facts.ErrorKind.REJECTED):
         return Dead(text)
     if kind is facts.ErrorKind.TOKEN:
