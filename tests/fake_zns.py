@@ -81,7 +81,7 @@ class FakeZnsMixin:
     # --- controls ------------------------------------------------------------------
 
     def add_template(self, template_id: str, params: list[dict[str, Any]], status="ENABLE"):
-        self.zns_templates[template_id] = Template(status, params)
+        self.zns_templates[template_id] = Template(status, [dict(p) for p in params])
 
     def zns_fail_next(self, error: int, message: str = "failed") -> None:
         self._zns_script.append({"error": error, "message": message})

@@ -3,6 +3,7 @@ on 127.0.0.1: real HTTP both ways, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,9 +16,9 @@ from bot.channels.zalo import facts, zns_service
 from bot.channels.zalo.zns import rating_from
 from bot.core.context import DbContext
 from bot.services import zns as zns_invites
+from flows.i18n import translator
 from flows.phone import PhoneError, normalise_phone
 from flows.zns_text import zns_footer
-from flows.i18n import translator
 from storage import zns as store
 from storage.models import Answer, Dossier, Feedback, Outbox, Response, metadata
 from storage.zns_models import ZnsPhone, ZnsRating, ZnsSuppressed
@@ -300,7 +301,7 @@ async def database_text(app, url: str) -> bytes:
     """Everything stored, as bytes: the SQLite file, or every PostgreSQL row as text."""
     if url.startswith("sqlite"):
         await app.db.dispose()
-        return Path(make_url(url).database).read_bytes()
+        return await asyncio.to_thread(Path(make_url(url).database).read_bytes)
     chunks = []
     async with app.db.read() as session:
         for table in metadata.sorted_tables:
