@@ -166,3 +166,26 @@ async def test_an_imported_dossier_with_a_phone_is_invited_by_zns(world, tmp_pat
     async with world.app.db.read() as session:
         kept = (await session.exec(select(ZnsPhone.phone_hash))).scalars().all()
     assert kept == [phone_hash(world.app, "84912000111")]  # only the official's
+
+
+def test_zns_commands_on_the_command_line(tmp_path):
+    from tests.test_cli import runner
+
+    run = runner(tmp_path)
+    assert run("db", "upgrade").returncode == 0
+    spend = run("zalo", "zns", "spend", "--day", "24/11/2026")
+    assert spend.returncode == 0, spend.stderr
+    assert "ZNS ngày 24/11/2026: đã gửi 0 tin (giới hạn 500), khoảng 0 đồng." in spend.stdout
+    unmatched = run("zalo", "ratings", "unmatched")
+    assert unmatched.returncode == 0 and "Mọi đánh giá ZNS đều đã khớp" in unmatched.stdout
+    off = run("zalo", "ratings", "sync")
+    assert off.returncode == 2 and "SIPAS_ZNS_ENABLED" in off.stderr
+
+
+async def test_serve_runs_the_zns_sender_only_when_switched_on(world):
+    from bot.server import background_services
+
+    assert "zns" in [name for name, _run in background_services(world.app)]
+    off = world.app.settings.model_copy(update={"zns_enabled": False})
+    world.app.settings = off
+    assert "zns" not in [name for name, _run in background_services(world.app)]
