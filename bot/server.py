@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
-from bot.channels.zalo import adapter as zalo
+from bot.channels.zalo import service as zalo
 from bot.core.app import App
 from bot.core.settings import Settings
 from bot.http import (
@@ -23,6 +23,7 @@ from bot.http import (
     health,
     home,
     qr,
+    task_links,
     telegram_webhook,
     web_chat,
     zalo_webhook,
@@ -39,6 +40,10 @@ def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
     services: list[tuple[str, Service]] = []
     services += zalo.services(app)
+    if app.settings.zns_sends:
+        from bot.channels.zalo import zns_service
+
+        services += zns_service.services(app)
     if app.settings.telegram_token:  # the Bot API library loads only when Telegram is on
         from bot.channels.telegram import service as telegram_service
 
@@ -86,6 +91,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     if app.settings.zalo_receives:
         api.include_router(zalo_webhook.router)
     api.include_router(api_reports.router)
+    api.include_router(task_links.router)
     return api
 
 

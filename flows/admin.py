@@ -49,6 +49,7 @@ from flows.periods import Period, describe, quarter_of
 from flows.registry import MANAGERS, button, command
 from flows.report_text import not_enough, quota_text, satisfaction_text
 from flows.units import TargetError, parse_target
+from flows.zns_text import zns_footer
 
 _KINDS = {"day": "d", "month": "m", "quarter": "q", "half": "h", "year": "y", "range": "r"}
 _KIND_OF = {v: k for k, v in _KINDS.items()}
@@ -156,6 +157,8 @@ async def _quota(state: State, ctx: Context, unit: UnitInfo, period: Period) -> 
     t = tr(state, ctx)
     rows = await ctx.quota_progress(unit.unit_id, period.start, period.end)
     text = quota_text(rows, t, unit.name, period, today(ctx, t), await ctx.work_calendar())
+    if footer := zns_footer(await ctx.zns_status(), t):
+        text += "\n\n" + footer
     return StepResult(state, (Reply(text),), (allowed("quota", unit, period),))
 
 

@@ -531,3 +531,7 @@ class HolidayOverride(SQLModel, table=True):
     # hand (``holiday add``), which wins over the shipped list.
     source: str | None = Field(default=None, max_length=255)
     created_at: datetime = _now_field()
+
+
+# The ZNS tables live in their own module, on the same metadata.
+from storage import zns_models  # noqa: E402,F401

@@ -12,6 +12,8 @@ It behaves like the parts of Zalo the bot uses, as far as we know them:
 - ``user_errors`` makes sends to a user fail with a chosen code (outside the messaging
   window, blocked…); ``fail_next`` scripts failures of the next sends.
 
+ZNS (template messages by phone number) is served too: see ``tests.fake_zns``.
+
 It records every call (``calls``) and every accepted message (``delivered``). It is
 written from the reference, not from the bot's code, so the two can disagree.
 """
@@ -30,6 +32,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fake_zns import FakeZnsMixin
+
 MAX_BUTTONS = 5
 MAX_TITLE = 100
 MAX_PAYLOAD = 1000
@@ -38,7 +42,7 @@ MAX_TEXT = 2000
 
 @dataclass
 class Call:
-    server: str  # "api" or "oauth"
+    server: str  # "api", "oauth" or "zns"
     method: str
     path: str
     headers: dict[str, str]
@@ -108,7 +112,7 @@ class ZaloEvents:
         return body, {"Content-Type": "application/json", "X-ZEvent-Signature": mac}
 
 
-class FakeZalo(ZaloEvents):
+class FakeZalo(FakeZnsMixin, ZaloEvents):
     def __init__(
         self,
         *,
@@ -133,6 +137,7 @@ class FakeZalo(ZaloEvents):
         self._runners: list[web.AppRunner] = []
         self.api_base = ""
         self.oauth_base = ""
+        self._init_zns()
 
     # --- life ----------------------------------------------------------------------
 
@@ -146,6 +151,7 @@ class FakeZalo(ZaloEvents):
         oauth.router.add_post("/v4/oa/access_token", self._token)
         self.api_base = await self._serve(api)
         self.oauth_base = await self._serve(oauth)
+        await self._start_zns()
         return self
 
     async def _serve(self, application: web.Application) -> str:

@@ -25,21 +25,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--unit", required=True, help="unit code")
     c.add_argument("--role", required=True, choices=("official", "leader", "admin"))
     c.add_argument("--locale", choices=LOCALES, default=None)
+    c.add_argument(
+        "--phone",
+        help="mobile number for ZNS reminders when Zalo refuses a chat message (kept encrypted)",
+    )
     c.set_defaults(func=_person_add)
 
 
 def _person_add(settings: Settings, args) -> int:
     from bot.services import invites
+    from flows.phone import PhoneError, normalise_phone
     from flows.text import format_code
 
     if not args.name.strip():
         raise UsageError("--name must not be empty")
+    try:
+        phone = normalise_phone(args.phone) if args.phone else None
+    except PhoneError as exc:
+        raise UsageError(f"--phone: {exc}") from None
 
     async def body(app: App) -> int:
         _ = translator(settings.default_locale, settings.timezone).gettext
         async with app.db.write() as session:
             unit = await resolve_unit(app, session, args.unit)
-            _pid, code = await invites.issue_registration(
+            pid, code = await invites.issue_registration(
                 app,
                 session,
                 name=args.name.strip(),
@@ -47,6 +56,10 @@ def _person_add(settings: Settings, args) -> int:
                 unit=unit,
                 locale=args.locale or settings.default_locale,
             )
+            if phone:
+                from bot.services.zns import set_official_phone
+
+                await set_official_phone(app, session, pid, phone)
         print(
             _("Added {name} ({role}) to {unit}.").format(
                 name=args.name.strip(), role=args.role, unit=unit.name

@@ -1,4 +1,6 @@
-"""``sipas-bot zalo connect|status``: the first token pair, and how the tokens stand.
+"""``sipas-bot zalo connect|status|ratings|zns``: the first token pair, how the tokens
+stand, ZNS ratings read back (``ratings sync|unmatched``) and ZNS sending (``zns spend``
+for a day's messages and their cost, ``zns requeue`` for messages that wait).
 
 ``connect`` runs Zalo's permission flow with PKCE: it prints the approval address for
 an admin of the Official Account, reads back the address Zalo redirected to (or just
@@ -15,8 +17,8 @@ import sys
 from urllib.parse import parse_qs, urlsplit
 
 from bot.channels.zalo import adapter as zalo
-from bot.channels.zalo.client import ZaloAuthError, new_pkce
-from bot.cli.common import UsageError, run_async
+from bot.channels.zalo.client import ZaloAuthError, ZaloError, new_pkce
+from bot.cli.common import UsageError, date_arg, run_async
 from bot.core.app import App
 from bot.core.settings import Settings
 from flows.i18n import translator
@@ -33,6 +35,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_connect)
     s = zsub.add_parser("status", help="whether tokens are stored and how long they are valid")
     s.set_defaults(func=_status)
+    r = zsub.add_parser("ratings", help="ratings given in Zalo on the ZNS rating template")
+    rsub = r.add_subparsers(dest="ratings_command", required=True, metavar="ACTION")
+    c = rsub.add_parser("sync", help="read the rating list now and count what is new")
+    c.add_argument(
+        "--since",
+        type=date_arg,
+        help="from this local day (default: where the last read ended)",
+    )
+    c.set_defaults(func=_ratings_sync)
+    c = rsub.add_parser("unmatched", help="ratings that could not be counted, latest first")
+    c.set_defaults(func=_ratings_unmatched)
+    z = zsub.add_parser("zns", help="ZNS messages: a day's spend, messages that wait")
+    zns_sub = z.add_subparsers(dest="zns_command", required=True, metavar="ACTION")
+    c = zns_sub.add_parser("spend", help="ZNS messages sent on a day and their estimated cost")
+    c.add_argument("--day", type=date_arg, help="local day (default: today)")
+    c.set_defaults(func=_zns_spend)
+    c = zns_sub.add_parser("requeue", help="queue again every ZNS message that waits")
+    c.set_defaults(func=_zns_requeue)
 
 
 def code_from(line: str, state: str) -> str:
@@ -120,6 +140,109 @@ def _status(settings: Settings, args) -> int:
             )
         if not pair.refresh_token:
             print(_("There is no refresh token: run 'sipas-bot zalo connect' before it expires."))
+        return 0
+
+    return run_async(settings, body)
+
+
+def _need_zns(settings: Settings) -> None:
+    if not settings.zns_sends:
+        raise UsageError(
+            "ZNS is off: set SIPAS_ZNS_ENABLED=true and the Zalo app (SIPAS_ZALO_APP_ID, "
+            "SIPAS_ZALO_APP_SECRET)"
+        )
+
+
+def _ratings_sync(settings: Settings, args) -> int:
+    _need_zns(settings)
+    if not settings.zns_rating_template:
+        raise UsageError("set SIPAS_ZNS_RATING_TEMPLATE_ID (or SIPAS_ZNS_INVITE_TEMPLATE_ID)")
+
+    async def body(app: App) -> int:
+        from datetime import datetime, time
+
+        from bot.channels.zalo import zns_service
+
+        _ = translator(settings.default_locale, settings.timezone).gettext
+        since = datetime.combine(args.since, time(0), tzinfo=app.tz) if args.since else None
+        async with zns_service.open_zns(app) as zns:
+            try:
+                result = await zns_service.sync_ratings(app, zns.client, since)
+            except ZaloError as exc:
+                raise UsageError(f"Zalo refused the rating list: {exc}") from None
+        print(
+            _(
+                "Ratings read: {counted} counted, {duplicates} known already, {kept} not matched."
+            ).format(counted=result.counted, duplicates=result.duplicates, kept=result.kept)
+        )
+        return 0
+
+    return run_async(settings, body)
+
+
+def _ratings_unmatched(settings: Settings, args) -> int:
+    async def body(app: App) -> int:
+        from storage import zns
+
+        t = translator(settings.default_locale, settings.timezone)
+        _ = t.gettext
+        async with app.db.read() as session:
+            rows = await zns.unmatched(session)
+        if not rows:
+            print(_("Every ZNS rating was matched to a dossier."))
+            return 0
+        for row in rows:
+            when = t.datetime(row.submitted_at or row.received_at)
+            stars = row.stars if row.stars is not None else "?"
+            note = f"  “{row.note}”" if row.note else ""
+            print(f"{when}  {row.status:<9}  {stars}★  {row.tracking_id or '-'}{note}")
+        return 0
+
+    return run_async(settings, body)
+
+
+def _zns_spend(settings: Settings, args) -> int:
+    async def body(app: App) -> int:
+        from storage import zns
+
+        t = translator(settings.default_locale, settings.timezone)
+        _ = t.gettext
+        day = args.day or app.now().astimezone(app.tz).date()
+        async with app.db.read() as session:
+            sent, held = await zns.day_counts(session, day)
+            waiting = await zns.waiting_count(session)
+        print(
+            _("ZNS on {day}: {sent} messages sent (cap {cap}), about {cost} VND.").format(
+                day=t.date(day),
+                sent=t.number(sent),
+                cap=t.number(settings.zns_daily_cap),
+                cost=t.number(sent * settings.zns_price_vnd),
+            )
+        )
+        if held:
+            print(_("{n} messages were held back by the daily cap.").format(n=t.number(held)))
+        if waiting:
+            print(_("{n} messages wait to be sent on another day.").format(n=t.number(waiting)))
+        return 0
+
+    return run_async(settings, body)
+
+
+def _zns_requeue(settings: Settings, args) -> int:
+    async def body(app: App) -> int:
+        from bot.services.intake import next_send_time
+        from storage import zns
+
+        _ = translator(settings.default_locale, settings.timezone).gettext
+        now = app.now()
+        async with app.db.write() as session:
+            n = await zns.requeue_waiting(
+                session,
+                now.astimezone(app.tz).date(),
+                next_send_time(now, app.tz, settings.invite_window),
+                all_days=True,
+            )
+        print(_("{n} ZNS messages are queued again.").format(n=n))
         return 0
 
     return run_async(settings, body)

@@ -19,8 +19,9 @@ from flows.contract import (
     TaskInfo,
     UnitInfo,
 )
+from flows.zns_text import ZnsStatus
 from scheduler.calendar import WorkCalendar, load_calendar
-from storage import admin, feedback, people, reports, surveys
+from storage import admin, feedback, people, reports, surveys, zns
 from storage import tasks as task_store
 from storage.models import Unit
 from storage.people import PersonRow
@@ -149,6 +150,16 @@ class DbContext:
     async def flagged_count(self, unit_id: int, start: date, end: date) -> int:
         unit = await self._unit(unit_id)
         return await admin.flagged_count(self.session, unit.path, *self._bounds(start, end))
+
+    async def zns_status(self) -> ZnsStatus | None:
+        s = self.app.settings
+        if not s.zns_enabled:
+            return None
+        day = self.now.astimezone(self.app.tz).date()
+        sent, held = await zns.day_counts(self.session, day)
+        waiting = await zns.waiting_count(self.session)
+        unmatched = await zns.unmatched_count(self.session)
+        return ZnsStatus(s.zns_daily_cap, sent, held, waiting, unmatched)
 
     async def flag_groups(self, unit_id: int):
         unit = await self._unit(unit_id)

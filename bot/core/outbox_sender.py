@@ -62,6 +62,7 @@ class Retry:
 class Dead:
     error: str
     unreachable: bool = False  # the user blocked us / left: mark their account
+    kind: str | None = None  # the transport's name for the failure (for wrappers)
 
 
 Outcome = Sent | Retry | Dead

@@ -52,6 +52,24 @@ class Settings(BaseSettings):
     zalo_api_base: str = "https://openapi.zalo.me"
     zalo_oauth_base: str = "https://oauth.zaloapp.com"
 
+    # ZNS (Zalo Notification Service): templates by phone number, paid per message.
+    zns_enabled: bool = False
+    zns_api_base: str = "https://business.openapi.zalo.me"
+    zns_invite_template_id: str | None = None
+    # template parameter = our field, comma-separated (fields: INVITE_FIELDS)
+    zns_invite_params: str = (
+        "ma_ho_so=receipt_code,don_vi=unit_name,thu_tuc=procedure_name,"
+        "ngay_tra=completed_date,ma_khao_sat=code"
+    )
+    zns_rating_template_id: str | None = None  # default: the invitation template
+    zns_reminder_template_id: str | None = None
+    zns_reminder_params: str = "can_bo=name,cong_viec=title,han=due_date,ma=answer_token"
+    zns_daily_cap: int = Field(default=500, ge=0)  # messages per local day; 0: none
+    zns_rate: float = Field(default=5.0, gt=0)  # messages per second
+    zns_poll_minutes: int = Field(default=5, ge=1)  # rating list polled this often
+    zns_price_vnd: int = Field(default=300, ge=0)  # per message, for spend estimates
+    zns_development: bool = False  # send in Zalo's development mode (OA admins only)
+
     api_keys: str = ""  # comma-separated
     invite_ttl_days: int = Field(default=30, ge=1)
     # Intake: invitations pushed to a citizen's chat (integration API, CSV import).
@@ -139,9 +157,73 @@ class Settings(BaseSettings):
         """Whether Zalo messages can be sent (app id and secret are needed to refresh tokens)."""
         return bool(self.zalo_app_id and self.zalo_app_secret)
 
+    @field_validator("zns_invite_params")
+    @classmethod
+    def _valid_invite_params(cls, value: str) -> str:
+        _parse_params(value, INVITE_FIELDS)
+        return value
+
+    @field_validator("zns_reminder_params")
+    @classmethod
+    def _valid_reminder_params(cls, value: str) -> str:
+        _parse_params(value, REMINDER_FIELDS)
+        return value
+
+    @property
+    def zns_invite_mapping(self) -> dict[str, str]:
+        """Template parameter → our field, for the invitation template."""
+        return _parse_params(self.zns_invite_params, INVITE_FIELDS)
+
+    @property
+    def zns_reminder_mapping(self) -> dict[str, str]:
+        """Template parameter → our field, for the officials' reminder template."""
+        return _parse_params(self.zns_reminder_params, REMINDER_FIELDS)
+
+    @property
+    def zns_sends(self) -> bool:
+        """Whether ZNS messages can go out (switched on, Zalo tokens refreshable)."""
+        return bool(self.zns_enabled and self.zalo_sends)
+
+    @property
+    def zns_invites(self) -> bool:
+        """Whether citizens with a phone number are invited by ZNS."""
+        return bool(self.zns_sends and self.zns_invite_template_id)
+
+    @property
+    def zns_reminders(self) -> bool:
+        """Whether reminders Zalo refuses (messaging window) go by ZNS instead."""
+        return bool(self.zns_sends and self.zns_reminder_template_id)
+
+    @property
+    def zns_rating_template(self) -> str | None:
+        """The template whose ratings are read back."""
+        return self.zns_rating_template_id or self.zns_invite_template_id
+
     @property
     def api_key_list(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+
+INVITE_FIELDS = frozenset(
+    {"receipt_code", "unit_name", "procedure_name", "completed_date", "code", "survey_url"}
+)
+REMINDER_FIELDS = frozenset({"name", "title", "due_date", "answer_token", "answer_url"})
+
+
+def _parse_params(value: str, fields: frozenset[str]) -> dict[str, str]:
+    """``"a=receipt_code,b=code"`` → {"a": "receipt_code", "b": "code"}."""
+    mapping: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, sep, field = (x.strip() for x in part.partition("="))
+        if not sep or not name or field not in fields:
+            raise ValueError(
+                f"expected parameter=field pairs with fields among {', '.join(sorted(fields))}; "
+                f"got {part!r}"
+            )
+        mapping[name] = field
+    if not mapping:
+        raise ValueError("at least one parameter=field pair is needed")
+    return mapping
 
 
 def _parse_hours(value: str) -> tuple[time, time]:

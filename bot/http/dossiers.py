@@ -18,10 +18,11 @@ from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.http.auth import require_api_key
 from bot.services import intake, invites
+from flows.phone import normalise_phone
 from flows.text import format_code
 
 log = logging.getLogger(__name__)
@@ -68,16 +69,37 @@ _BEARER = HTTPBearer(auto_error=False, description="An API key from SIPAS_API_KE
 
 
 class Citizen(BaseModel):
-    """The citizen's chat account, when the e-system knows it (for an invitation)."""
+    """How to reach the citizen, when the e-system knows it (for an invitation): their
+    chat account, or their phone number (invited by Zalo ZNS when it is switched on)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    channel: Literal["telegram", "zalo"]
-    user_id: str = Field(
+    channel: Literal["telegram", "zalo"] | None = None
+    user_id: str | None = Field(
+        default=None,
         min_length=1,
         max_length=32,
         pattern=r"^[0-9]+$",
         description="Telegram chat id or Zalo user id (digits)",
     )
+    phone: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Vietnamese mobile number (0905 123 456, +84 905 123 456…); used only "
+        "for a ZNS invitation, never stored in clear",
+    )
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_phone(value)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Citizen:
+        if (self.channel is None) != (self.user_id is None):
+            raise ValueError("channel and user_id go together")
+        if self.channel is None and self.phone is None:
+            raise ValueError("give channel and user_id, or phone")
+        return self
 
 
 class DossierIn(BaseModel):
@@ -123,9 +145,11 @@ class InviteOut(BaseModel):
     qr_url: str
     telegram_link: str | None = Field(description="null when no Telegram bot is configured")
     zalo_instruction: str
-    invitation: Literal["not_requested", "queued", "skipped_recent"] = Field(
-        description="queued: sent to the citizen's chat at invitation_send_after; "
-        "skipped_recent: the citizen was invited within SIPAS_INVITE_COOLDOWN_DAYS"
+    invitation: Literal["not_requested", "queued", "skipped_recent", "skipped_unreachable"] = Field(
+        description="queued: sent to the citizen's chat (or by ZNS to their phone) at "
+        "invitation_send_after; skipped_recent: the citizen was invited within "
+        "SIPAS_INVITE_COOLDOWN_DAYS; skipped_unreachable: ZNS found no Zalo account for "
+        "the phone number before"
     )
     invitation_send_after: datetime | None
 
@@ -169,6 +193,7 @@ async def register_dossier(
         **body.model_dump(exclude={"citizen"}),
         citizen_channel=citizen.channel if citizen else None,
         citizen_user_id=citizen.user_id if citizen else None,
+        citizen_phone=citizen.phone if citizen else None,
     )
     try:
         async with app.db.write() as session:

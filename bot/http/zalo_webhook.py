@@ -44,6 +44,8 @@ async def webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "body is not JSON"}, status_code=400)
     if not isinstance(data, dict):
         return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
+    if str(data.get("event_name") or "") in facts.ZNS_RATING_EVENTS:
+        return await _rating(app, data)
     event = to_event(data, app.keys, app.now())
     if event is None:
         return JSONResponse({"ok": True, "ignored": True})
@@ -54,6 +56,24 @@ async def webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "malformed event"}, status_code=400)
     except Exception:
         log.exception("zalo event %s failed; Zalo will deliver it again", event.event_id)
+        return JSONResponse({"error": "processing failed"}, status_code=500)
+    return JSONResponse({"ok": True})
+
+
+async def _rating(app: App, data: dict) -> JSONResponse:
+    """A rating given on a ZNS rating template: stored once (deduplicated on Zalo's
+    message id with the rating list), counted when it matches a dossier."""
+    from bot.channels.zalo.zns import rating_from
+    from bot.services import zns_ratings
+
+    rating = rating_from(data)
+    if rating is None:
+        log.warning("zalo rating event without a message id: ignored")
+        return JSONResponse({"ok": True, "ignored": True})
+    try:
+        await zns_ratings.ingest(app, [rating], "webhook")
+    except Exception:
+        log.exception("zns rating %s failed; Zalo will deliver it again", rating.msg_id)
         return JSONResponse({"error": "processing failed"}, status_code=500)
     return JSONResponse({"ok": True})
 

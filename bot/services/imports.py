@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
+from flows.phone import normalise_phone
 from storage import units
 from storage.models import Procedure, ProcedureField, Unit
 
@@ -294,6 +295,12 @@ class PersonRow(RowModel):
     unit_code: str = Field(min_length=1, max_length=64)
     role: str
     locale: str = "vi"
+    phone: str | None = None  # for ZNS reminders outside Zalo's messaging window
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_phone(value)
 
     @field_validator("role")
     @classmethod
@@ -312,7 +319,7 @@ class PersonRow(RowModel):
 
 @importer
 class PersonImporter(Importer):
-    """``name,unit_code,role[,locale]``; prints each person's registration code."""
+    """``name,unit_code,role[,locale,phone]``; prints each person's registration code."""
 
     kind = "people"
     Row = PersonRow
@@ -329,9 +336,13 @@ class PersonImporter(Importer):
             if unit is None:
                 errors.append(RowError(line, f"unit '{row.unit_code}' not found"))
                 continue
-            _pid, code = await issue_registration(
+            pid, code = await issue_registration(
                 app, session, name=row.name, role=row.role, unit=unit, locale=row.locale
             )
+            if row.phone:
+                from bot.services.zns import set_official_phone
+
+                await set_official_phone(app, session, pid, row.phone)
             output.append(f"{format_code(code)}  {row.name} ({row.role}, {unit.code})")
         return errors, output
 
@@ -350,6 +361,12 @@ class DossierRow(RowModel):
     completed_at: datetime  # without an offset: local time (SIPAS_TIMEZONE)
     citizen_channel: Literal["telegram", "zalo"] | None = None
     citizen_user_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9]+$")
+    phone: str | None = None  # the citizen's mobile number, for a ZNS invitation
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_phone(value)
 
     @field_validator("completed_at", mode="before")
     @classmethod
@@ -382,7 +399,8 @@ class DossierRow(RowModel):
 
 @importer
 class DossierImporter(Importer):
-    """``receipt_code,unit_code,procedure_code,completed_at[,citizen_channel,citizen_user_id]``;
+    """``receipt_code,unit_code,procedure_code,completed_at[,citizen_channel,citizen_user_id,
+    phone]``;
     prints each dossier's survey code (a receipt loaded before keeps its code)."""
 
     kind = "dossiers"
@@ -406,7 +424,7 @@ class DossierImporter(Importer):
                 )
                 continue
             seen[row.receipt_code] = line
-            data = intake.DossierInput(**row.model_dump())
+            data = intake.DossierInput(**row.model_dump(exclude={"phone"}), citizen_phone=row.phone)
             try:
                 result = await intake.register(app, session, data, lookups)
             except intake.IntakeError as exc:

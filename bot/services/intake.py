@@ -10,7 +10,9 @@ be replaced; random codes avoid both.)
 
 When the caller knows the citizen's chat id, an invitation goes through the outbox:
 only inside ``SIPAS_INVITE_HOURS`` (local time; outside them it waits for the next
-morning) and at most once per citizen per ``SIPAS_INVITE_COOLDOWN_DAYS``.
+morning) and at most once per citizen per ``SIPAS_INVITE_COOLDOWN_DAYS``. Without a chat
+id but with a phone number, and with ZNS on, the invitation goes by ZNS under the same
+rules (``bot.services.zns``); with ZNS off the number is not kept.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.app import App
 from bot.core.replies import reply_payload
 from bot.core.settings import Settings
+from bot.services import zns
 from bot.services.invites import issue_invite, web_link
 from flows.contract import Reply
 from flows.i18n import translator
@@ -38,6 +41,7 @@ INVITE_CHANNELS = ("telegram", "zalo")
 CLOCK_SKEW = timedelta(minutes=5)
 
 NOT_REQUESTED, QUEUED, SKIPPED_RECENT = "not_requested", "queued", "skipped_recent"
+SKIPPED_UNREACHABLE = zns.SKIPPED_UNREACHABLE  # the number has no Zalo account
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class DossierInput:
     completed_at: datetime  # without a zone: local time (SIPAS_TIMEZONE)
     citizen_channel: str | None = None
     citizen_user_id: str | None = None
+    citizen_phone: str | None = None  # normalised (84…); never logged
 
 
 class IntakeError(Exception):
@@ -73,7 +78,7 @@ class Registered:
     unit_code: str
     code: str
     expires_at: datetime | None
-    invitation: str  # NOT_REQUESTED | QUEUED | SKIPPED_RECENT
+    invitation: str  # NOT_REQUESTED | QUEUED | SKIPPED_RECENT | SKIPPED_UNREACHABLE
     invitation_send_after: datetime | None
 
 
@@ -166,6 +171,11 @@ async def register(
     if channel is not None and data.citizen_user_id:
         invitation, send_after = await _invite(
             app, session, dossier, unit, channel, data.citizen_user_id, issued.code, now
+        )
+    elif data.citizen_phone and app.settings.zns_invites:
+        send_after = next_send_time(now, app.tz, app.settings.invite_window)
+        invitation, send_after = await zns.invite(
+            app, session, dossier, unit, procedure, data.citizen_phone, issued.code, now, send_after
         )
     return Registered(
         True, data.receipt_code, unit.code, issued.code, expires, invitation, send_after

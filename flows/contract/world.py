@@ -70,6 +70,10 @@ class Context(Protocol):
         """Responses of the subtree in the period left out as suspected stuffing."""
         ...
 
+    async def zns_status(self) -> Any | None:
+        """Today's ZNS sending (``flows.zns_text.ZnsStatus``); None when ZNS is off."""
+        ...
+
     async def flag_groups(self, unit_id: int) -> list[Any]:
         """Flagged responses of the subtree, grouped by burst (``FlagGroup``)."""
         ...

@@ -23,7 +23,6 @@ they are: pressing one is the same as typing it.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import hashlib
@@ -50,7 +49,7 @@ from bot.channels.zalo.client import (
 from bot.channels.zalo.tokens import ZaloTokens
 from bot.core.app import App
 from bot.core.keys import Keyring
-from bot.core.outbox_sender import Dead, Limits, OutboxSender, Outcome, Retry, Sent
+from bot.core.outbox_sender import Dead, Limits, Outcome, Retry, Sent
 from bot.core.settings import Settings
 from flows.contract import EventKind, InboundEvent
 
@@ -94,19 +93,6 @@ async def open_channel(app: App) -> AsyncIterator[ZaloChannel]:
         tokens = ZaloTokens(app, oauth)
         client = ZaloOAClient(tokens, s.zalo_api_base, http)
         yield ZaloChannel(http, oauth, tokens, client, ZaloTransport(client, app.keys))
-
-
-def services(app: App) -> list[tuple[str, Any]]:
-    """Background work for ``sipas-bot serve``: the outbox sender and the token keeper."""
-    if not app.settings.zalo_sends:
-        return []
-
-    async def run(stop: asyncio.Event) -> None:
-        async with open_channel(app) as channel:
-            sender = OutboxSender(app, channel.transport, ZALO_LIMITS)
-            await asyncio.gather(sender.run_forever(stop), channel.tokens.keep_fresh(stop))
-
-    return [("zalo", run)]
 
 
 # --- button payloads -------------------------------------------------------------------
@@ -289,7 +275,7 @@ def outcome_of(error: ZaloError) -> Outcome:
     kind = error.kind
     text = str(error)
     if kind in (facts.ErrorKind.WINDOW, facts.ErrorKind.UNREACHABLE):
-        return Dead(text, unreachable=True)
+        return Dead(text, unreachable=True, kind=kind.value)
     if kind in (facts.ErrorKind.SETUP, facts.ErrorKind.REJECTED):
         return Dead(text)
     if kind is facts.ErrorKind.TOKEN:

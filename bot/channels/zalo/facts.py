@@ -137,6 +137,7 @@ class ErrorInfo:
 # code is treated as transient, and the outbox gives up after its attempt limit.
 ERRORS: dict[int, ErrorInfo] = {
     -216: ErrorInfo(ErrorKind.TOKEN, "access token is invalid"),
+    -124: ErrorInfo(ErrorKind.TOKEN, "access token is invalid (ZNS)"),  # verify: ZNS's code
     -220: ErrorInfo(ErrorKind.TOKEN, "access token has expired or was removed"),
     -230: ErrorInfo(ErrorKind.WINDOW, "user has not interacted with the OA in the last 7 days"),
     -232: ErrorInfo(ErrorKind.WINDOW, "user has no recent interaction with the OA"),
@@ -176,3 +177,120 @@ def classify(code: int | None, http_status: int) -> ErrorKind:
     if 400 <= http_status < 500:
         return ErrorKind.REJECTED
     return ErrorKind.TRANSIENT
+
+
+# --- ZNS (Zalo Notification Service): templates by phone number ----------------------
+#
+# No primary Zalo page on ZNS could be read offline: every line of this section comes
+# from integrators' documentation and client code (verify). Where sources disagree on a
+# name, every known variant is accepted; the tests pin each variant.
+
+ZNS_SEND_PATH = "/message/template"  # POST, JSON, header access_token (the OA's pair)
+ZNS_TEMPLATE_INFO_PATH = "/template/info"  # GET ?template_id=
+ZNS_RATING_PATH = "/rating/get"  # GET ?template_id&from_time&to_time&offset&limit (epoch ms)
+ZNS_QUOTA_PATH = "/message/quota"  # GET: the OA's daily quota and what is left of it
+ZNS_DEVELOPMENT_MODE = {"mode": "development"}  # test sends to the OA admins' own numbers
+ZNS_TRACKING_MAX = 48  # characters of our tracking_id
+ZNS_RATING_PAGE = 100  # verify: the largest ``limit`` the rating list takes
+ZNS_SEND_PER_SECOND = 5.0  # verify: no published figure; stay well below the OA's rate
+ZNS_DATE_FORMAT = "%d/%m/%Y"  # verify: how a DATE parameter is written
+# Template states (verify): only an approved ("ENABLE") template can be sent.
+ZNS_TEMPLATE_APPROVED = frozenset({"ENABLE", "ENABLED", "APPROVED", "ACTIVE"})
+
+# verify: the rating event's name differs between sources; delivery receipts are
+# information only (never a reason to resend).
+ZNS_RATING_EVENTS = frozenset(
+    {"user_feedback", "user_submit_feedback", "user_rating", "zns_user_feedback"}
+)
+ZNS_DELIVERY_EVENTS = frozenset({"user_received_message", "zns_user_received_message"})
+
+# verify: field names of a rating, in the webhook event and in the rating list. The
+# first name present wins; the event may carry them at the top level or in "message".
+ZNS_RATING_FIELDS: dict[str, tuple[str, ...]] = {
+    "msg_id": ("msg_id", "msgId", "message_id", "messageId"),
+    "tracking_id": ("tracking_id", "trackingId"),
+    "stars": ("rate", "rating", "star", "stars"),
+    "reasons": ("feedbacks", "feedback", "reasons"),
+    "note": ("note", "comment"),
+    "submitted": ("submit_time", "submitDate", "submit_date", "submitTime", "timestamp"),
+}
+# verify: the template info's parameter list and its fields.
+ZNS_PARAM_LISTS = ("listParams", "params", "list_params")
+ZNS_PARAM_FIELDS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "required": ("require", "required"),
+    "max_length": ("maxLength", "max_length"),
+    "min_length": ("minLength", "min_length"),
+    "type": ("type",),
+}
+ZNS_QUOTA_FIELDS: dict[str, tuple[str, ...]] = {
+    "daily": ("dailyQuota", "daily_quota"),
+    "remaining": ("remainingQuota", "remaining_quota"),
+}
+
+
+def first_of(data: dict, names: tuple[str, ...]):
+    """The value of the first of ``names`` present in ``data`` (None when none is)."""
+    for name in names:
+        if name in data and data[name] is not None:
+            return data[name]
+    return None
+
+
+class ZnsKind(enum.Enum):
+    RETRY = "retry"  # transient: try again with backoff
+    TOKEN = "token"  # access token: refreshed once by the client, then retried later
+    DEAD = "dead"  # this message can never be sent: dead letter, phone erased
+    QUOTA = "quota"  # the OA's ZNS quota for today is spent: waits for tomorrow
+    TEMPLATE = "template"  # the template is not (or no longer) approved: waits
+    NO_ZALO = "no_zalo"  # the number has no Zalo account or takes no ZNS: suppressed
+
+
+# verify: codes collected from integrators' tables; wording varies. Unknown codes are
+# retried (the outbox gives up after its attempt limit), unless their message names
+# one of the kinds below (``_ZNS_WORDS``).
+ZNS_ERRORS: dict[int, tuple[ZnsKind, str]] = {
+    -100: (ZnsKind.RETRY, "unknown error"),
+    -108: (ZnsKind.DEAD, "phone number is invalid"),
+    -109: (ZnsKind.TEMPLATE, "template id is invalid"),
+    -110: (ZnsKind.NO_ZALO, "the recipient's Zalo version cannot show ZNS"),
+    -111: (ZnsKind.DEAD, "template data is empty"),
+    -112: (ZnsKind.DEAD, "template data is invalid"),
+    -114: (ZnsKind.NO_ZALO, "the user is inactive or does not take ZNS"),
+    -115: (ZnsKind.QUOTA, "the ZNS account has not enough balance"),
+    -117: (ZnsKind.TEMPLATE, "the OA or app may not send ZNS"),
+    -118: (ZnsKind.NO_ZALO, "no Zalo account for this phone number, or it is disabled"),
+    -119: (ZnsKind.NO_ZALO, "this account cannot receive ZNS"),
+    -124: (ZnsKind.TOKEN, "access token is invalid"),
+    -131: (ZnsKind.TEMPLATE, "template is not approved"),
+    -133: (ZnsKind.RETRY, "this template may not be sent at night (22:00-06:00)"),
+    -139: (ZnsKind.NO_ZALO, "the user refused this kind of ZNS"),
+    -141: (ZnsKind.NO_ZALO, "the user refused ZNS from this OA"),
+    -144: (ZnsKind.QUOTA, "the OA reached its daily ZNS quota"),
+    -146: (ZnsKind.TEMPLATE, "the template was disabled for low quality"),
+    -147: (ZnsKind.QUOTA, "the template reached its daily quota"),
+}
+_ZNS_WORDS = (
+    ("quota", ZnsKind.QUOTA),
+    ("not approved", ZnsKind.TEMPLATE),
+    ("not using zalo", ZnsKind.NO_ZALO),
+)
+
+
+def classify_zns(code: int | None, http_status: int, message: str = "") -> ZnsKind:
+    """What kind of failure a ZNS answer is."""
+    if http_status == 401 or (code is not None and code in (-216, -220, -124)):
+        return ZnsKind.TOKEN
+    if code is not None and code in ZNS_ERRORS:
+        return ZNS_ERRORS[code][0]
+    lowered = message.lower()
+    for word, kind in _ZNS_WORDS:
+        if word in lowered:
+            return kind
+    if code is not None and code in ERRORS:
+        oa = ERRORS[code].kind
+        if oa in (ErrorKind.SETUP, ErrorKind.REJECTED):
+            return ZnsKind.DEAD
+    if 400 <= http_status < 500 and http_status not in (408, 425, 429):
+        return ZnsKind.DEAD
+    return ZnsKind.RETRY
