@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Procedure, Response, Unit
+from storage.models import Feedback, Procedure, Response, Unit
 from storage.models_inperson import KioskDevice, ResponseOrigin
 from storage.sql import insert
 from storage.surveys import COMPLETED, IN_PROGRESS
@@ -210,9 +210,28 @@ async def open_response(
 
 async def response_status(session: AsyncSession, key: str, device_id: int) -> str | None:
     """The status of the tablet's response ``key`` (None when it has none by that key)."""
+    found = await response_state(session, key, device_id)
+    return found[0] if found else None
+
+
+async def response_state(
+    session: AsyncSession, key: str, device_id: int
+) -> tuple[str, datetime | None] | None:
+    """The status and completion time of the tablet's response ``key``, if it has one."""
     stmt = (
-        select(Response.status)
+        select(Response.status, Response.completed_at)
         .join(ResponseOrigin, ResponseOrigin.response_id == Response.id)
         .where(Response.key == key, ResponseOrigin.device_id == device_id)
     )
-    return (await session.exec(stmt)).scalar_one_or_none()
+    row = (await session.exec(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def has_feedback(session: AsyncSession, key: str) -> bool:
+    """Whether the response ``key`` already has a feedback item (a double tap)."""
+    stmt = (
+        select(Feedback.id)
+        .join(Response, Response.id == Feedback.response_id)
+        .where(Response.key == key)
+    )
+    return (await session.exec(stmt)).first() is not None

@@ -64,11 +64,11 @@ def stuffing_text(t, unit_name: str, kind: str, n: int, span: timedelta) -> str:
         ).format(unit=unit_name, n=t.number(n), seconds=int(span.total_seconds()))
     if kind == SURVEYOR:
         return _(
-            "{unit}: one surveyor entered {n} questionnaires within an hour; they are flagged as "
-            "possible stuffing and left out of the figures until you decide: send /flags."
+            "{unit}: one surveyor entered {n} questionnaires within an hour; they are flagged "
+            "as possible stuffing and left out of the figures until you decide: send /flags."
         ).format(unit=unit_name, n=t.number(n))
     return _(
-        "{unit}: one surveyor entered {n} questionnaires in a row with exactly the same answers; they "
-        "are flagged as possible stuffing and left out of the figures until you decide: "
-        "send /flags."
+        "{unit}: one surveyor entered {n} questionnaires in a row with exactly the same "
+        "answers; they are flagged as possible stuffing and left out of the figures until "
+        "you decide: send /flags."
     ).format(unit=unit_name, n=t.number(n))
