@@ -96,7 +96,8 @@ h2{font-size:1.6em;line-height:1.3;margin:.6em 0 .8em}
 form{margin:0}
 .faces{display:flex;flex-wrap:wrap;justify-content:center;gap:.6em}
 .faces button{flex:1 1 9em;max-width:11em;min-height:10.5em;font:inherit;font-weight:600;
-background:#fff;border:3px solid #c9d2dc;border-radius:1em;padding:.6em .3em;color:#17202a}
+background:#fff;border:3px solid #c9d2dc;border-radius:1em;padding:.6em .3em;color:#17202a;
+display:flex;flex-direction:column;align-items:center}
 .faces svg{display:block;width:5.2em;height:5.2em;margin:0 auto .4em}
 .list button{display:block;width:100%;max-width:36em;margin:.5em auto;padding:.8em;
 font:inherit;background:#fff;border:3px solid #005493;border-radius:.8em;color:#004170}
