@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import flows.admin  # noqa: F401  (registers the admin and leader commands)
+from flows import assisted as _assisted  # noqa: F401  (registers /phieu and its flow)
 from flows import officials as _officials  # noqa: F401  (registers its commands and buttons)
 from flows import survey
 from flows.common import command_args, is_command, tr
@@ -252,7 +253,12 @@ async def _try_code(state: State, raw: str, ctx: Context, *, explicit: bool) -> 
 
 def _registered(state: State, person: PersonInfo, ctx: Context) -> StepResult:
     _ = tr(state, ctx).gettext
-    roles = {"official": _("official"), "leader": _("leader"), "admin": _("administrator")}
+    roles = {
+        "official": _("official"),
+        "leader": _("leader"),
+        "admin": _("administrator"),
+        "surveyor": _("surveyor"),
+    }
     text = _(
         "Welcome, {name}! This account is now linked to {unit} as {role}. "
         "Send /help to see your commands."

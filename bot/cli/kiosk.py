@@ -74,7 +74,11 @@ def _list(settings: Settings, args) -> int:
             print(_("No tablets yet: add one with 'sipas-bot kiosk add --unit CODE'."))
             return 0
         status = {"paired": _("paired"), "waiting": _("waiting"), "revoked": _("revoked")}
-        print("\t".join([_("Id"), _("Unit"), _("Counter"), _("Status"), _("Last used"), _("Questionnaires")]))
+        print(
+            "\t".join(
+                [_("Id"), _("Unit"), _("Counter"), _("Status"), _("Last used"), _("Questionnaires")]
+            )
+        )
         for row in rows:
             seen = t.datetime(row.last_seen_at) if row.last_seen_at else "–"
             cells = [str(row.id), row.unit_code, row.counter or "–", status[row.status], seen]

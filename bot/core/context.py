@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
+from flows.assisted import ProcedureInfo
 from flows.contract import (
     Attachment,
     ChannelChoice,
@@ -20,7 +21,7 @@ from flows.contract import (
     UnitInfo,
 )
 from scheduler.calendar import WorkCalendar, load_calendar
-from storage import admin, deadlines, people, reports, surveys
+from storage import admin, deadlines, people, procedures, reports, surveys
 from storage.deadlines import TaskRow
 from storage.models import Unit
 from storage.people import PersonRow
@@ -173,6 +174,15 @@ class DbContext:
         unit = await self._unit(unit_id)
         make = ATTACHMENTS["workbook"]
         return await make(self.app, self.session, unit, period, locale, min_responses)
+
+    # --- assisted interviews (flows/assisted.py) ---------------------------------------
+
+    async def procedures(self) -> list[ProcedureInfo]:
+        rows = await procedures.all_procedures(self.session)
+        return [ProcedureInfo(r.id, r.code, r.name) for r in rows]
+
+    def assisted_questionnaire(self) -> str:
+        return self.app.settings.assisted_questionnaire
 
     # --- reminders ------------------------------------------------------------------
 

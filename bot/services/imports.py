@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
-from storage import units
+from storage import people, units
 from storage.models import Procedure, ProcedureField, Unit
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -298,8 +298,8 @@ class PersonRow(RowModel):
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:
-        if value not in ("official", "leader", "admin"):
-            raise ValueError("role must be official, leader or admin")
+        if value not in people.ROLES:
+            raise ValueError("role must be one of " + ", ".join(people.ROLES))
         return value
 
     @field_validator("locale")
