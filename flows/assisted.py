@@ -109,6 +109,8 @@ async def phieu_command(state: State, event: InboundEvent, ctx: AssistedContext)
         return await _pick_unit_by_text(fresh, typed, ctx)
     if len(scope) == 1:
         return await _unit_chosen(fresh, scope[0], ctx)
+    if len(scope) <= MAX_CHOICES:
+        fresh = fresh.at("unit", choices=[[u.unit_id, f"{u.name} ({u.code})"] for u in scope])
     return StepResult(fresh, (prompt(fresh, ctx),))
 
 
