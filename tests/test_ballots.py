@@ -125,8 +125,12 @@ async def test_template_bad_cells_then_good_then_again(clerk, tmp_path):
     clerk("ballots", "template", "--unit", "P.W1", "--out", str(good))
     fill(
         good,
-        [ballot(1, 5, procedure="T-HT-01", comment="Rất tốt"), ballot(2, 4), ballot(3, 2)]
-        + [{"ballot_id": None, "date": date(2026, 11, 21), "unit": "P.W1", "E1.1": 3}],
+        [
+            ballot(1, 5, procedure="T-HT-01", comment="Rất tốt"),
+            ballot(2, 4),
+            ballot(3, 2),
+            {"ballot_id": None, "date": date(2026, 11, 21), "unit": "P.W1", "E1.1": 3},
+        ],
     )
     loaded = clerk("import", "ballots", str(good))
     assert loaded.returncode == 0, loaded.stderr
