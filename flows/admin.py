@@ -37,6 +37,7 @@ from flows.contract import (
     UnitInfo,
 )
 from flows.i18n import N_, Translator
+from flows.inperson_report import report_lines
 from flows.periods import Period, describe, quarter_of
 from flows.privacy import Privacy, for_role
 from flows.registry import FLOWS, MANAGERS, Flow, button, command, flow
@@ -194,6 +195,7 @@ async def _report(state: State, ctx: Context, unit: UnitInfo, period: Period) ->
     if not privacy.shows(report.total.respondents):
         comments = []  # a handful of comments is as telling as a handful of ratings
     text = satisfaction_text(report, t, period, privacy, comments, flagged)
+    text += await report_lines(ctx, t, unit.unit_id, period.start, period.end, privacy)
     return StepResult(state, (Reply(text),), (_allowed("report", unit, period),))
 
 

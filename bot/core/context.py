@@ -21,7 +21,7 @@ from flows.contract import (
     UnitInfo,
 )
 from scheduler.calendar import WorkCalendar, load_calendar
-from storage import admin, deadlines, people, procedures, reports, surveys
+from storage import admin, deadlines, origins, people, procedures, reports, surveys
 from storage.deadlines import TaskRow
 from storage.models import Unit
 from storage.people import PersonRow
@@ -183,6 +183,14 @@ class DbContext:
 
     def assisted_questionnaire(self) -> str:
         return self.app.settings.assisted_questionnaire
+
+    async def device_figures(self, unit_id: int, start: date, end: date):
+        unit = await self._unit(unit_id)
+        return await origins.per_device(self.session, unit.path, *self._bounds(start, end))
+
+    async def surveyor_figures(self, unit_id: int, start: date, end: date):
+        unit = await self._unit(unit_id)
+        return await origins.per_surveyor(self.session, unit.path, *self._bounds(start, end))
 
     # --- reminders ------------------------------------------------------------------
 
