@@ -16,11 +16,10 @@ Payloads: ``pq.u:<unit>``, ``pq.p:<procedure|0>``, ``pq.a:<i>:<1-5|s|b>``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from flows import questionnaire as qn
+from flows.assisted_contract import AssistedContext, SaveAssisted
 from flows.common import FREE_TEXT_LIMIT, NO, YES, tr, yes_no
 from flows.contract import (
     Audit,
@@ -43,45 +42,6 @@ FLOW = "assisted"
 SURVEYORS = frozenset({"surveyor", "official", "leader", "admin"})
 MAX_CHOICES = 8
 NEGATIVE = (1, 2)
-
-
-@dataclass(frozen=True, slots=True)
-class ProcedureInfo:
-    """A procedure as the picker shows it."""
-
-    procedure_id: int
-    code: str
-    name: str
-
-
-class AssistedContext(Context, Protocol):
-    """What this flow needs beyond ``Context``."""
-
-    async def procedures(self) -> list[ProcedureInfo]:
-        """Every procedure, by name."""
-        ...
-
-    def assisted_questionnaire(self) -> str:
-        """The questionnaire surveyors ask (``SIPAS_ASSISTED_QUESTIONNAIRE``)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class SaveAssisted:
-    """Store one whole phiếu entered by the linked surveyor (channel ``assisted``)."""
-
-    response_key: str
-    unit_id: int
-    procedure_id: int | None
-    questionnaire_code: str
-    questionnaire_version: int
-    answers: tuple[tuple[str, str, int | None], ...]  # (item, element, value)
-    reason_item: str | None
-    reason: str | None
-    reason_text: str | None
-    comment: str | None
-    started_at: datetime
-    saved_at: datetime
 
 
 # --- entry ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
-from flows.assisted import ProcedureInfo
+from flows.assisted_contract import ProcedureInfo
 from flows.contract import (
     Attachment,
     ChannelChoice,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.core.context import DbContext
 from bot.core.effects import applies
 from bot.services import followup
-from flows.assisted import SaveAssisted
+from flows.assisted_contract import SaveAssisted
 from storage import origins, rollups, surveys
 
 CHANNEL = "assisted"
