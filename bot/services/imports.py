@@ -299,7 +299,9 @@ class PersonRow(RowModel):
     @classmethod
     def _role(cls, value: str) -> str:
         if value not in people.ROLES:
-            raise ValueError("role must be one of " + ", ".join(people.ROLES))
+            raise ValueError(
+                "role must be " + ", ".join(people.ROLES[:-1]) + " or " + people.ROLES[-1]
+            )
         return value
 
     @field_validator("locale")
