@@ -22,6 +22,7 @@ from bot.http import (
     dossiers,
     health,
     home,
+    kiosk,
     qr,
     task_links,
     telegram_webhook,
@@ -88,6 +89,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.include_router(dossiers.router)
     api.include_router(qr.router)
     api.include_router(web_chat.router)
+    api.include_router(kiosk.router)
     if app.settings.zalo_receives:
         api.include_router(zalo_webhook.router)
     api.include_router(api_reports.router)

@@ -45,6 +45,7 @@ from flows.contract import (
     UnitInfo,
 )
 from flows.i18n import N_
+from flows.inperson_report import report_lines
 from flows.periods import Period, describe, quarter_of
 from flows.registry import MANAGERS, button, command
 from flows.report_text import not_enough, quota_text, satisfaction_text
@@ -171,6 +172,7 @@ async def _report(state: State, ctx: Context, unit: UnitInfo, period: Period) ->
     if not privacy.shows(report.total.respondents):
         comments = []  # a handful of comments is as telling as a handful of ratings
     text = satisfaction_text(report, t, period, privacy, comments, flagged)
+    text += await report_lines(ctx, t, unit.unit_id, period.start, period.end, privacy)
     return StepResult(state, (Reply(text),), (allowed("report", unit, period),))
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+# The flow modules register their commands, buttons and flows when imported.
 import flows.admin
 import flows.admin_feedback
-import flows.admin_flags  # noqa: F401
+import flows.admin_flags
+import flows.assisted  # noqa: F401  (/phieu and its flow)
 from flows import officials as _officials  # noqa: F401  (registers its commands and buttons)
 from flows import survey
 from flows.common import command_args, is_command, tr
@@ -254,7 +256,12 @@ async def _try_code(state: State, raw: str, ctx: Context, *, explicit: bool) -> 
 
 def _registered(state: State, person: PersonInfo, ctx: Context) -> StepResult:
     _ = tr(state, ctx).gettext
-    roles = {"official": _("official"), "leader": _("leader"), "admin": _("administrator")}
+    roles = {
+        "official": _("official"),
+        "leader": _("leader"),
+        "admin": _("administrator"),
+        "surveyor": _("surveyor"),
+    }
     text = _(
         "Welcome, {name}! This account is now linked to {unit} as {role}. "
         "Send /help to see your commands."

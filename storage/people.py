@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import Person, PersonChannel, Unit
 from storage.sql import insert
 
-ROLES = ("official", "leader", "admin")
+ROLES = ("official", "leader", "admin", "surveyor")  # surveyors only enter phiếu (/phieu)
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ async def test_procedures_and_people(app, tmp_path):
         await import_csv(app, "people", bad_people)
     assert [str(e) for e in failed.value.errors] == [
         "line 2: unit 'NOPE' not found",
-        "line 3: role: Value error, role must be official, leader or admin",
+        "line 3: role: Value error, role must be official, leader, admin or surveyor",
     ]
     async with app.db.read() as session:
         assert (await session.exec(select(func.count()).select_from(Person))).scalar_one() == 2

@@ -30,6 +30,8 @@ GROUPS = (
     "reminders",
     "holiday",
     "zalo",
+    "kiosk",
+    "ballots",
 )
 
 

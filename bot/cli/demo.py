@@ -70,6 +70,8 @@ def _demo(settings: Settings, args) -> int:
         if summary.dossier_codes:
             link = web_link(app, summary.dossier_codes[0].code)
             print(_("Try a survey in the browser: {link}").format(link=link))
+        if summary.kiosk_link:
+            print(_("Pair a counter tablet (open once): {link}").format(link=summary.kiosk_link))
         return 0
 
     return run_async(settings, body)

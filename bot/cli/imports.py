@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from bot.services.imports import IMPORTERS
 
     p = sub.add_parser("import", help="bulk load from CSV (a bad file loads nothing)")
-    p.add_argument("kind", choices=sorted(IMPORTERS))
+    p.add_argument("kind", choices=sorted([*IMPORTERS, "ballots"]))  # ballots: .xlsx too
     p.add_argument("file", type=Path)
     p.set_defaults(func=_import)
 
@@ -33,6 +33,10 @@ def _import(settings: Settings, args) -> int:
 
     if not args.file.is_file():
         raise UsageError(f"no such file: {args.file}")
+    if args.kind == "ballots":  # paper ballots, XLSX or CSV: bot/services/ballots.py
+        from bot.cli.ballots import import_ballots
+
+        return import_ballots(settings, args.file)
 
     async def body(app: App) -> int:
         _ = translator(settings.default_locale, settings.timezone).gettext

@@ -1,4 +1,4 @@
-"""``person add``: officials, leaders and admins, with their registration codes."""
+"""``person add``: officials, leaders, admins and surveyors, with their registration codes."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = psub.add_parser("add", help="add a person; prints their registration code")
     c.add_argument("--name", required=True)
     c.add_argument("--unit", required=True, help="unit code")
-    c.add_argument("--role", required=True, choices=("official", "leader", "admin"))
+    c.add_argument("--role", required=True, choices=("official", "leader", "admin", "surveyor"))
     c.add_argument("--locale", choices=LOCALES, default=None)
     c.add_argument(
         "--phone",

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
+from flows.assisted_contract import ProcedureInfo
 from flows.contract import (
     Attachment,
     ChannelChoice,
@@ -21,7 +22,7 @@ from flows.contract import (
 )
 from flows.zns_text import ZnsStatus
 from scheduler.calendar import WorkCalendar, load_calendar
-from storage import admin, feedback, people, reports, surveys, zns
+from storage import admin, feedback, origins, people, procedures, reports, surveys, zns
 from storage import tasks as task_store
 from storage.models import Unit
 from storage.people import PersonRow
@@ -188,6 +189,23 @@ class DbContext:
         unit = await self._unit(unit_id)
         make = ATTACHMENTS["workbook"]
         return await make(self.app, self.session, unit, period, locale, min_responses)
+
+    # --- assisted interviews (flows/assisted.py) ---------------------------------------
+
+    async def procedures(self) -> list[ProcedureInfo]:
+        rows = await procedures.all_procedures(self.session)
+        return [ProcedureInfo(r.id, r.code, r.name) for r in rows]
+
+    def assisted_questionnaire(self) -> str:
+        return self.app.settings.assisted_questionnaire
+
+    async def device_figures(self, unit_id: int, start: date, end: date):
+        unit = await self._unit(unit_id)
+        return await origins.per_device(self.session, unit.path, *self._bounds(start, end))
+
+    async def surveyor_figures(self, unit_id: int, start: date, end: date):
+        unit = await self._unit(unit_id)
+        return await origins.per_surveyor(self.session, unit.path, *self._bounds(start, end))
 
     # --- reminders ------------------------------------------------------------------
 

@@ -87,6 +87,16 @@ class Settings(BaseSettings):
     stuffing_respondent_ratings: int = Field(default=3, ge=2)
     stuffing_window_minutes: int = Field(default=5, ge=1)
 
+    # In-person phiếu (issue 13): counter tablets, surveyors, paper ballots.
+    kiosk_pairing_hours: int = Field(default=24, ge=1)  # a pairing link works this long
+    kiosk_thanks_seconds: int = Field(default=5, ge=1, le=60)  # "Cảm ơn", then the start
+    kiosk_idle_seconds: int = Field(default=90, ge=10)  # an unfinished page goes back
+    stuffing_device_ratings: int = Field(default=5, ge=2)  # this many from one tablet…
+    stuffing_device_seconds: int = Field(default=60, ge=5)  # …within this many seconds
+    stuffing_surveyor_per_hour: int = Field(default=20, ge=2)
+    stuffing_surveyor_identical: int = Field(default=8, ge=2)  # phiếu in a row alike
+    assisted_questionnaire: str = "sipas-2023"
+
     # Reminders: staff are messaged only within office hours on working days.
     office_hours: str = "07:30-17:00"
     reminder_tick_seconds: float = Field(default=15, gt=0)
@@ -113,6 +123,15 @@ class Settings(BaseSettings):
     def _valid_locale(cls, value: str) -> str:
         if value not in LOCALES:
             raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("assisted_questionnaire")
+    @classmethod
+    def _known_questionnaire(cls, value: str) -> str:
+        from flows import questionnaire
+
+        if value not in questionnaire.catalogue():
+            raise ValueError(f"no questionnaire {value!r} in flows/questionnaires/")
         return value
 
     @field_validator("invite_hours")

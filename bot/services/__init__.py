@@ -7,4 +7,4 @@ never imports upward. Every entry point imports it before handling an event.
 """
 
 from bot import render  # noqa: F401  (registers the chart and workbook makers)
-from bot.services import admin_effects, reminders, survey_effects  # noqa: F401
+from bot.services import admin_effects, assisted, reminders, survey_effects  # noqa: F401

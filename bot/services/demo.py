@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
+from bot.services import demo_inperson
 from bot.services.invites import IssuedInvite, issue_invite, issue_registration
 from flows import questionnaire as qn
 from flows.periods import month, quarter_of
@@ -103,6 +104,7 @@ class DemoSummary:
     registrations: list[tuple[str, str, str, str]] = field(
         default_factory=list
     )  # name, role, unit, code
+    kiosk_link: str = ""  # pairs the demo counter tablet
 
 
 async def is_empty(session: AsyncSession) -> bool:
@@ -198,13 +200,20 @@ async def load(
     quick_id = await app.questionnaire_id(session, quick.code, quick.version)
     start = max(this_quarter.start, today - timedelta(days=45))
     ward_procs = [procedures[c] for c, _n, _f in WARD_PROCEDURES]
+    in_person = responses // 4  # a quarter at the counter, by surveyors and on paper
+    chat = responses - in_person
     for i, (ward, quality) in enumerate(wards):
-        n = responses // len(wards) + (1 if i < responses % len(wards) else 0)
+        n = chat // len(wards) + (1 if i < chat % len(wards) else 0)
         when = _spread(rng, n, start, today, app)
         summary.responses += await _responses(
             session, rng, ward, ward_procs, quick, quick_id, quality, when, dossiers=True
         )
 
+    # Counter tablet, assisted interviews and paper ballots (bot/services/demo_inperson.py).
+    n, surveyor_code, summary.kiosk_link = await demo_inperson.load(
+        app, session, random.Random(seed + 1), in_person, wards, ward_procs, start, today
+    )
+    summary.responses += n
     await rollups.rebuild(session, app.tz)  # the bulk inserts above bypass the increments
 
     # Codes to try: a counter code per ward, a few single-use dossier codes.
@@ -224,6 +233,7 @@ async def load(
     for name, role, unit in staff:
         _pid, code = await issue_registration(app, session, name=name, role=role, unit=unit)
         summary.registrations.append((name, role, unit.code, code))
+    summary.registrations.append(("Phạm Thu Hà", "surveyor", wards[0][0].code, surveyor_code))
     # Deadlines for the wards' officials (the CCHC reports and the self-assessment).
     from bot.services.deadlines import load_demo
 

@@ -2,8 +2,9 @@
 
 - a feedback item whose author asks to be contacted is sent at once to the unit's
   leader (the nearest leader up the tree; an admin when the branch has no leader);
-- suspected stuffing (many ratings from one counter code, or from one respondent,
-  within minutes) is flagged: the responses stay, visible to admins, and are left out
+- suspected stuffing (many ratings from one counter code, one respondent or one counter
+  tablet within minutes, a surveyor entering too many phiếu an hour or the same answers
+  again and again) is flagged: the responses stay, visible to admins, and are left out
   of every figure until an admin counts them again or rejects them (/flags); the
   nearest admin is told once per burst;
 - a burst of negative ratings at a unit or a counter (by default at least half of at
@@ -15,6 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core.context import DbContext
+from bot.services import inperson_checks
 from bot.services.notify import notify_person
 from flows.contract import Button, OpenFeedback, Reply
 from flows.i18n import translator
@@ -79,19 +81,25 @@ async def on_completed(ctx: DbContext, response_id: int) -> None:
 async def _stuffing(ctx: DbContext, done: alerts.Completed) -> bool:
     s = ctx.app.settings
     window = timedelta(minutes=s.stuffing_window_minutes)
-    since = done.completed_at - window
-    sources = [("respondent", done.respondent_hash, s.stuffing_respondent_ratings)]
+    sources = [("respondent", done.respondent_hash, s.stuffing_respondent_ratings, window)]
     if done.counter_invite_id is not None:
-        sources.insert(0, ("counter", str(done.counter_invite_id), s.stuffing_counter_ratings))
+        sources.insert(
+            0, ("counter", str(done.counter_invite_id), s.stuffing_counter_ratings, window)
+        )
+    sources += await inperson_checks.sources(ctx, done)  # tablets and surveyors
     flagged = False
-    for kind, key, threshold in sources:
-        where = {"invite_id": int(key)} if kind == "counter" else {"respondent_hash": key}
-        ids = await alerts.window(ctx.session, since, done.completed_at, **where)
+    for kind, key, threshold, span in sources:
+        since = done.completed_at - span
+        if kind in inperson_checks.KINDS:
+            ids = await inperson_checks.window(ctx, kind, key, since, done.completed_at)
+        else:
+            where = {"invite_id": int(key)} if kind == "counter" else {"respondent_hash": key}
+            ids = await alerts.window(ctx.session, since, done.completed_at, **where)
         if len(ids) < threshold:
             continue
         scope = f"{kind}:{key}"
         started, new = await alerts.note_burst(
-            ctx.session, "stuffing", scope, done.unit_id, ctx.now, window
+            ctx.session, "stuffing", scope, done.unit_id, ctx.now, span
         )
         reason = f"stuffing {scope} {started:%Y-%m-%dT%H:%MZ}"
         # A new burst flags the whole window; a burst that goes on flags only the new
@@ -104,13 +112,15 @@ async def _stuffing(ctx: DbContext, done: alerts.Completed) -> bool:
                 done,
                 "admin",
                 f"stuffing:{scope}:{started:%Y%m%dT%H%M%S}",
-                lambda t, n=len(ids), kind=kind: _stuffing_text(t, done, kind, n, window),
+                lambda t, n=len(ids), kind=kind, span=span: _stuffing_text(t, done, kind, n, span),
             )
     return flagged
 
 
 def _stuffing_text(t, done: alerts.Completed, kind: str, n: int, window: timedelta) -> str:
     _ = t.gettext
+    if kind in inperson_checks.KINDS:
+        return inperson_checks.stuffing_text(t, done.unit_name, kind, n, window)
     source = _("one counter code") if kind == "counter" else _("one respondent")
     return _(
         "{unit}: {n} ratings from {source} within {minutes} minutes are flagged as possible "

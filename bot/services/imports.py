@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
 from flows.phone import normalise_phone
-from storage import units
+from storage import people, units
 from storage.models import Procedure, ProcedureField, Unit
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -305,8 +305,10 @@ class PersonRow(RowModel):
     @field_validator("role")
     @classmethod
     def _role(cls, value: str) -> str:
-        if value not in ("official", "leader", "admin"):
-            raise ValueError("role must be official, leader or admin")
+        if value not in people.ROLES:
+            raise ValueError(
+                "role must be " + ", ".join(people.ROLES[:-1]) + " or " + people.ROLES[-1]
+            )
         return value
 
     @field_validator("locale")

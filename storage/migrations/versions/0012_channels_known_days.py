@@ -1,7 +1,7 @@
 """responses per channel (rollups), the source of shipped holiday overrides
 
 Revision ID: 0012_channels_known_days
-Revises: 0009_month_rollups
+Revises: 0011_inperson
 Create Date: 2026-11-27
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0012_channels_known_days"
-down_revision: str | None = "0009_month_rollups"
+down_revision: str | None = "0011_inperson"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
