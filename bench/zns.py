@@ -38,8 +38,7 @@ from bot.core.settings import Settings
 from bot.services import intake
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Outbox, metadata
-from storage.zns_models import ZnsPhone
+from storage.models import Outbox, ZnsPhone, metadata
 from tests.builders import make_org
 from tests.fake_zalo import FakeZalo
 from tests.zns_world import INVITE, INVITE_PARAMS

@@ -1,4 +1,4 @@
 """Deadlines, recurrence, working days and holidays, reminder planning and dispatch.
 
-APScheduler only drives the clock; the database rows are the truth (DESIGN §6).
+APScheduler only drives the clock; the database rows are the truth.
 """

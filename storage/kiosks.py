@@ -9,8 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Feedback, Procedure, Response, Unit
-from storage.models_inperson import KioskDevice, ResponseOrigin
+from storage.models import Feedback, KioskDevice, Procedure, Response, ResponseOrigin, Unit
 from storage.sql import insert
 from storage.surveys import COMPLETED, IN_PROGRESS
 

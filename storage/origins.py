@@ -9,8 +9,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Answer, Person, Response, Unit
-from storage.models_inperson import KioskDevice, ResponseOrigin
+from storage.models import Answer, KioskDevice, Person, Response, ResponseOrigin, Unit
 from storage.sql import insert
 from storage.surveys import COMPLETED
 

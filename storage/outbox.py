@@ -36,7 +36,7 @@ UNKNOWN = "outcome unknown: the sender stopped during the API call; not sent aga
 
 def _open(column):
     # Literal values, not bound parameters: SQLite uses a partial index only when the
-    # query repeats its condition word for word (storage.models.OUTBOX_OPEN_SQL).
+    # query repeats its condition word for word (storage.models.people.OUTBOX_OPEN_SQL).
     return column.in_([literal_column(f"'{status}'") for status in OPEN])
 
 

@@ -1,4 +1,4 @@
-"""Satisfaction and quota figures, computed from raw answers (DESIGN §5).
+"""Satisfaction and quota figures, computed from raw answers.
 
 - item % = answers at 4 or 5 ÷ valid (not skipped) answers to that item
 - element % = mean of its items' % (items with valid answers); overall SIPAS % = mean of

@@ -14,10 +14,9 @@ from datetime import date, datetime
 from sqlalchemy import and_, delete, exists, func, not_, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import Outbox
+from storage.models import AnswerLink, Outbox, ZnsDay, ZnsPhone, ZnsRating, ZnsSuppressed
 from storage.outbox import DEAD, OPEN, PENDING
 from storage.sql import insert
-from storage.zns_models import AnswerLink, ZnsDay, ZnsPhone, ZnsRating, ZnsSuppressed
 
 CHANNEL = "zns"
 WAIT = "zns-wait"  # prefix of the errors of dead rows that wait for another day

@@ -10,8 +10,7 @@ from sqlalchemy import func, select
 from bot.channels import console
 from bot.core.app import App
 from flows import questionnaire as qn
-from storage.models import Answer, AuditLog, Feedback, Person, Response
-from storage.models_inperson import ResponseOrigin
+from storage.models import Answer, AuditLog, Feedback, Person, Response, ResponseOrigin
 from tests.builders import Citizen, make_org, new_registration
 from tests.conftest import make_settings
 

@@ -1,4 +1,4 @@
-"""A surveyor enters a whole phiếu over Telegram: the real service (aiogram, long
+"""A surveyor enters a whole phiếu over Telegram: the real service (both libraries, long
 polling) against the fake Bot API server, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ from sqlalchemy import select
 from bot.channels.telegram import service as telegram_service
 from bot.core.app import App
 from flows import questionnaire as qn
-from storage.models import Answer, Response
-from storage.models_inperson import ResponseOrigin
+from storage.models import Answer, Response, ResponseOrigin
 from tests.builders import make_org, new_registration
 from tests.conftest import make_settings
-from tests.test_telegram_live import expect, fast, tg  # noqa: F401  (the fake server fixture)
+from tests.test_telegram_live import expect, fast, library, tg  # noqa: F401  (fixtures)
 
 
-async def test_a_surveyor_enters_a_phieu_over_telegram(db_url, tmp_path, tg):  # noqa: F811
-    app = App(make_settings(db_url, tmp_path / "data", **fast(tg)))
+async def test_a_surveyor_enters_a_phieu_over_telegram(db_url, tmp_path, tg, library):  # noqa: F811
+    app = App(make_settings(db_url, tmp_path / "data", **fast(tg, library)))
     stop = asyncio.Event()
     service = None
     try:

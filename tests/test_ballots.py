@@ -14,8 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.core.app import App
-from storage.models import Answer, Response
-from storage.models_inperson import ResponseOrigin
+from storage.models import Answer, Response, ResponseOrigin
 from tests.builders import make_org
 from tests.conftest import make_settings
 

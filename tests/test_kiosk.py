@@ -13,8 +13,7 @@ from sqlalchemy import func, select
 from bot.core.app import App
 from bot.server import create_app
 from bot.services import kiosk
-from storage.models import Answer, Feedback, Response
-from storage.models_inperson import ResponseOrigin
+from storage.models import Answer, Feedback, Response, ResponseOrigin
 from tests.builders import make_org
 
 

@@ -20,8 +20,17 @@ from flows.i18n import translator
 from flows.phone import PhoneError, normalise_phone
 from flows.zns_text import zns_footer
 from storage import zns as store
-from storage.models import Answer, Dossier, Feedback, Outbox, Response, metadata
-from storage.zns_models import ZnsPhone, ZnsRating, ZnsSuppressed
+from storage.models import (
+    Answer,
+    Dossier,
+    Feedback,
+    Outbox,
+    Response,
+    ZnsPhone,
+    ZnsRating,
+    ZnsSuppressed,
+    metadata,
+)
 from tests.admin_builders import staff
 from tests.zns_world import INVITE, zns_world
 

@@ -16,8 +16,7 @@ from bot.services.deadlines import DeadlineSpec, create
 from bot.services.reminders import run_due
 from bot.services.zns import phone_hash
 from scheduler.recurrence import parse_schedule
-from storage.models import Assignment, Outbox, Person, PersonChannel
-from storage.zns_models import ZnsPhone
+from storage.models import Assignment, Outbox, Person, PersonChannel, ZnsPhone
 from tests.builders import Citizen, new_registration
 from tests.zns_world import LIMITS, REMINDER, zns_world
 

@@ -1,4 +1,4 @@
-"""The path of one message (DESIGN §3): dedupe → state → flow step → one transaction.
+"""The path of one message: dedupe → state → flow step → one transaction.
 
 ``handle`` is what every channel adapter calls once it has verified and parsed an
 event. It returns only after the new state, the effects and the outbox rows are

@@ -18,6 +18,7 @@ from bot.services.zns import link_of
 from flows.i18n import translator
 from scheduler.calendar import load_calendar
 from storage import deadlines
+from storage import tasks as task_store
 from storage import zns as store
 from storage.models import Person
 
@@ -42,7 +43,7 @@ async def _load(request: Request, token: str):
         link = await store.link(session, link_id) if link_id else None
         person = await session.get(Person, link.person_id) if link else None
         task = (
-            await deadlines.task(session, link.person_id, link.assignment_id)
+            await task_store.task(session, link.person_id, link.assignment_id)
             if link and person
             else None
         )
@@ -92,7 +93,7 @@ async def answer(request: Request, token: str, action: str) -> HTMLResponse:
         if task.status != deadlines.PENDING:
             text = _("This task was answered already: {title}.").format(title=task.title)
         elif action == "done":
-            await deadlines.answer(
+            await task_store.answer(
                 session, task.assignment_id, link.person_id, deadlines.DONE, now, "zns"
             )
             text = _("Noted: {title} is done ({time}). Thank you!").format(
@@ -101,7 +102,7 @@ async def answer(request: Request, token: str, action: str) -> HTMLResponse:
         else:
             cal = await load_calendar(session)
             until = app.settings.hours.later(now, cal, app.tz, SNOOZE_DELAY)
-            await deadlines.snooze(
+            await task_store.snooze(
                 session, task.assignment_id, link.person_id, task.occurrence_id, until, now
             )
             text = _("All right, I will remind you again at {time}.").format(time=t.datetime(until))

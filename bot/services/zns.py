@@ -21,6 +21,7 @@ from bot.core.app import App
 from bot.services.invites import base_url, web_link
 from flows.text import format_code
 from storage import deadlines, dossiers, outbox
+from storage import tasks as task_store
 from storage import zns as store
 from storage.models import Dossier, Outbox, Person, Procedure, Unit
 from storage.outbox import NewMessage
@@ -150,7 +151,7 @@ async def queue_reminder(
         return False
     phone = await store.person_phone(session, person_id)
     person = await session.get(Person, person_id)
-    task = await deadlines.task(session, person_id, assignment_id)
+    task = await task_store.task(session, person_id, assignment_id)
     if phone is None or person is None or task is None or task.status != deadlines.PENDING:
         return False
     key = f"zns-reminder:{assignment_id}:{now.astimezone(app.tz).date().isoformat()}"

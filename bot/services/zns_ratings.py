@@ -34,6 +34,7 @@ from flows.i18n import translator
 from flows.privacy import for_role
 from flows.text import fold
 from storage import admin, dossiers, rollups, surveys
+from storage import feedback as feedback_store
 from storage import zns as store
 from storage.models import Dossier
 
@@ -169,7 +170,7 @@ async def _feedback(ctx: DbContext, key: str, dossier: Dossier, rating: Any, at:
 
 
 async def _tell_leader(ctx: DbContext, feedback_id: int, dossier: Dossier, rating: Any) -> None:
-    item = await admin.feedback_by_id(ctx.session, feedback_id)
+    item = await feedback_store.feedback_by_id(ctx.session, feedback_id)
     if item is None:
         return
     role = "leader"
@@ -212,4 +213,4 @@ async def _tell_leader(ctx: DbContext, feedback_id: int, dossier: Dossier, ratin
         ):
             told = told or person.person_id
     if told is not None:
-        await admin.note_notified(ctx.session, item.id, told, ctx.now)
+        await feedback_store.note_notified(ctx.session, item.id, told, ctx.now)

@@ -1,4 +1,4 @@
-"""The engine contract (DESIGN §3): what flows receive, what they return.
+"""The engine contract: what flows receive, what they return.
 
 A flow step is ``await step(state, event, ctx) -> StepResult``. It performs no I/O of
 its own: everything it needs to know about the world comes through ``ctx`` (a

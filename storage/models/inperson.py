@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
-import storage.models  # noqa: F401  (first: its naming convention names our constraints)
+import storage.models.base  # noqa: F401  (first: its naming convention names our constraints)
 from storage.types import UTCDateTime, utcnow
 
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Text
 from sqlmodel import Field, SQLModel
 
-from storage.models import _now_field, _time_field
+from storage.models.base import now_field, time_field
 from storage.types import UTCDateTime
 
 
@@ -26,7 +26,7 @@ class ZnsPhone(SQLModel, table=True):
     phone_enc: str = Field(sa_type=Text)
     # An official's number (kept); NULL: a citizen's, erased once nothing waits for it.
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
-    created_at: datetime = _now_field()
+    created_at: datetime = now_field()
 
 
 class ZnsSuppressed(SQLModel, table=True):
@@ -35,7 +35,7 @@ class ZnsSuppressed(SQLModel, table=True):
     __tablename__ = "zns_suppressed"
     phone_hash: str = Field(primary_key=True, max_length=64)
     reason: str = Field(max_length=255)
-    at: datetime = _now_field()
+    at: datetime = now_field()
 
 
 class ZnsDay(SQLModel, table=True):
@@ -67,8 +67,8 @@ class ZnsRating(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=Text)
     status: str = Field(max_length=16, index=True)
     source: str = Field(max_length=16)
-    submitted_at: datetime | None = _time_field()
-    received_at: datetime = _now_field()
+    submitted_at: datetime | None = time_field()
+    received_at: datetime = now_field()
 
 
 class AnswerLink(SQLModel, table=True):
@@ -78,7 +78,7 @@ class AnswerLink(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", index=True)
     person_id: int = Field(foreign_key="person.id")
-    created_at: datetime = _now_field()
+    created_at: datetime = now_field()
     expires_at: datetime = Field(sa_type=UTCDateTime)
-    used_at: datetime | None = _time_field()
+    used_at: datetime | None = time_field()
     action: str | None = Field(default=None, max_length=16)
