@@ -197,11 +197,12 @@ async def test_a_database_outage_gives_5xx_then_recovers_without_loss_or_double_
             return False  # no error injected: the call succeeds
 
         tg.inject("sendMessage", 500, when=cut_on_marker)
+        # Taken first: the sender may send the marker (and so cut the database) at once.
+        before = await snapshot(app)
         async with app.db.write() as session:
             await outbox.enqueue(
                 session, [NewMessage("telegram", str(TG_USER), {"text": MARKER})], app.now()
             )
-        before = await snapshot(app)
         marker_id = None
         await tg.wait_for(lambda: not proxy.up, within=BOUND)
         cut_at = time.monotonic()

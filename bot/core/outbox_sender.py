@@ -301,7 +301,7 @@ class OutboxSender:
                 return
             except DB_DOWN as exc:
                 log.warning(
-                    "outbox rows %s: outcomes not recorded yet (%s), trying again in %.1f s",
+                    "outbox rows %s: outcome not recorded yet (%s), trying again in %.1f s",
                     ", ".join(str(item.id) for item, _, _ in batch),
                     type(exc).__name__,
                     wait,
