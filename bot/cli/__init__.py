@@ -30,6 +30,7 @@ GROUPS = (
     "reminders",
     "holiday",
     "zalo",
+    "outbox",
 )
 
 

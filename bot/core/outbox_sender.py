@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.core import metrics
 from bot.core.app import App
 from storage import outbox, people
 from storage.outbox import OutboxItem
@@ -56,6 +57,8 @@ class Sent:
 class Retry:
     error: str
     after: float | None = None  # seconds the server asked us to wait (429 retry_after)
+    # For the metrics: the server said "too many" (default: whenever it asked for a wait).
+    rate_limited: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ class OutboxSender:
                 limit=limit,
                 lease=timedelta(seconds=self.limits.lease),
                 recipient=recipient,
+                owner=self.app.instance_id,
             )
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 0.5) -> None:
@@ -275,6 +279,19 @@ class OutboxSender:
                 wait = min(wait * 2, self.limits.record_retry_max)
 
     async def _write_outcome(self, item: OutboxItem, outcome: Outcome) -> None:
+        await self._write_outcome_once(item, outcome)
+        channel = self.transport.channel
+        if isinstance(outcome, Sent):
+            metrics.SENDS.labels(channel, "sent").inc()
+        elif isinstance(outcome, Retry):
+            metrics.SENDS.labels(channel, "retry").inc()
+            limited = outcome.rate_limited
+            if limited or (limited is None and outcome.after is not None):
+                metrics.RATE_LIMITED.labels(channel).inc()
+        else:
+            metrics.SENDS.labels(channel, "dead").inc()
+
+    async def _write_outcome_once(self, item: OutboxItem, outcome: Outcome) -> None:
         now = self.app.now()
         async with self.app.db.write() as session:
             if isinstance(outcome, Sent):

@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     office_hours: str = "07:30-17:00"
     reminder_tick_seconds: float = Field(default=15, gt=0)
 
+    # Operations (issue 18): metrics, retention, throttles.
+    metrics_token: SecretStr | None = None  # unset: /metrics answers loopback clients only
+    metrics_enabled: bool = True
+    retention_inbound_days: int = Field(default=14, ge=2)  # dedupe keys of inbound events
+    retention_sent_days: int = Field(default=90, ge=1)  # sent outbox rows
+    retention_web_days: int = Field(default=30, ge=1, le=30)  # undelivered web-chat replies
+    prune_interval_minutes: float = Field(default=60, gt=0)
+    prune_batch: int = Field(default=500, ge=1, le=10_000)
+    web_posts_per_minute: int = Field(default=30, ge=1)  # per web-chat session
+    web_posts_per_minute_per_address: int = Field(default=600, ge=1)
+    code_tries_per_hour: int = Field(default=60, ge=1)  # survey codes entered, per chat
+    code_tries_per_hour_per_address: int = Field(default=600, ge=1)  # web chat
+    zalo_event_window_minutes: int = Field(default=60, ge=1)  # signed events older: refused
+
     @field_validator("timezone")
     @classmethod
     def _valid_zone(cls, value: str) -> str:

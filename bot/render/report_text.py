@@ -88,8 +88,8 @@ def satisfaction_csv(report: SatisfactionReport) -> str:
     for s in [report.total, *report.units]:
         writer.writerow(
             [
-                s.unit_code,
-                s.unit_name,
+                _csv_text(s.unit_code),
+                _csv_text(s.unit_name),
                 s.respondents,
                 s.answers,
                 _csv_num(pct(s.percent)),
@@ -221,9 +221,22 @@ def quota_csv(rows: list[QuotaProgress]) -> str:
     writer.writerow(columns)
     for q in rows:
         d = quota_dict(q)
-        writer.writerow(["; ".join(d[c]) if c == "fields" else _csv_num(d[c]) for c in columns])
+        writer.writerow(
+            [_csv_text("; ".join(d[c]) if c == "fields" else _csv_num(d[c])) for c in columns]
+        )
     return buf.getvalue()
 
 
 def _csv_num(value: Any) -> Any:
     return "" if value is None else value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: Any) -> Any:
+    """A text cell a spreadsheet will not run: one starting like a formula gets a leading
+    apostrophe (as the XLSX stores such text as text)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
