@@ -11,7 +11,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.i18n import LOCALES
@@ -82,7 +82,16 @@ class Settings(BaseSettings):
     web_posts_per_minute_per_address: int = Field(default=600, ge=1)
     code_tries_per_hour: int = Field(default=60, ge=1)  # survey codes entered, per chat
     code_tries_per_hour_per_address: int = Field(default=600, ge=1)  # web chat
-    zalo_event_window_minutes: int = Field(default=60, ge=1)  # signed events older: refused
+    zalo_event_window_minutes: int = Field(default=1440, ge=1)  # signed events further: refused
+
+    @model_validator(mode="after")
+    def _keys_outlast_the_zalo_window(self) -> Settings:
+        # A replayed Zalo event inside the window must still meet its dedupe key.
+        if self.retention_inbound_days * 1440 <= self.zalo_event_window_minutes:
+            raise ValueError(
+                "SIPAS_RETENTION_INBOUND_DAYS must be longer than SIPAS_ZALO_EVENT_WINDOW_MINUTES"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod
