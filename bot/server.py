@@ -23,14 +23,17 @@ from bot.http import (
     health,
     home,
     kiosk,
+    limits,
+    metrics,
     qr,
     task_links,
     telegram_webhook,
     web_chat,
     zalo_webhook,
 )
-from bot.services import invites, reminders
+from bot.services import invites, reminders, upkeep
 from flows.i18n import translator
+from storage.instances import InstanceLock
 from storage.migrate import current_revision, head_revision
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,7 @@ def background_services(app: App) -> list[tuple[str, Service]]:
 
         services += telegram_service.services(app)
     services += reminders.services(app)
+    services += upkeep.services(app)
     return services
 
 
@@ -60,7 +64,13 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     async def lifespan(_api: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = []
+        lock = InstanceLock(app.db, app.instance_id)
         if run_background:
+            await lock.hold()  # before any claim: rows of this process are known as ours
+            try:
+                await upkeep.release_gone(app)
+            except Exception:  # their lease ends anyway
+                log.exception("could not release the rows of stopped processes")
             for name, service in background_services(app):
                 tasks.append(asyncio.create_task(service(stop), name=name))
                 log.info("started %s", name)
@@ -75,6 +85,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
                     task.cancel()
                 except Exception:
                     log.exception("service %s failed while stopping", task.get_name())
+            await lock.release()
 
     api = FastAPI(
         title="SIPAS survey bot",
@@ -83,6 +94,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     api.state.sipas = app
+    limits.install(api)
     api.include_router(home.router)
     api.include_router(health.router)
     api.include_router(telegram_webhook.router)
@@ -94,6 +106,8 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
         api.include_router(zalo_webhook.router)
     api.include_router(api_reports.router)
     api.include_router(task_links.router)
+    if app.settings.metrics_enabled:
+        api.include_router(metrics.router)
     return api
 
 

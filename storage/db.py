@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from sqlalchemy import event
@@ -75,6 +75,13 @@ class Database:
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Called with each exception the driver raises (metrics count them).
+        self.error_listeners: list[Callable[[BaseException], None]] = []
+        event.listen(self.engine.sync_engine, "handle_error", self._on_error)
+
+    def _on_error(self, context) -> None:
+        for listener in self.error_listeners:
+            listener(context.original_exception)
 
     @property
     def is_sqlite(self) -> bool:

@@ -106,8 +106,10 @@ async def claim(
     limit: int,
     lease: timedelta,
     recipient: str | None = None,
+    owner: str | None = None,
 ) -> list[OutboxItem]:
-    """Claim up to ``limit`` due messages of ``channel`` (head of each recipient's queue).
+    """Claim up to ``limit`` due messages of ``channel`` (head of each recipient's queue)
+    for the process ``owner`` (its instance id).
 
     Rows left ``sending`` by a sender whose lease ran out are settled first: dead, with
     their outcome unknown (see the module docstring), so their recipients' next
@@ -149,7 +151,12 @@ async def claim(
     stmt = (
         update(Outbox)
         .where(Outbox.id.in_(candidates.scalar_subquery()))
-        .values(status=CLAIMED, claimed_until=now + lease, attempts=Outbox.attempts + 1)
+        .values(
+            status=CLAIMED,
+            claimed_until=now + lease,
+            attempts=Outbox.attempts + 1,
+            claimed_by=owner,
+        )
         .returning(Outbox.id, Outbox.channel, Outbox.recipient, Outbox.payload, Outbox.attempts)
     )
     rows = (await session.exec(stmt)).all()

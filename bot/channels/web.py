@@ -248,6 +248,10 @@ def problem_page(app: App, status: int, kind: str) -> HTMLResponse:
         "too_long": _("That message is too long."),
         "csrf": _("This form has expired. Please open the chat again."),
         "busy": _("Sorry, something went wrong on our side. Please try again in a moment."),
+        "slow": _(
+            "You are sending messages faster than we can take them. Please wait a moment, "
+            "then go back to the chat and try again."
+        ),
     }
     link = escape(_("Back to the chat"))
     body = (

@@ -32,6 +32,7 @@ GROUPS = (
     "zalo",
     "kiosk",
     "ballots",
+    "outbox",
 )
 
 

@@ -1,4 +1,4 @@
-"""``db upgrade`` and ``db rebuild-rollups``."""
+"""``db upgrade``, ``db rebuild-rollups``, ``db prune``, ``db backup``/``check``/``restore``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     dbsub.add_parser(
         "rebuild-rollups", help="recompute the report rollups from the raw answers"
     ).set_defaults(func=_db_rebuild_rollups)
+    from bot.cli import db_ops
+
+    db_ops.register(dbsub)
 
 
 def _db_upgrade(settings: Settings, args) -> int:

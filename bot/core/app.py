@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core import metrics
 from bot.core.keys import Keyring, load_or_create_secret
 from bot.core.settings import Settings
+from bot.core.throttle import Throttles
 from flows import questionnaire as qn
 from storage import questionnaires
 from storage.db import Database
@@ -28,6 +31,11 @@ class App:
     ) -> None:
         self.settings = settings or Settings()
         self.db = db or Database(self.settings.database_url)
+        if metrics.database_error not in self.db.error_listeners:
+            self.db.error_listeners.append(metrics.database_error)
+        # This process, as the owner of the outbox rows it claims (storage/instances.py).
+        self.instance_id = secrets.token_hex(8)
+        self.throttles = Throttles(self.settings)
         secret = self.settings.secret_key.get_secret_value() if self.settings.secret_key else None
         self.keys = Keyring(load_or_create_secret(secret, self.settings.data_dir))
         self.clock = clock

@@ -9,16 +9,19 @@ is processed as if new. A redelivery after the commit is recognised and changes 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from bot.core import metrics
 from bot.core.app import App
 from bot.core.context import DbContext
 from bot.core.effects import apply_all
 from bot.core.replies import reply_payload
-from flows import router
-from flows.contract import InboundEvent, State
-from flows.i18n import normalise_locale
+from flows import router, survey
+from flows.contract import EventKind, InboundEvent, Reply, State, StepResult
+from flows.i18n import normalise_locale, translator
+from flows.text import extract_code
 from storage import conversations, inbound, outbox, people
 from storage.outbox import NewMessage
 from storage.surveys import InviteTaken
@@ -64,7 +67,23 @@ async def handle(app: App, event: InboundEvent, also: Sequence[NewMessage] = ())
     example Telegram's answer to a button press). Raises ``BadEvent`` (adapters answer
     4xx) for an event whose ids no channel would send.
     """
-    event = sanitise(event)
+    started = time.perf_counter()
+    try:
+        event = sanitise(event)
+    except BadEvent:
+        metrics.inbound(event.channel, "refused")
+        raise
+    try:
+        new = await _handle_racing(app, event, also)
+    except Exception:
+        metrics.inbound(event.channel, "failed")
+        raise
+    metrics.inbound(event.channel, "processed" if new else "duplicate")
+    metrics.step_time(event.channel, time.perf_counter() - started)
+    return new
+
+
+async def _handle_racing(app: App, event: InboundEvent, also: Sequence[NewMessage]) -> bool:
     for attempt in range(_RACE_RETRIES):
         try:
             return await _handle_once(app, event, also)
@@ -73,6 +92,25 @@ async def handle(app: App, event: InboundEvent, also: Sequence[NewMessage] = ())
             # step again, and the code now reads as used.
             log.info("survey code race lost, retrying (attempt %d)", attempt + 1)
     return await _handle_once(app, event, also)
+
+
+def _tries_code(state: State, event: InboundEvent) -> bool:
+    """Whether the event enters a survey code (what the router would look up)."""
+    if event.kind == EventKind.START:
+        return bool(event.payload)
+    if event.kind != EventKind.TEXT or state.flow not in (None, survey.FLOW):
+        return False
+    return state.step in (None, "code") and extract_code(event.text) is not None
+
+
+def _too_many_codes(state: State, app: App) -> StepResult:
+    metrics.THROTTLED.labels("code_chat").inc()
+    _ = translator(state.locale, app.settings.timezone).gettext
+    text = _(
+        "You have entered many codes in a short time. Please wait a few minutes, then "
+        "send the code printed on your receipt again."
+    )
+    return StepResult(state, (Reply(text),))
 
 
 async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]) -> bool:
@@ -98,7 +136,12 @@ async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]
             person=person,
             now=now,
         )
-        result = await router.step(state, event, ctx)
+        if _tries_code(state, event) and not app.throttles.code_chat.allow(
+            (event.channel, user_hash)
+        ):
+            result = _too_many_codes(state, app)
+        else:
+            result = await router.step(state, event, ctx)
         await apply_all(ctx, result.effects)
         await conversations.save(session, conv.id, result.state.to_json(), now)
         messages = [

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from bot.core import metrics
 from bot.core.app import App
 from storage import outbox, people
 from storage.outbox import OutboxItem
@@ -56,6 +57,8 @@ class Sent:
 class Retry:
     error: str
     after: float | None = None  # seconds the server asked us to wait (429 retry_after)
+    # For the metrics: the server said "too many" (default: whenever it asked for a wait).
+    rate_limited: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ class OutboxSender:
                 limit=limit,
                 lease=timedelta(seconds=self.limits.lease),
                 recipient=recipient,
+                owner=self.app.instance_id,
             )
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 0.5) -> None:
@@ -318,6 +322,21 @@ class OutboxSender:
                     dead.append((item, error))
         for item, error in dead:
             log.warning("outbox row %s is dead: %s", item.id, error)
+        for _item, outcome, _at in batch:
+            self._count(outcome)
+
+    def _count(self, outcome: Outcome) -> None:
+        """The metrics of one recorded outcome."""
+        channel = self.transport.channel
+        if isinstance(outcome, Sent):
+            metrics.SENDS.labels(channel, "sent").inc()
+        elif isinstance(outcome, Retry):
+            metrics.SENDS.labels(channel, "retry").inc()
+            limited = outcome.rate_limited
+            if limited or (limited is None and outcome.after is not None):
+                metrics.RATE_LIMITED.labels(channel).inc()
+        else:
+            metrics.SENDS.labels(channel, "dead").inc()
 
     async def _write_outcome(
         self, session: Any, item: OutboxItem, outcome: Outcome, now: datetime

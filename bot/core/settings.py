@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.i18n import LOCALES
@@ -100,6 +100,29 @@ class Settings(BaseSettings):
     # Reminders: staff are messaged only within office hours on working days.
     office_hours: str = "07:30-17:00"
     reminder_tick_seconds: float = Field(default=15, gt=0)
+
+    # Operations (issue 18): metrics, retention, throttles.
+    metrics_token: SecretStr | None = None  # unset: /metrics answers loopback clients only
+    metrics_enabled: bool = True
+    retention_inbound_days: int = Field(default=14, ge=2)  # dedupe keys of inbound events
+    retention_sent_days: int = Field(default=90, ge=1)  # sent outbox rows
+    retention_web_days: int = Field(default=30, ge=1, le=30)  # undelivered web-chat replies
+    prune_interval_minutes: float = Field(default=60, gt=0)
+    prune_batch: int = Field(default=500, ge=1, le=10_000)
+    web_posts_per_minute: int = Field(default=30, ge=1)  # per web-chat session
+    web_posts_per_minute_per_address: int = Field(default=600, ge=1)
+    code_tries_per_hour: int = Field(default=60, ge=1)  # survey codes entered, per chat
+    code_tries_per_hour_per_address: int = Field(default=600, ge=1)  # web chat
+    zalo_event_window_minutes: int = Field(default=1440, ge=1)  # signed events further: refused
+
+    @model_validator(mode="after")
+    def _keys_outlast_the_zalo_window(self) -> Settings:
+        # A replayed Zalo event inside the window must still meet its dedupe key.
+        if self.retention_inbound_days * 1440 <= self.zalo_event_window_minutes:
+            raise ValueError(
+                "SIPAS_RETENTION_INBOUND_DAYS must be longer than SIPAS_ZALO_EVENT_WINDOW_MINUTES"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod

@@ -29,7 +29,7 @@ from bot.channels.web import (
     signer,
     to_event,
 )
-from bot.core import engine
+from bot.core import engine, metrics
 from bot.core.app import App
 from flows.i18n import normalise_locale, translator
 from flows.text import extract_code
@@ -50,6 +50,14 @@ def _with_cookie(response: Response, app: App, uid: str) -> Response:
         secure=(app.settings.public_url or "").startswith("https://"),
     )
     return response
+
+
+def _slow(app: App, limit: str, wait: int) -> Response:
+    """429 with a polite page (bot.core.throttle says which limits hold)."""
+    metrics.THROTTLED.labels(limit).inc()
+    page = problem_page(app, 429, "slow")
+    page.headers["Retry-After"] = str(wait)
+    return page
 
 
 @router.get("/chat", response_class=HTMLResponse)
@@ -85,13 +93,21 @@ async def chat_post(request: Request):
     length = request.headers.get("content-length", "")
     if not length.isdigit() or int(length) > MAX_POST:
         return problem_page(app, 413, "too_long")
+    address = request.client.host if request.client else ""
+    throttles = app.throttles
+    if not throttles.web_address.allow(address):
+        return _slow(app, "web_address", throttles.web_address.retry_after(address))
     uid = session_id(app, request.cookies.get(COOKIE))
     if uid is None:  # expired, or cookies are off: start again, with a word why
         return RedirectResponse("/chat?e=session", status_code=303)
+    if not throttles.web_session.allow(uid):
+        return _slow(app, "web_session", throttles.web_session.retry_after(uid))
     form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not hmac.compare_digest(fields.get("csrf", "").encode(), csrf_token(app, uid).encode()):
         return problem_page(app, 403, "csrf")
+    if "start" in fields and not throttles.code_address.allow(address):
+        return _slow(app, "code_address", throttles.code_address.retry_after(address))
     event = to_event(uid, fields)
     if event is not None:
         try:

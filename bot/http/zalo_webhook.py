@@ -1,6 +1,8 @@
 """``POST /webhooks/zalo``: Zalo OA events.
 
-The body's size is checked before it is read, the signature before it is parsed; the
+The body's size is checked before it is read, the signature before it is parsed; an
+event for another app (its ``app_id``) or timestamped outside
+``SIPAS_ZALO_EVENT_WINDOW_MINUTES`` of this machine's clock is refused with 403. The
 answer is 200 only after the engine committed the event, 5xx when processing failed so
 Zalo delivers it again (the engine recognises an event it already processed).
 """
@@ -9,17 +11,23 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.channels.zalo import facts
-from bot.channels.zalo.adapter import MAX_BODY, to_event, verify
-from bot.core import engine
+from bot.channels.zalo.adapter import CHANNEL, MAX_BODY, refusal, to_event, verify
+from bot.core import engine, metrics
 from bot.core.app import App
 
 log = logging.getLogger(__name__)
 router = APIRouter()
+
+
+def _refused(error: str, status: int) -> JSONResponse:
+    metrics.inbound(CHANNEL, "refused")
+    return JSONResponse({"error": error}, status_code=status)
 
 
 async def webhook(request: Request) -> JSONResponse:
@@ -28,26 +36,31 @@ async def webhook(request: Request) -> JSONResponse:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         log.warning("zalo webhook refused: body of %s bytes", declared)
-        return JSONResponse({"error": "body too large"}, status_code=413)
+        return _refused("body too large", 413)
     raw = await request.body()
     if len(raw) > MAX_BODY:
         log.warning("zalo webhook refused: body of %d bytes", len(raw))
-        return JSONResponse({"error": "body too large"}, status_code=413)
+        return _refused("body too large", 413)
     problem = verify(app.settings, raw, request.headers.get(facts.SIGNATURE_HEADER))
     if problem:
         log.warning("zalo webhook refused: %s", problem)
-        return JSONResponse({"error": "bad signature"}, status_code=401)
+        return _refused("bad signature", 401)
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         log.warning("zalo webhook refused: signed body is not JSON")
-        return JSONResponse({"error": "body is not JSON"}, status_code=400)
+        return _refused("body is not JSON", 400)
     if not isinstance(data, dict):
-        return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
+        return _refused("body is not a JSON object", 400)
+    problem = refusal(app.settings, data, int(time.time() * 1000))
+    if problem:
+        log.warning("zalo webhook refused: %s", problem)
+        return _refused(problem, 403)
     if str(data.get("event_name") or "") in facts.ZNS_RATING_EVENTS:
         return await _rating(app, data)
     event = to_event(data, app.keys, app.now())
     if event is None:
+        metrics.inbound(CHANNEL, "ignored")
         return JSONResponse({"ok": True, "ignored": True})
     try:
         await engine.handle(app, event)

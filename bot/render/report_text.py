@@ -111,8 +111,8 @@ def satisfaction_csv(report: SatisfactionReport, privacy: Privacy | None = None)
     for s in [report.total, *report.units]:
         writer.writerow(
             [
-                s.unit_code,
-                s.unit_name,
+                _csv_text(s.unit_code),
+                _csv_text(s.unit_name),
                 s.respondents,
                 s.answers,
                 _csv_num(pct(s.percent)),
@@ -266,11 +266,22 @@ def quota_csv(rows: list[QuotaProgress]) -> str:
 
 def _csv_cell(column: str, value: Any) -> Any:
     if column == "fields":
-        return "; ".join(value)
+        return _csv_text("; ".join(value))
     if column == "channels":
         return "; ".join(f"{channel}={n}" for channel, n in value.items())
-    return _csv_num(value)
+    return _csv_text(_csv_num(value))
 
 
 def _csv_num(value: Any) -> Any:
     return "" if value is None else value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: Any) -> Any:
+    """A text cell a spreadsheet will not run: one starting like a formula gets a leading
+    apostrophe (as the XLSX stores such text as text)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.core import metrics
 from bot.core.app import App
 from bot.core.context import DbContext
 from bot.core.effects import applies
@@ -95,6 +96,7 @@ def services(app: App) -> list[tuple[str, Callable[[asyncio.Event], Awaitable[No
     async def tick() -> None:
         try:
             result = await dispatch_pass(app)
+            metrics.REMINDERS_SENT.inc(result.sent)
             if result.claimed:
                 log.info(
                     "reminders dispatched: %d sent, %d cancelled, %d skipped",

@@ -26,6 +26,7 @@ from storage.models.people import (
     Credential,
     InboundEvent,
     Outbox,
+    OutboxTally,
     Person,
     PersonChannel,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "InboundEvent",
     "KioskDevice",
     "Outbox",
+    "OutboxTally",
     "Person",
     "PersonChannel",
     "Procedure",

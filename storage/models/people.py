@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import JSON, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -59,7 +59,10 @@ class InboundEvent(SQLModel, table=True):
     """Every processed inbound event, so a redelivery changes nothing."""
 
     __tablename__ = "inbound_event"
-    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id"),
+        Index("ix_inbound_event_received_at", "received_at"),  # retention prunes by age
+    )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
     event_id: str = Field(max_length=128)
@@ -103,6 +106,18 @@ class Outbox(SQLModel, table=True):
     # Makes "send this once" hold across retries of whatever enqueues it (reminders).
     dedupe_key: str | None = Field(default=None, max_length=128, unique=True)
     provider_message_id: str | None = Field(default=None, max_length=128)
+    # The process holding the claim (App.instance_id): its rows are released as soon as
+    # another process sees it is gone (storage/instances.py).
+    claimed_by: str | None = Field(default=None, max_length=32)
+
+
+class OutboxTally(SQLModel, table=True):
+    """How many sent outbox rows retention removed, per day and channel (counts survive)."""
+
+    __tablename__ = "outbox_tally"
+    day: date = Field(primary_key=True)
+    channel: str = Field(primary_key=True, max_length=16)
+    sent: int = Field(default=0)
 
 
 class Credential(SQLModel, table=True):

@@ -145,6 +145,20 @@ def verify(settings: Settings, raw: bytes, header: str | None) -> str | None:
     return None if matched else "signature does not match"
 
 
+def refusal(settings: Settings, data: dict[str, Any], wall_ms: int) -> str | None:
+    """Why a verified event is refused (another app's, or outside the time window), or
+    None. ``wall_ms``: this machine's clock in epoch milliseconds."""
+    if str(data.get(facts.APP_ID_FIELD) or "") != (settings.zalo_app_id or ""):
+        return "event for another app"
+    try:
+        stamp = int(str(data.get(facts.TIMESTAMP_FIELD)))
+    except ValueError:
+        return "no readable timestamp"
+    if abs(wall_ms - stamp) > settings.zalo_event_window_minutes * 60_000:
+        return "timestamp outside the accepted window"
+    return None
+
+
 def _event_time(value: Any, fallback: datetime) -> datetime:
     try:
         return datetime.fromtimestamp(int(value) / 1000, UTC)
@@ -282,7 +296,7 @@ def outcome_of(error: ZaloError) -> Outcome:
         # Refreshed once and still refused, or no refresh possible: the app's approval
         # is gone or the token chain broke. Keep the message while an admin reconnects.
         log.error("Zalo refuses our tokens (%s); run 'sipas-bot zalo connect' if it lasts", text)
-        return Retry(text, after=300.0)
+        return Retry(text, after=300.0, rate_limited=False)
     if kind is facts.ErrorKind.QUOTA:
         return Retry(text, after=3600.0)
     if kind is facts.ErrorKind.RATE:

@@ -78,6 +78,13 @@ def file_message(token: str) -> dict:
 # --- webhook signature -------------------------------------------------------------
 
 SIGNATURE_HEADER = "X-ZEvent-Signature"
+# The body names the app an event is for (the signature covers it); events of another
+# app, and events whose millisecond ``timestamp`` is far from our clock (a replay of an
+# old signed body), are refused. verify: how long Zalo keeps redelivering an event it
+# got no 200 for (retries seen in the wild come within minutes; the window is a setting,
+# SIPAS_ZALO_EVENT_WINDOW_MINUTES, a day by default).
+APP_ID_FIELD = "app_id"
+TIMESTAMP_FIELD = "timestamp"
 SIGNATURE_PREFIXES = ("mac=",)  # some deliveries prefix the hex digest with "mac="
 
 

@@ -1,0 +1,131 @@
+"""Limits every route shares: a cap on request bodies, and error answers that never
+echo what was sent.
+
+The cap is checked on the declared ``Content-Length`` before anything is read, and
+again on the bytes as they arrive (a chunked body declares nothing): past it the answer
+is 413 and the rest is not read. Caps (bytes), by path:
+
+- ``/webhooks/telegram``, ``/webhooks/zalo``: 256 KiB (an update is a few KiB at most);
+- ``/api/v1/``: 64 KiB (a dossier is well under 1 KiB);
+- ``/chat``: 16 KiB (a comment is at most 1,000 characters);
+- anything else: 16 KiB (the other routes take no body).
+
+FastAPI's 422 answer quotes each invalid value back (``input``); a 10 MB field came back
+as 42 MB of JSON. Here a 422 keeps FastAPI's shape (``loc``, ``msg``, ``type``) without
+the input, with long names in ``loc`` cut and at most ``MAX_ERRORS`` errors.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+KIB = 1024
+CAPS = (
+    ("/webhooks/", 256 * KIB),
+    ("/api/v1/", 64 * KIB),
+    ("/chat", 16 * KIB),
+)
+DEFAULT_CAP = 16 * KIB
+MAX_ERRORS = 20
+MAX_LOC = 64  # characters of one part of an error's ``loc``
+
+
+def cap_for(path: str) -> int:
+    """The body cap of a path, in bytes."""
+    for prefix, cap in CAPS:
+        if path.startswith(prefix):
+            return cap
+    return DEFAULT_CAP
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a body passes its cap (an HTTPException, so that
+    FastAPI's body parsing lets it through as it is)."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "request body too large", headers={"Connection": "close"})
+
+
+async def _too_large(send) -> None:
+    body = b'{"detail":"request body too large"}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over its path's cap."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cap = cap_for(scope["path"])
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > cap:
+                    await _too_large(send)
+                    return
+                break
+        received = 0
+        started = False
+
+        async def limited():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > cap:
+                    raise BodyTooLarge()
+            return message
+
+        async def watched(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watched)
+        except BodyTooLarge:
+            if not started:
+                await _too_large(send)
+
+
+def _short(part):
+    if isinstance(part, str) and len(part) > MAX_LOC:
+        return part[: MAX_LOC - 1] + "…"
+    return part
+
+
+async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    detail = [
+        {
+            "loc": [_short(p) for p in e.get("loc", ())][:10],
+            "msg": str(e.get("msg", ""))[:300],
+            "type": str(e.get("type", "")),
+        }
+        for e in errors[:MAX_ERRORS]
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def install(api: FastAPI) -> None:
+    """Add the body cap and the quiet 422 to the application."""
+    api.add_middleware(BodyLimit)
+    api.add_exception_handler(RequestValidationError, _invalid)
