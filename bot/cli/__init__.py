@@ -521,36 +521,11 @@ async def _write_workbook(app: App, session, unit, period: Period, out: Path) ->
 
 
 def _import(settings: Settings, args) -> int:
-    from bot.services.imports import ImportFailed, import_csv, print_progress
+    from bot.services.imports import cli_import
 
     if not args.file.is_file():
         raise UsageError(f"no such file: {args.file}")
-
-    async def body(app: App) -> int:
-        _ = translator(settings.default_locale, settings.timezone).gettext
-        try:
-            result = await import_csv(app, args.kind, args.file, progress=print_progress)
-        except ImportFailed as failed:
-            for error in failed.errors[:200]:
-                print(f"{args.file.name}: {error}", file=sys.stderr)
-            more = len(failed.errors) - 200
-            if more > 0:
-                print(f"… and {more} more", file=sys.stderr)
-            raise UsageError(
-                _("{file}: {n} bad row(s); nothing was loaded").format(
-                    file=args.file.name, n=len(failed.errors)
-                )
-            ) from None
-        for line in result.output:
-            print(line)
-        print(
-            _("Loaded {n} {kind} from {file}.").format(
-                n=result.loaded, kind=result.kind, file=args.file.name
-            )
-        )
-        return 0
-
-    return run_async(settings, body)
+    return run_async(settings, lambda app: cli_import(app, args.kind, args.file))
 
 
 # Subcommands of other modules register themselves in EXTENSIONS when imported.

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.cli import EXTENSIONS, UsageError, run_async
 from bot.core.app import App
 from bot.services.imports import Code, Importer, RowError, RowModel, importer
-from flows.i18n import Translator, translator
+from flows.i18n import N_, Translator, translator
 from scheduler.calendar import load_calendar
 from scheduler.recurrence import (
     TEMPLATES,
@@ -560,6 +560,7 @@ class DeadlineImporter(Importer):
     [,note][,starts_on]``; units and people separated by spaces, ``|`` or ``;``."""
 
     kind = "deadlines"
+    label = N_("deadlines")
     Row = DeadlineRow
 
     async def load(self, app, session, rows):
