@@ -8,8 +8,9 @@ work. They do not commit: callers write one chunk per short transaction.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
@@ -163,10 +164,141 @@ async def invited_since(
     found: set[str] = set()
     for part in _chunks(list(citizen_hashes)):
         stmt = (
-            select(t.citizen_hash)
-            .where(t.citizen_hash.in_(part), t.invited_at >= since)
-            .distinct()
+            select(t.citizen_hash).where(t.citizen_hash.in_(part), t.invited_at >= since).distinct()
         )
         found |= {row[0] for row in (await session.exec(stmt)).all()}
     return found
 
+
+async def tune_for_bulk(session: AsyncSession) -> None:
+    """SQLite, once per connection: a page cache large enough for the indexes a bulk
+    load touches at random (the default 2 MB makes each insert into a large unique index
+    a page read), and no checkpoint at commit: ``checkpoint`` runs it after the write
+    lock is released, so the lock is held for the inserts only."""
+    if dialect(session) != "sqlite":
+        return
+    conn = await session.connection()
+    if not conn.info.get("sipas_bulk"):
+        await conn.exec_driver_sql("PRAGMA cache_size = -65536")  # 64 MB
+        await conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
+        conn.info["sipas_bulk"] = True
+
+
+async def checkpoint(engine: Any) -> None:
+    """SQLite: copy the write-ahead log into the database file without blocking writers
+    (``PASSIVE``), outside any transaction. Nothing on PostgreSQL."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+# --- the driver's own fast paths ---------------------------------------------------------
+# SQLAlchemy's executemany costs ~20 µs a row in Python (type processing, parameter
+# dicts); the drivers take ready tuples: SQLite ``executemany`` loops in C, PostgreSQL
+# ``COPY`` streams binary rows. Values must then be what SQLAlchemy would have bound:
+# on SQLite, naive-UTC datetime text as ``UTCDateTime`` stores it and JSON text.
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME storage format
+
+
+class _SqliteValues:
+    """Python values as SQLAlchemy binds them on SQLite (times memoised: a chunk repeats
+    the same few)."""
+
+    def __init__(self) -> None:
+        self.times: dict[datetime, str] = {}
+
+    def __call__(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is datetime:
+            text = self.times.get(value)
+            if text is None:
+                text = value.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_TIME)
+                self.times[value] = text
+            return text
+        if kind is dict or kind is list:
+            return json.dumps(value)
+        return value
+
+
+def _pg_value(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, dict | list) else value
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The driver connection of the session's transaction (begun, so writes join it)."""
+    conn = await session.connection()
+    if dialect(session) == "postgresql":
+        await conn.exec_driver_sql("SELECT 1")  # asyncpg's adapter begins on first use
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+async def copy_rows(
+    session: AsyncSession, model: Any, columns: Sequence[str], rows: Sequence[tuple]
+) -> None:
+    """Insert rows (tuples in ``columns`` order) through the driver: SQLite
+    ``executemany``, PostgreSQL ``COPY``. No conflict handling: for rows known new."""
+    if not rows:
+        return
+    name = _table(model).name
+    driver = await _driver(session)
+    if dialect(session) == "postgresql":
+        records = [tuple(_pg_value(v) for v in row) for row in rows]
+        await driver.copy_records_to_table(name, records=records, columns=list(columns))
+        return
+    sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    value = _SqliteValues()
+    await driver.executemany(sql, [tuple(map(value, row)) for row in rows])
+
+
+DOSSIER_COLUMNS = (
+    "receipt_code",
+    "unit_id",
+    "procedure_id",
+    "completed_at",
+    "citizen_hash",
+    "invited_at",
+    "created_at",
+)
+_PG_DOSSIERS = (
+    "INSERT INTO dossier (" + ", ".join(DOSSIER_COLUMNS) + ") "
+    "SELECT * FROM unnest($1::varchar[], $2::int[], $3::int[], $4::timestamptz[], "
+    "$5::varchar[], $6::timestamptz[], $7::timestamptz[]) "
+    "ON CONFLICT (receipt_code) DO NOTHING RETURNING receipt_code, id"
+)
+
+
+async def insert_dossiers(
+    session: AsyncSession, rows: Sequence[tuple]
+) -> tuple[dict[str, int], list[str]]:
+    """Insert dossiers (tuples in ``DOSSIER_COLUMNS`` order); returns ``({receipt: id},
+    receipts another writer registered first)``. When the second list is not empty the
+    caller must roll back: the first may then be incomplete."""
+    if not rows:
+        return {}, []
+    driver = await _driver(session)
+    if dialect(session) == "postgresql":
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        created = {r[0]: r[1] for r in await driver.fetch(_PG_DOSSIERS, *columns)}
+        return created, [row[0] for row in rows if row[0] not in created]
+    # SQLite: this transaction holds the only write lock, so no one else inserts now:
+    # refuse receipts taken meanwhile, then number the rows after the highest id.
+    receipts = [row[0] for row in rows]
+    taken: list[str] = []
+    for start in range(0, len(receipts), 5000):
+        part = receipts[start : start + 5000]
+        sql = (
+            f"SELECT receipt_code FROM dossier WHERE receipt_code IN ({','.join('?' * len(part))})"
+        )
+        async with driver.execute(sql, list(part)) as cursor:
+            taken += [r[0] for r in await cursor.fetchall()]
+    if taken:
+        return {}, taken
+    async with driver.execute("SELECT coalesce(max(id), 0) FROM dossier") as cursor:
+        first = (await cursor.fetchone())[0] + 1
+    sql = f"INSERT INTO dossier (id, {', '.join(DOSSIER_COLUMNS)}) VALUES (?{', ?' * 7})"
+    value = _SqliteValues()
+    await driver.executemany(sql, [(first + i, *map(value, row)) for i, row in enumerate(rows)])
+    return {receipt: first + i for i, receipt in enumerate(receipts)}, []

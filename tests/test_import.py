@@ -177,7 +177,9 @@ async def test_the_command_prints_in_vietnamese_with_plain_progress_when_piped(a
     text = "code,name,kind\nW,Phường W,ward\n"
     out, err = io.StringIO(), io.StringIO()
     assert await cli_import(app, "units", write(tmp_path, text, "u.csv"), out=out, err=err) == 0
-    assert out.getvalue().splitlines() == ["u.csv: đã nạp 1 dòng đơn vị mới, 0 dòng đã có từ trước."]
+    assert out.getvalue().splitlines() == [
+        "u.csv: đã nạp 1 dòng đơn vị mới, 0 dòng đã có từ trước."
+    ]
     assert [line.split(":")[0] for line in err.getvalue().splitlines()] == [
         "Đang kiểm tra",
         "Đang nạp",

@@ -111,8 +111,10 @@ async def test_invitations_wait_for_the_hours_and_one_per_citizen(telegram_app, 
     assert skipped.citizen_hash is not None and skipped.invited_at is None
     # A later file within the cooldown: no second invitation for 555.
     later = write(tmp_path, HEADER + "N-4,P.W1,T-HT-01,24/11/2026 22:30,telegram,555\n", "b.csv")
-    assert (await import_csv(app, "dossiers", later)).output[0].endswith(
-        "(không mời: công dân vừa được mời gần đây)"
+    assert (
+        (await import_csv(app, "dossiers", later))
+        .output[0]
+        .endswith("(không mời: công dân vừa được mời gần đây)")
     )
     assert await count(app, Outbox) == 2
 

@@ -74,8 +74,8 @@ from bot.services.imports import dossiers as _dossiers  # noqa: F401  (registers
 from bot.services.imports import organisation as _organisation  # registers its kinds
 from bot.services.imports.framework import (
     IMPORTERS,
-    ImportFailed,
     Importer,
+    ImportFailed,
     ImportResult,
     ImportStopped,
     RowError,

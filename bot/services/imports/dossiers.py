@@ -11,6 +11,8 @@ invitations, in one short transaction.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -18,7 +20,6 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from bot.core.engine import reply_payload
-from bot.core.keys import new_code
 from bot.services import intake
 from bot.services.imports.framework import (
     Importer,
@@ -29,12 +30,15 @@ from bot.services.imports.framework import (
     Written,
     importer,
 )
+from bot.services.imports.organisation import new_codes
 from flows.i18n import N_
 from flows.text import format_code
 from storage import bulk, outbox
-from storage.models import Dossier, Outbox, SurveyInvite
+from storage.models import Outbox, SurveyInvite
 
 _DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
+# The same forms as _DATE_FORMATS, read without strptime (a tenth of its cost).
+_LOCAL_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?: (\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 
 
 class DossierRow(RowModel):
@@ -54,7 +58,12 @@ class DossierRow(RowModel):
             return value
         text = value.strip()
         parsed = None
-        if text[:4].isdigit():
+        local = _LOCAL_DATE.fullmatch(text)
+        if local is not None:
+            day, month, year, hour, minute, second = (int(g or 0) for g in local.groups())
+            with contextlib.suppress(ValueError):
+                parsed = datetime(year, month, day, hour, minute, second)
+        elif text[:4].isdigit():
             try:
                 parsed = datetime.fromisoformat(text)
             except ValueError:
@@ -93,6 +102,41 @@ class Item:
     replay: tuple[str, str] | None = None  # (code, note) of a receipt loaded before
 
 
+@dataclass
+class Built:
+    """An item with what ``build`` made for it."""
+
+    item: Item
+    code: str = ""
+    code_hash: str = ""
+    code_enc: str = ""
+    citizen: str | None = None
+    payload: dict | None = None
+    invited_at: datetime | None = None
+
+
+INVITE_COLUMNS = (
+    "code_hash",
+    "kind",
+    "unit_id",
+    "dossier_id",
+    "procedure_id",
+    "expires_at",
+    "code_enc",
+    "created_at",
+)
+OUTBOX_COLUMNS = (
+    "channel",
+    "recipient",
+    "payload",
+    "status",
+    "attempts",
+    "not_before",
+    "created_at",
+    "dedupe_key",
+)
+
+
 @importer
 class DossierImporter(Importer):
     """``receipt_code,unit_code,procedure_code,completed_at[,citizen_channel,
@@ -111,12 +155,15 @@ class DossierImporter(Importer):
         self.units_upper = {u.code.upper(): u for u in units}
         _fields, procedures = await bulk.all_procedures(session)
         self.procedures = {p.code: p.id for p in procedures}
-        self.channels = {c for c in intake.INVITE_CHANNELS if intake.channel_enabled(
-            self.app.settings, c
-        )}
+        self.channels: dict[str, bool] = {}  # asked when a row names one (Zalo's is slow)
         self.now = self.app.now()
         self.seen: dict[str, int] = {}
         self.items: list[Item] = []
+
+    def _can_send(self, channel: str) -> bool:
+        if channel not in self.channels:
+            self.channels[channel] = intake.channel_enabled(self.app.settings, channel)
+        return self.channels[channel]
 
     def _error(self, line: int, column: str, message: str, **fields: Any) -> RowError:
         return RowError(line, self._(message).format(**fields), column)
@@ -161,7 +208,7 @@ class DossierImporter(Importer):
                 )
             if when > self.now + intake.CLOCK_SKEW:
                 problems.append(("completed_at", N_("is in the future"), {}))
-            if row.citizen_channel is not None and row.citizen_channel not in self.channels:
+            if row.citizen_channel is not None and not self._can_send(row.citizen_channel):
                 problems.append(
                     (
                         "citizen_channel",
@@ -203,8 +250,10 @@ class DossierImporter(Importer):
                     self._error(
                         item.line,
                         "receipt_code",
-                        N_("receipt '{receipt}' is registered already with another unit or "
-                           "procedure"),
+                        N_(
+                            "receipt '{receipt}' is registered already with another unit or "
+                            "procedure"
+                        ),
                         receipt=item.receipt,
                     )
                 )
@@ -240,26 +289,32 @@ class DossierImporter(Importer):
         """Every row, in file order (replays only print their code)."""
         return self.items
 
-    def build(self, items: list[Item]) -> Any:
-        """Codes, hashes, encrypted codes and citizens' pseudonyms, before the transaction."""
-        keys = self.app.keys
+    def build(self, items: list[Item]) -> list[Built]:
+        """Codes, hashes, encrypted codes, pseudonyms and invitation texts, before the
+        transaction opens."""
+        app, keys = self.app, self.app.keys
+        fresh = [item for item in items if item.replay is None]
+        codes = iter(new_codes(len(fresh)))
         out = []
         for item in items:
             if item.replay is not None:
-                out.append((item, None, None, None, None))
+                out.append(Built(item))
                 continue
-            code = new_code()
-            citizen = keys.user_hash(item.channel, item.user_id) if item.channel else None
-            out.append((item, code, keys.code_hash(code), keys.encrypt(code), citizen))
+            code = next(codes)
+            built = Built(item, code, keys.code_hash(code), keys.encrypt(code))
+            if item.channel:
+                built.citizen = keys.user_hash(item.channel, item.user_id)
+                reply = intake.invitation(app, item.receipt, item.unit.name, code)
+                built.payload = reply_payload(reply)
+            out.append(built)
         return out
 
-    async def write(self, session, built) -> Written:
+    async def write(self, session, built: list[Built]) -> Written:
         """The chunk's dossiers, codes and invitations: three statements."""
         app, _ = self.app, self._
         now = app.now()
-        written = Written()
-        new = [b for b in built if b[0].replay is None]
-        citizens = [b[4] for b in new if b[4] is not None]
+        new = [b for b in built if b.item.replay is None]
+        citizens = [b.citizen for b in new if b.citizen is not None]
         recent: set[str] = set()
         cooldown = timedelta(days=app.settings.invite_cooldown_days)
         if citizens:
@@ -267,100 +322,100 @@ class DossierImporter(Importer):
             if cooldown:
                 recent = await bulk.invited_since(session, citizens, now - cooldown)
         send_after = intake.next_send_time(now, app.tz, app.settings.invite_window)
-        invited: dict[str, datetime | None] = {}
-        for item, _code, _hash, _enc, citizen in new:
-            if citizen is None:
-                continue
-            if citizen in recent:
-                invited[item.receipt] = None
-            else:
-                invited[item.receipt] = send_after
+        for b in new:
+            if b.citizen is not None and b.citizen not in recent:
+                b.invited_at = send_after
                 if cooldown:
-                    recent.add(citizen)
-        ids = await bulk.insert_new(
+                    recent.add(b.citizen)
+        ids, taken = await bulk.insert_dossiers(
             session,
-            Dossier,
             [
-                {
-                    "receipt_code": item.receipt,
-                    "unit_id": item.unit.id,
-                    "procedure_id": item.procedure_id,
-                    "completed_at": item.completed_at,
-                    "citizen_hash": citizen,
-                    "invited_at": invited.get(item.receipt),
-                    "created_at": now,
-                }
-                for item, _c, _h, _e, citizen in new
+                (
+                    b.item.receipt,
+                    b.item.unit.id,
+                    b.item.procedure_id,
+                    b.item.completed_at,
+                    b.citizen,
+                    b.invited_at,
+                    now,
+                )
+                for b in new
             ],
-            "receipt_code",
         )
-        if len(ids) != len(new):  # another writer registered some of them meanwhile
+        if taken:  # another writer registered some of them meanwhile
+            line = {b.item.receipt: b.item.line for b in new}
             raise RowsRefused(
                 [
                     RowError(
-                        item.line,
-                        _("receipt '{receipt}' was registered by someone else meanwhile; "
-                          "run the file again").format(receipt=item.receipt),
+                        line[receipt],
+                        _(
+                            "receipt '{receipt}' was registered by someone else meanwhile; "
+                            "run the file again"
+                        ).format(receipt=receipt),
                         "receipt_code",
                     )
-                    for item, *_rest in new
-                    if item.receipt not in ids
+                    for receipt in taken
                 ]
             )
         expires = now + timedelta(days=app.settings.invite_ttl_days)
-        await bulk.insert_rows(
+        await bulk.copy_rows(
             session,
             SurveyInvite,
+            INVITE_COLUMNS,
             [
-                {
-                    "code_hash": code_hash,
-                    "kind": "dossier",
-                    "unit_id": item.unit.id,
-                    "dossier_id": ids[item.receipt],
-                    "procedure_id": item.procedure_id,
-                    "expires_at": expires,
-                    "code_enc": enc,
-                    "created_at": now,
-                }
-                for item, _code, code_hash, enc, _citizen in new
+                (
+                    b.code_hash,
+                    "dossier",
+                    b.item.unit.id,
+                    ids[b.item.receipt],
+                    b.item.procedure_id,
+                    expires,
+                    b.code_enc,
+                    now,
+                )
+                for b in new
             ],
         )
-        messages = []
-        for item, code, *_rest in new:
-            if invited.get(item.receipt) is not None:
-                reply = intake.invitation(app, item.receipt, item.unit.name, code)
-                messages.append(
-                    {
-                        "channel": item.channel,
-                        "recipient": item.user_id,
-                        "payload": reply_payload(reply),
-                        "status": outbox.PENDING,
-                        "attempts": 0,
-                        "not_before": send_after,
-                        "created_at": now,
-                        "dedupe_key": f"dossier-invite:{ids[item.receipt]}",
-                    }
+        await bulk.copy_rows(
+            session,
+            Outbox,
+            OUTBOX_COLUMNS,
+            [
+                (
+                    b.item.channel,
+                    b.item.user_id,
+                    b.payload,
+                    outbox.PENDING,
+                    0,
+                    send_after,
+                    now,
+                    f"dossier-invite:{ids[b.item.receipt]}",
                 )
-        await bulk.insert_rows(session, Outbox, messages)
-        for item, code, _h, _e, citizen in built:
+                for b in new
+                if b.invited_at is not None
+            ],
+        )
+        written = Written()
+        for b in built:
+            item = b.item
             if item.replay is not None:
-                replay_code, note = item.replay
-                if not replay_code:  # no readable code (demo data, another key): a new one
-                    replay_code = await self._reissue(session, item)
+                code, note = item.replay
+                if not code:  # no readable code (demo data, another key): a new one
+                    code = await self._reissue(session, item)
                 written.existing += 1
                 written.lines.append(
-                    f"{format_code(replay_code)}  {item.receipt}  {item.unit.code}  ({_(note)})"
+                    f"{format_code(code)}  {item.receipt}  {item.unit.code}  ({_(note)})"
                 )
                 continue
             written.created += 1
             note = ""
-            if citizen is not None:
+            if b.citizen is not None:
                 note = "  ({})".format(
                     _("invitation queued")
-                    if invited.get(item.receipt) is not None
+                    if b.invited_at is not None
                     else _("invitation skipped: invited recently")
                 )
-            written.lines.append(f"{format_code(code)}  {item.receipt}  {item.unit.code}{note}")
+            written.lines.append(f"{format_code(b.code)}  {item.receipt}  {item.unit.code}{note}")
         return written
 
     async def _reissue(self, session, item: Item) -> str:

@@ -19,10 +19,12 @@ from bot.core.app import App
 from bot.services.imports.progress import Progress, Silent
 from bot.services.imports.reading import FileProblem, open_table
 from flows.i18n import N_, Translator, translator
+from storage import bulk
 
 CHECK_BATCH = 1000  # valid rows handed to ``Importer.check`` at a time
 HOLD_TARGET = 0.05  # seconds a publishing transaction should hold the write lock
 MIN_CHUNK, MAX_CHUNK = 50, 20_000
+CHECKPOINT_EVERY = 8  # chunks between two SQLite checkpoints (run outside the write lock)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class ImportResult:
     output: list[str] = field(default_factory=list)  # lines to show (e.g. codes issued)
     existing: int = 0  # rows that were in the database already (nothing written)
     rows: int = 0  # rows in the file
+    longest_write: float = 0.0  # seconds of the longest publishing transaction
+    chunks: int = 0  # publishing transactions
 
 
 class RowModel(BaseModel):
@@ -293,7 +297,8 @@ async def _check(imp: Importer, t: Translator, table, progress: Progress):
                 )
             else:
                 try:
-                    batch.append((line, model.model_validate(dict(zip(table.header, cells)))))
+                    raw = dict(zip(table.header, cells, strict=True))
+                    batch.append((line, model.model_validate(raw)))
                 except ValidationError as exc:
                     errors.extend(_row_errors(t, line, exc))
             if pending >= CHECK_BATCH:
@@ -344,6 +349,7 @@ async def _publish(app, imp: Importer, t: Translator, progress, result, on_outpu
         began = time.monotonic()
         try:
             async with app.db.write() as session:
+                await bulk.tune_for_bulk(session)
                 written = await imp.write(session, built)
         except RowsRefused as refused:
             done = result.loaded + result.existing
@@ -353,6 +359,8 @@ async def _publish(app, imp: Importer, t: Translator, progress, result, on_outpu
                 raise ImportFailed(errors) from None
             raise ImportStopped(errors, done) from None
         held = time.monotonic() - began
+        result.longest_write = max(result.longest_write, held)
+        result.chunks += 1
         result.loaded += written.created
         result.existing += written.existing
         if on_output is not None:
@@ -365,5 +373,8 @@ async def _publish(app, imp: Importer, t: Translator, progress, result, on_outpu
         if held > 0:
             size = int(min(max(size * HOLD_TARGET / held, size / 2, MIN_CHUNK), size * 2))
             size = max(MIN_CHUNK, min(size, MAX_CHUNK))
+        if result.chunks % CHECKPOINT_EVERY == 0:
+            await bulk.checkpoint(app.db.engine)  # outside the write lock
         await asyncio.sleep(0)  # let other tasks of this process take their turn
+    await bulk.checkpoint(app.db.engine)
     progress.finish()

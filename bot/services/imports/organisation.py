@@ -6,13 +6,13 @@ it is; a row that clashes with it (same code, other details) is an error.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from pydantic import Field, field_validator
 
-from bot.core.keys import new_code
 from bot.services.imports.framework import (
     Importer,
     RowError,
@@ -23,13 +23,35 @@ from bot.services.imports.framework import (
     importer,
 )
 from flows.i18n import N_
-from flows.text import format_code
+from flows.text import CODE_ALPHABET, CODE_LENGTH, format_code
 from storage import bulk
 from storage.models import Person, Procedure, ProcedureField, Unit
 
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 REGISTRATION_TTL = timedelta(days=14)  # as bot.services.invites.REGISTRATION_TTL
+PERSON_COLUMNS = (
+    "name",
+    "role",
+    "unit_id",
+    "locale",
+    "registration_code_hash",
+    "registration_expires_at",
+    "active",
+    "created_at",
+)
 ROLE_WORDS = {"official": N_("official"), "leader": N_("leader"), "admin": N_("admin")}
+
+
+def new_codes(n: int) -> list[str]:
+    """``n`` random codes as ``bot.core.keys.new_code`` makes them (12 characters of the
+    32-letter code alphabet, 60 random bits each) from one read of the OS's random
+    source: a tenth of the cost, for files of codes."""
+    raw = os.urandom(8 * n)
+    out = []
+    for i in range(n):
+        value = int.from_bytes(raw[8 * i : 8 * i + 8], "big")
+        out.append("".join(CODE_ALPHABET[(value >> (5 * k)) & 31] for k in range(CODE_LENGTH)))
+    return out
 
 
 def _also_on(importer_: Importer, column: str, value: str, line: int, first: int) -> RowError:
@@ -155,7 +177,9 @@ class UnitImporter(Importer):
         written = Written(existing=sum(1 for tag, _ in built if tag == "existing"))
         rows = {row.code: row for tag, row in built if tag == "new"}
         while rows:
-            level = [r for r in rows.values() if r.parent_code is None or r.parent_code in self.known]
+            level = [
+                r for r in rows.values() if r.parent_code is None or r.parent_code in self.known
+            ]
             values = [
                 {
                     "code": r.code,
@@ -375,9 +399,10 @@ class PersonImporter(Importer):
     def build(self, items) -> Any:
         """Codes and their hashes, outside the transaction."""
         now = self.app.now()
+        codes = iter(new_codes(sum(1 for tag, _row in items if tag == "new")))
         out = []
         for tag, row in items:
-            code = new_code() if tag == "new" else None
+            code = next(codes) if tag == "new" else None
             out.append((tag, row, code, self.app.keys.code_hash(code) if code else None, now))
         return out
 
@@ -398,18 +423,18 @@ class PersonImporter(Importer):
                 )
                 continue
             values.append(
-                {
-                    "name": row.name,
-                    "role": row.role,
-                    "unit_id": unit.id,
-                    "locale": row.locale,
-                    "registration_code_hash": code_hash,
-                    "registration_expires_at": now + REGISTRATION_TTL,
-                    "active": True,
-                    "created_at": now,
-                }
+                (
+                    row.name,
+                    row.role,
+                    unit.id,
+                    row.locale,
+                    code_hash,
+                    now + REGISTRATION_TTL,
+                    True,
+                    now,
+                )
             )
             written.lines.append(f"{format_code(code)}  {row.name} ({role}, {unit.code})")
-        await bulk.insert_rows(session, Person, values)
+        await bulk.copy_rows(session, Person, PERSON_COLUMNS, values)
         written.created = len(values)
         return written

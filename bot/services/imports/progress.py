@@ -102,7 +102,7 @@ class Bar:
         unit = t.gettext("rows/s")
 
         class Rate(ProgressColumn):
-            def render(self, task) -> Text:  # noqa: ANN001
+            def render(self, task) -> Text:
                 speed = task.finished_speed or task.speed
                 return Text(f"{t.number(round(speed or 0))} {unit}")
 
