@@ -70,8 +70,7 @@ from pathlib import Path
 from typing import IO
 
 from bot.core.app import App
-from bot.services.imports import dossiers as _dossiers  # noqa: F401  (registers the kind)
-from bot.services.imports import organisation as _organisation  # registers its kinds
+from bot.services.imports import dossiers, people, units  # noqa: F401  (register the kinds)
 from bot.services.imports.framework import (
     IMPORTERS,
     Importer,
@@ -88,9 +87,9 @@ from bot.services.imports.framework import (
     run_import,
 )
 from bot.services.imports.progress import progress_for
+from bot.services.imports.units import Code
 from flows.i18n import translator
 
-Code = _organisation.Code
 SHOWN_ERRORS = 200
 
 __all__ = [
