@@ -416,6 +416,13 @@ async def bench_serving(kind_db: str, url: str, workdir: Path, n: int, tg) -> di
         f" max {row['max']:.0f} ms; /healthz {row['health']}",
         flush=True,
     )
+    slow = sorted(during, key=lambda s: -s[1])[:5]
+    print(
+        "    slowest webhooks (s after the import started: ms): "
+        + ", ".join(f"{s[0] - began:.1f}: {s[1] * 1000:.0f}" for s in slow)
+    )
+    log = (workdir / f"import-{kind_db}.log").read_text(errors="replace").strip().splitlines()
+    print("    import progress: " + " | ".join(log[-4:]))
     return row
 
 

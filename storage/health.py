@@ -18,9 +18,9 @@ from storage.models import AuditLog
 BUSY_TIMEOUT_MS = 10_000  # storage.db's PRAGMA busy_timeout, restored after the probe
 
 
-async def probe_write(db: Database, timeout: float) -> None:
-    """Raise when a write cannot be done within ``timeout`` seconds; writes nothing."""
-    millis = max(int(timeout * 1000), 1)
+async def probe_write(db: Database, wait: float) -> None:
+    """Raise when a write cannot be done within ``wait`` seconds; writes nothing."""
+    millis = max(int(wait * 1000), 1)
     async with db.engine.connect() as conn:
         if db.is_sqlite:
             await conn.exec_driver_sql(f"PRAGMA busy_timeout = {millis}")

@@ -176,7 +176,12 @@ async def test_a_deep_tree_across_many_small_transactions(app, tmp_path, monkeyp
 async def test_the_command_prints_in_vietnamese_with_plain_progress_when_piped(app, tmp_path):
     text = "code,name,kind\nW,Phường W,ward\n"
     out, err = io.StringIO(), io.StringIO()
-    assert await cli_import(app, "units", write(tmp_path, text, "u.csv"), out=out, err=err) == 0
+    assert (
+        await cli_import(
+            app, "units", write(tmp_path, text, "u.csv"), out=out, err=err, background=False
+        )
+        == 0
+    )
     assert out.getvalue().splitlines() == [
         "u.csv: đã nạp 1 dòng đơn vị mới, 0 dòng đã có từ trước."
     ]
@@ -186,11 +191,16 @@ async def test_the_command_prints_in_vietnamese_with_plain_progress_when_piped(a
     ]
     assert "1/1 dòng" in err.getvalue()
     out, err = io.StringIO(), io.StringIO()
-    assert await cli_import(app, "units", write(tmp_path, text, "u.csv"), out=out, err=err) == 0
+    assert (
+        await cli_import(
+            app, "units", write(tmp_path, text, "u.csv"), out=out, err=err, background=False
+        )
+        == 0
+    )
     assert out.getvalue() == "u.csv: đã nạp 0 dòng đơn vị mới, 1 dòng đã có từ trước.\n"
     bad = write(tmp_path, "code,name,kind\nW,Phường W,ward\n,x,ward\n", "bad.csv")
     out, err = io.StringIO(), io.StringIO()
-    assert await cli_import(app, "units", bad, out=out, err=err) == 2
+    assert await cli_import(app, "units", bad, out=out, err=err, background=False) == 2
     lines = err.getvalue().splitlines()
     assert "bad.csv: dòng 3, cột code: không được để trống" in lines
     assert lines[-1] == "sipas-bot: bad.csv: 1 dòng lỗi; không nạp dòng nào"

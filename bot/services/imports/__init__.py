@@ -65,6 +65,7 @@ code).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import IO
@@ -91,6 +92,7 @@ from bot.services.imports.units import Code
 from flows.i18n import translator
 
 SHOWN_ERRORS = 200
+NICENESS = 10  # added to the import command's CPU priority (the server keeps its own)
 
 __all__ = [
     "IMPORTERS",
@@ -117,12 +119,22 @@ async def import_csv(app: App, kind: str, path: Path, progress=None) -> ImportRe
 
 
 async def cli_import(
-    app: App, kind: str, path: Path, *, out: IO[str] | None = None, err: IO[str] | None = None
+    app: App,
+    kind: str,
+    path: Path,
+    *,
+    out: IO[str] | None = None,
+    err: IO[str] | None = None,
+    background: bool = True,
 ) -> int:
     """``sipas-bot import KIND FILE``: progress on standard error (a bar on a terminal),
     output lines on standard output as each chunk commits, problems on standard error;
-    returns the exit code (0, or 2 for a refused file)."""
+    returns the exit code (0, or 2 for a refused file). ``background`` lowers this
+    process's CPU priority (the command is a process of its own)."""
     out, err = out or sys.stdout, err or sys.stderr
+    if background and hasattr(os, "nice"):
+        # An import is background work: on a small server it yields the CPU to ``serve``.
+        os.nice(NICENESS)
     t = translator(app.settings.default_locale, app.settings.timezone)
     _, name = t.gettext, path.name
     label = getattr(IMPORTERS[kind], "label", "") or kind

@@ -24,7 +24,10 @@ from storage import bulk
 CHECK_BATCH = 1000  # valid rows handed to ``Importer.check`` at a time
 HOLD_TARGET = 0.05  # seconds a publishing transaction should hold the write lock
 MIN_CHUNK, MAX_CHUNK = 50, 20_000
-CHECKPOINT_EVERY = 8  # chunks between two SQLite checkpoints (run outside the write lock)
+# SQLite, after each chunk: the checkpoint (outside the write lock, so the log stays one
+# chunk long and no webhook's commit has to copy it), then a breath for waiting writers.
+CHECKPOINT_EVERY = 1
+PAUSE = 0.005
 
 
 @dataclass(frozen=True)
@@ -373,8 +376,11 @@ async def _publish(app, imp: Importer, t: Translator, progress, result, on_outpu
         if held > 0:
             size = int(min(max(size * HOLD_TARGET / held, size / 2, MIN_CHUNK), size * 2))
             size = max(MIN_CHUNK, min(size, MAX_CHUNK))
-        if result.chunks % CHECKPOINT_EVERY == 0:
-            await bulk.checkpoint(app.db.engine)  # outside the write lock
-        await asyncio.sleep(0)  # let other tasks of this process take their turn
+        if app.db.is_sqlite:
+            if result.chunks % CHECKPOINT_EVERY == 0:
+                await bulk.checkpoint(app.db.engine)
+            await asyncio.sleep(PAUSE)
+        else:
+            await asyncio.sleep(0)
     await bulk.checkpoint(app.db.engine)
     progress.finish()
