@@ -131,7 +131,8 @@ class Bar:
         """Fill the bar (the total was an estimate) and stop it."""
         task = self._progress.tasks[-1]
         self._progress.update(self._task, total=task.completed)
-        self._progress.stop()
+        self._progress.stop()  # leaves the finished bar on the screen
+        self._progress.remove_task(self._task)  # and out of the next phase's display
         self._task = None
 
 
