@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from storage import outbox
 from storage.health import probe_write
 
-WRITE_TIMEOUT = 2.0  # seconds; an import holds SQLite's write lock ~50 ms at a time
+# Seconds a write may wait (an import holds SQLite's write lock ~50 ms at a time; a busy
+# 2-core machine can take a second or two to schedule the probe).
+WRITE_TIMEOUT = 5.0
 
 router = APIRouter()
 

@@ -67,7 +67,7 @@ class DossierRow(RowModel):
         return self
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     line: int
     receipt: str
@@ -79,7 +79,7 @@ class Item:
     replay: tuple[str, str] | None = None  # (code, note) of a receipt loaded before
 
 
-@dataclass
+@dataclass(slots=True)
 class Built:
     """An item with what ``build`` made for it."""
 

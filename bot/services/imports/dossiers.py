@@ -46,7 +46,7 @@ class DossierImporter(Importer):
     kind = "dossiers"
     label = N_("dossiers")
     Row = DossierRow
-    chunk_size = 2000
+    chunk_size = 500
 
     async def prepare(self, session) -> None:
         """Units and procedures by code; which channels can send."""
