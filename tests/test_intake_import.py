@@ -1,4 +1,6 @@
-"""``sipas-bot import dossiers``: the integration API's work in bulk, all or nothing."""
+"""``sipas-bot import dossiers``: the integration API's intake in bulk statements, with its
+rules (single-use hashed codes, invitations in the outbox inside the invitation hours and
+once per citizen per cooldown), all or nothing for a bad file."""
 
 from __future__ import annotations
 
@@ -8,9 +10,13 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.app import App
-from bot.services.imports import ImportFailed, import_csv
+from bot.services.imports import ImportFailed, import_csv, run_import
+from bot.services.imports import dossiers as dossier_import
+from bot.services.imports import framework as fw
 from storage.models import Dossier, Outbox, SurveyInvite
 from tests.builders import Citizen, make_org
+
+HEADER = "receipt_code,unit_code,procedure_code,completed_at,citizen_channel,citizen_user_id\n"
 
 
 @pytest.fixture
@@ -26,8 +32,8 @@ async def count(app: App, model) -> int:
         return (await session.exec(select(func.count()).select_from(model))).scalar_one()
 
 
-def write(tmp_path, text: str):
-    path = tmp_path / "dossiers.csv"
+def write(tmp_path, text: str, name: str = "dossiers.csv"):
+    path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -38,38 +44,86 @@ async def test_dossiers_get_codes_and_a_second_run_repeats_them(telegram_app, tm
         tmp_path,
         "receipt_code;unit_code;procedure_code;completed_at;citizen_channel;citizen_user_id\n"
         "H17-0001;P.W1;T-HT-01;24/11/2026 08:15;telegram;777\n"
-        "H17-0002;P.W2;T-HT-01;2026-11-23T16:00:00+07:00;;\n",
+        "H17-0002;p.w2;T-HT-01;2026-11-23T16:00:00+07:00;;\n",
     )
     result = await import_csv(app, "dossiers", path)
-    assert result.loaded == 2
+    assert (result.loaded, result.existing) == (2, 0)
     first, second = result.output
-    assert first.endswith("H17-0001  P.W1  (invitation queued)")
-    assert second.endswith("H17-0002  P.W2")
+    assert first.endswith("H17-0001  P.W1  (lời mời đã chờ gửi)")
+    assert second.endswith("H17-0002  P.W2")  # unit codes match whatever their case
     async with app.db.read() as session:
         rows = {d.receipt_code: d for d in (await session.exec(select(Dossier))).scalars()}
+        invites = (await session.exec(select(SurveyInvite))).scalars().all()
+        message = (await session.exec(select(Outbox))).scalars().one()
     # Without an offset, a time is local (Hà Nội): 08:15 is 01:15 UTC.
     assert rows["H17-0001"].completed_at == datetime(2026, 11, 24, 1, 15, tzinfo=UTC)
     assert rows["H17-0002"].completed_at == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    assert await count(app, Outbox) == 1
+    assert rows["H17-0001"].citizen_hash == app.keys.user_hash("telegram", "777")
+    code = first.split()[0].replace("-", "")
+    # Only the keyed hash is looked up; the code itself is kept encrypted, not in clear.
+    assert {i.code_hash for i in invites} >= {app.keys.code_hash(code)}
+    assert all(i.kind == "dossier" and code not in (i.code_enc or "") for i in invites)
+    assert (message.channel, message.recipient) == ("telegram", "777")
+    assert message.dedupe_key == f"dossier-invite:{rows['H17-0001'].id}"
+    assert first.split()[0] in message.payload["text"]
+    assert message.not_before == app.now()  # 09:00 local: inside the invitation hours
 
     again = await import_csv(app, "dossiers", path)
+    assert (again.loaded, again.existing) == (0, 2)
     assert [line.split()[0] for line in again.output] == [first.split()[0], second.split()[0]]
-    assert all(line.endswith("(already registered)") for line in again.output)
+    assert again.output[0].endswith("(đã đăng ký trước đó, lời mời đã chờ gửi)")
+    assert again.output[1].endswith("(đã đăng ký trước đó)")
     assert await count(app, Dossier) == 2 and await count(app, SurveyInvite) == 2
     assert await count(app, Outbox) == 1
 
-    # The printed code works.
+    # The printed code works, once.
     citizen = Citizen(app, "u-9")
     await citizen.say(first.split()[0])
     assert "Phường Một" in await citizen.text()
+    other = Citizen(app, "u-10")
+    await other.say(first.split()[0])
+    assert "Phường Một" not in await other.text()
+
+
+async def test_invitations_wait_for_the_hours_and_one_per_citizen(telegram_app, tmp_path, clock):
+    app = telegram_app
+    clock.now = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # 23:00 in Hà Nội
+    path = write(
+        tmp_path,
+        HEADER + "N-1,P.W1,T-HT-01,24/11/2026 22:00,telegram,555\n"
+        "N-2,P.W1,T-HT-01,24/11/2026 22:10,telegram,555\n"
+        "N-3,P.W1,T-HT-01,24/11/2026 22:20,telegram,556\n",
+    )
+    result = await import_csv(app, "dossiers", path)
+    assert [line.split("  ", 3)[-1] for line in result.output] == [
+        "(lời mời đã chờ gửi)",
+        "(không mời: công dân vừa được mời gần đây)",
+        "(lời mời đã chờ gửi)",
+    ]
+    async with app.db.read() as session:
+        messages = (await session.exec(select(Outbox).order_by(Outbox.id))).scalars().all()
+        skipped = (
+            await session.exec(select(Dossier).where(Dossier.receipt_code == "N-2"))
+        ).scalar_one()
+    assert [m.recipient for m in messages] == ["555", "556"]
+    # The next morning at 07:30 local time (00:30 UTC).
+    assert {m.not_before for m in messages} == {datetime(2026, 11, 25, 0, 30, tzinfo=UTC)}
+    assert skipped.citizen_hash is not None and skipped.invited_at is None
+    # A later file within the cooldown: no second invitation for 555.
+    later = write(tmp_path, HEADER + "N-4,P.W1,T-HT-01,24/11/2026 22:30,telegram,555\n", "b.csv")
+    assert (
+        (await import_csv(app, "dossiers", later))
+        .output[0]
+        .endswith("(không mời: công dân vừa được mời gần đây)")
+    )
+    assert await count(app, Outbox) == 2
 
 
 async def test_a_bad_file_loads_nothing_and_names_every_bad_line(app, tmp_path):
     await make_org(app)
     path = write(
         tmp_path,
-        "receipt_code,unit_code,procedure_code,completed_at,citizen_channel,citizen_user_id\n"
-        "A-1,P.W1,T-HT-01,24/11/2026 08:00,,\n"
+        HEADER + "A-1,P.W1,T-HT-01,24/11/2026 08:00,,\n"
         "A-2,NOPE,T-HT-01,24/11/2026 08:00,,\n"
         "A-3,P.W1,NOPE,24/11/2026 08:00,,\n"
         "A-4,P.W1,T-HT-01,next tuesday,,\n"
@@ -77,18 +131,77 @@ async def test_a_bad_file_loads_nothing_and_names_every_bad_line(app, tmp_path):
         "A-6,P.W1,T-HT-01,24/11/2026 08:00,zalo,\n"
         "A-7,P.W1,T-HT-01,24/11/2026 08:00,zalo,123\n"
         "A 8,P.W1,T-HT-01,24/11/2026 08:00,,\n"
-        "A-9,P.W1,T-HT-01,31/12/2099 08:00,,\n",
+        "A-9,P.W1,T-HT-01,31/12/2099 08:00,,\n"
+        "A-10,P.W1,T-HT-01,24/11/2026 08:00,sms,1\n",
     )
     with pytest.raises(ImportFailed) as failed:
         await import_csv(app, "dossiers", path)
-    messages = [str(e) for e in failed.value.errors]
-    assert [m.split(":")[0] for m in messages] == [f"line {n}" for n in (3, 4, 5, 6, 7, 8, 9, 10)]
-    assert "unknown unit code 'NOPE'" in messages[0]
-    assert "unknown procedure code 'NOPE'" in messages[1]
-    assert "completed_at" in messages[2] and "20/11/2025 14:30" in messages[2]
-    assert "also on line 2" in messages[3]
-    assert "go together" in messages[4]
-    assert "citizen_channel: channel 'zalo' is not set up" in messages[5]
-    assert "receipt_code" in messages[6]
-    assert "completed_at: is in the future" in messages[7]
+    assert [(e.line, e.column, e.message) for e in failed.value.errors] == [
+        (3, "unit_code", "không có đơn vị mã 'NOPE'"),
+        (4, "procedure_code", "không có thủ tục mã 'NOPE'"),
+        (
+            5,
+            "completed_at",
+            "không phải ngày giờ (hãy viết 20/11/2025 14:30 hoặc 2025-11-20T14:30+07:00)",
+        ),
+        (6, "receipt_code", "'A-1' trùng với dòng 2"),
+        (7, None, "citizen_channel và citizen_user_id phải điền cùng nhau"),
+        (8, "citizen_channel", "kênh 'zalo' chưa được cài đặt trên máy chủ này"),
+        (9, "receipt_code", "có ký tự không được phép"),
+        (10, "completed_at", "là thời điểm trong tương lai"),
+        (11, "citizen_channel", "phải là một trong các giá trị: 'telegram', 'zalo'"),
+    ]
     assert await count(app, Dossier) == 0 and await count(app, SurveyInvite) == 0
+
+
+async def test_a_receipt_known_with_other_details_refuses_the_file(telegram_app, tmp_path):
+    app = telegram_app
+    await import_csv(app, "dossiers", write(tmp_path, HEADER + "R-1,P.W1,T-HT-01,24/11/2026,,\n"))
+    path = write(
+        tmp_path,
+        HEADER + "R-2,P.W1,T-HT-01,24/11/2026,,\nR-1,P.W2,T-HT-01,24/11/2026,,\n"
+        "R-3,P.W1,T-HT-01,24/11/2026,,\n",
+        "b.csv",
+    )
+    with pytest.raises(ImportFailed) as failed:
+        await import_csv(app, "dossiers", path)
+    assert [(e.line, e.message) for e in failed.value.errors] == [
+        (3, "mã biên nhận 'R-1' đã được đăng ký với đơn vị hoặc thủ tục khác")
+    ]
+    assert await count(app, Dossier) == 1
+
+
+async def test_a_crash_mid_import_leaves_whole_rows_and_a_second_run_finishes(
+    telegram_app, tmp_path, monkeypatch
+):
+    """What the package docstring promises: committed chunks stay, each row whole, and the
+    same file run again loads the rest and prints the first part's same codes."""
+    app = telegram_app
+    monkeypatch.setattr(fw, "MIN_CHUNK", 1)
+    monkeypatch.setattr(fw, "MAX_CHUNK", 4)
+    monkeypatch.setattr(dossier_import.DossierImporter, "chunk_size", 4)
+    rows = "".join(f"C-{i},P.W1,T-HT-01,24/11/2026 08:00,telegram,{900 + i}\n" for i in range(10))
+    path = write(tmp_path, HEADER + rows)
+    real_write, chunks = dossier_import.DossierImporter.write, []
+
+    async def dies_in_the_third_chunk(self, session, built):
+        written = await real_write(self, session, built)  # written, not committed yet
+        chunks.append(len(built))
+        if len(chunks) == 3:
+            raise KeyboardInterrupt  # the process is stopped inside the transaction
+        return written
+
+    monkeypatch.setattr(dossier_import.DossierImporter, "write", dies_in_the_third_chunk)
+    shown: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        await run_import(app, "dossiers", path, on_output=shown.extend)
+    assert chunks == [4, 4, 2] and len(shown) == 8
+    # Two chunks committed, whole: each dossier with its code and its invitation.
+    assert await count(app, Dossier) == 8
+    assert await count(app, SurveyInvite) == 8 and await count(app, Outbox) == 8
+
+    monkeypatch.setattr(dossier_import.DossierImporter, "write", real_write)
+    again = await import_csv(app, "dossiers", path)
+    assert (again.loaded, again.existing) == (2, 8)
+    assert [line.split()[0] for line in again.output[:8]] == [line.split()[0] for line in shown]
+    assert await count(app, Dossier) == 10 and await count(app, Outbox) == 10

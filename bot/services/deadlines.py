@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
 from bot.services.imports import Code, Importer, RowError, RowModel, importer
-from flows.i18n import Translator
+from flows.i18n import N_, Translator
 from scheduler.recurrence import Schedule, parse_date, parse_schedule, template
 from storage import deadlines as store
 from storage.models import Person, Unit
@@ -242,6 +242,7 @@ class DeadlineImporter(Importer):
     [,note][,starts_on]``; units and people separated by spaces, ``|`` or ``;``."""
 
     kind = "deadlines"
+    label = N_("deadlines")
     Row = DeadlineRow
 
     async def load(self, app, session, rows):

@@ -1,0 +1,368 @@
+"""``sipas-bot import dossiers``: the integration API's intake (``bot.services.intake``)
+in bulk statements, with the same rules.
+
+Each new dossier gets a single-use survey code (hashed for lookups, kept encrypted so a
+replay can show it again) and, when the file names the citizen's chat, an invitation in
+the outbox inside the invitation hours and at most once per citizen per cooldown. A
+receipt loaded before is a replay: same details, same code, nothing written; other
+details are an error. Per chunk: one INSERT of dossiers, one of codes, one of
+invitations, in one short transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+from typing import Any
+
+from bot.core.engine import reply_payload
+from bot.services import intake
+from bot.services.imports.dossier_rows import (
+    INVITE_COLUMNS,
+    OUTBOX_COLUMNS,
+    Built,
+    DossierRow,
+    Item,
+)
+from bot.services.imports.framework import (
+    Importer,
+    RowError,
+    RowsRefused,
+    Written,
+    importer,
+)
+from bot.services.imports.people import new_codes
+from flows.i18n import N_
+from flows.text import format_code
+from storage import bulk, outbox
+from storage.models import Outbox, SurveyInvite
+
+
+@importer
+class DossierImporter(Importer):
+    """``receipt_code,unit_code,procedure_code,completed_at[,citizen_channel,
+    citizen_user_id,phone]``; prints each dossier's survey code (a receipt loaded before keeps
+    its code)."""
+
+    kind = "dossiers"
+    label = N_("dossiers")
+    Row = DossierRow
+    chunk_size = 500
+
+    async def prepare(self, session) -> None:
+        """Units and procedures by code; which channels can send."""
+        units = await bulk.all_units(session)
+        self.units = {u.code: u for u in units}
+        self.units_upper = {u.code.upper(): u for u in units}
+        _fields, procedures = await bulk.all_procedures(session)
+        self.procedures = {p.code: p.id for p in procedures}
+        self.procedure_names = {p.id: p.name for p in procedures}
+        self.channels: dict[str, bool] = {}  # asked when a row names one (Zalo's is slow)
+        self.now = self.app.now()
+        self.seen: dict[str, int] = {}
+        self.items: list[Item] = []
+
+    def _can_send(self, channel: str) -> bool:
+        if channel not in self.channels:
+            self.channels[channel] = intake.channel_enabled(self.app.settings, channel)
+        return self.channels[channel]
+
+    def _error(self, line: int, column: str, message: str, **fields: Any) -> RowError:
+        return RowError(line, self._(message).format(**fields), column)
+
+    async def check(self, session, rows) -> list[RowError]:
+        """What ``intake.register`` checks, for a batch: units, procedures, times,
+        channels, receipts repeated in the file or known with other details."""
+        errors: list[RowError] = []
+        fresh: list[Item] = []
+        for line, row in rows:
+            receipt = row.receipt_code
+            if receipt in self.seen:
+                errors.append(
+                    self._error(
+                        line,
+                        "receipt_code",
+                        N_("'{value}' is also on line {first}"),
+                        value=receipt,
+                        first=self.seen[receipt],
+                    )
+                )
+                continue
+            self.seen[receipt] = line
+            unit = self.units.get(row.unit_code) or self.units_upper.get(row.unit_code.upper())
+            procedure = self.procedures.get(row.procedure_code)
+            when = row.completed_at
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=self.app.tz)
+            when = when.astimezone(UTC)
+            problems = []
+            if unit is None:
+                problems.append(
+                    ("unit_code", N_("unknown unit code '{code}'"), {"code": row.unit_code})
+                )
+            if procedure is None:
+                problems.append(
+                    (
+                        "procedure_code",
+                        N_("unknown procedure code '{code}'"),
+                        {"code": row.procedure_code},
+                    )
+                )
+            if when > self.now + intake.CLOCK_SKEW:
+                problems.append(("completed_at", N_("is in the future"), {}))
+            if row.citizen_channel is not None and not self._can_send(row.citizen_channel):
+                problems.append(
+                    (
+                        "citizen_channel",
+                        N_("channel '{channel}' is not set up on this server"),
+                        {"channel": row.citizen_channel},
+                    )
+                )
+            if problems:
+                errors += [self._error(line, c, m, **f) for c, m, f in problems]
+                continue
+            fresh.append(
+                Item(
+                    line,
+                    receipt,
+                    unit,
+                    procedure,  # type: ignore[arg-type]
+                    when,
+                    row.citizen_channel,
+                    row.citizen_user_id,
+                    row.phone if self.app.settings.zns_invites else None,
+                )
+            )
+        errors += await self._replays(session, fresh)
+        self.items += fresh
+        return errors
+
+    async def _replays(self, session, items: list[Item]) -> list[RowError]:
+        known = await bulk.dossiers_by_receipt(session, [i.receipt for i in items])
+        if not known:
+            return []
+        invites = await bulk.first_invites(session, [d[0] for d in known.values()])
+        errors = []
+        for item in items:
+            old = known.get(item.receipt)
+            if old is None:
+                continue
+            dossier_id, unit_id, procedure_id, completed_at, citizen, invited_at = old
+            if unit_id != item.unit.id or procedure_id != item.procedure_id:
+                errors.append(
+                    self._error(
+                        item.line,
+                        "receipt_code",
+                        N_(
+                            "receipt '{receipt}' is registered already with another unit or "
+                            "procedure"
+                        ),
+                        receipt=item.receipt,
+                    )
+                )
+                continue
+            if completed_at != item.completed_at:
+                errors.append(
+                    self._error(
+                        item.line,
+                        "receipt_code",
+                        N_("receipt '{receipt}' is registered already, completed at {when}"),
+                        receipt=item.receipt,
+                        when=self.t.datetime(completed_at),
+                    )
+                )
+                continue
+            code = None
+            invite = invites.get(dossier_id)
+            if invite is not None and invite[1] is not None:
+                code = self.app.keys.decrypt(invite[1])
+                if code is not None and self.app.keys.code_hash(code) != invite[0]:
+                    code = None
+            note = N_("already registered")
+            if citizen is not None:
+                note = (
+                    N_("already registered, invitation queued")
+                    if invited_at is not None
+                    else N_("already registered, invited recently")
+                )
+            item.replay = (code or "", note)
+        return errors
+
+    def plan(self) -> list[Item]:
+        """Every row, in file order (replays only print their code)."""
+        return self.items
+
+    def build(self, items: list[Item]) -> list[Built]:
+        """Codes, hashes, encrypted codes, pseudonyms and invitation texts, before the
+        transaction opens."""
+        app, keys = self.app, self.app.keys
+        fresh = [item for item in items if item.replay is None]
+        codes = iter(new_codes(len(fresh)))
+        out = []
+        for item in items:
+            if item.replay is not None:
+                out.append(Built(item))
+                continue
+            code = next(codes)
+            built = Built(item, code, keys.code_hash(code), keys.encrypt(code))
+            if item.channel:
+                built.citizen = keys.user_hash(item.channel, item.user_id)
+                reply = intake.invitation(app, item.receipt, item.unit.name, code)
+                built.payload = reply_payload(reply)
+            out.append(built)
+        return out
+
+    async def write(self, session, built: list[Built]) -> Written:
+        """The chunk's dossiers, codes and invitations: three statements."""
+        app, _ = self.app, self._
+        now = app.now()
+        new = [b for b in built if b.item.replay is None]
+        citizens = [b.citizen for b in new if b.citizen is not None]
+        recent: set[str] = set()
+        cooldown = timedelta(days=app.settings.invite_cooldown_days)
+        if citizens:
+            await bulk.lock_citizens(session, citizens)
+            if cooldown:
+                recent = await bulk.invited_since(session, citizens, now - cooldown)
+        send_after = intake.next_send_time(now, app.tz, app.settings.invite_window)
+        for b in new:
+            if b.citizen is not None and b.citizen not in recent:
+                b.invited_at = send_after
+                if cooldown:
+                    recent.add(b.citizen)
+        ids, taken = await bulk.insert_dossiers(
+            session,
+            [
+                (
+                    b.item.receipt,
+                    b.item.unit.id,
+                    b.item.procedure_id,
+                    b.item.completed_at,
+                    b.citizen,
+                    b.invited_at,
+                    now,
+                )
+                for b in new
+            ],
+        )
+        if taken:  # another writer registered some of them meanwhile
+            line = {b.item.receipt: b.item.line for b in new}
+            raise RowsRefused(
+                [
+                    RowError(
+                        line[receipt],
+                        _(
+                            "receipt '{receipt}' was registered by someone else meanwhile; "
+                            "run the file again"
+                        ).format(receipt=receipt),
+                        "receipt_code",
+                    )
+                    for receipt in taken
+                ]
+            )
+        expires = now + timedelta(days=app.settings.invite_ttl_days)
+        await bulk.copy_rows(
+            session,
+            SurveyInvite,
+            INVITE_COLUMNS,
+            [
+                (
+                    b.code_hash,
+                    "dossier",
+                    b.item.unit.id,
+                    ids[b.item.receipt],
+                    b.item.procedure_id,
+                    expires,
+                    b.code_enc,
+                    now,
+                )
+                for b in new
+            ],
+        )
+        await bulk.copy_rows(
+            session,
+            Outbox,
+            OUTBOX_COLUMNS,
+            [
+                (
+                    b.item.channel,
+                    b.item.user_id,
+                    b.payload,
+                    outbox.PENDING,
+                    0,
+                    send_after,
+                    now,
+                    f"dossier-invite:{ids[b.item.receipt]}",
+                )
+                for b in new
+                if b.invited_at is not None
+            ],
+        )
+        zns_sent = await self._zns_invitations(session, new, ids, send_after, now)
+        written = Written()
+        for b in built:
+            item = b.item
+            if item.replay is not None:
+                code, note = item.replay
+                if not code:  # no readable code (demo data, another key): a new one
+                    code = await self._reissue(session, item)
+                written.existing += 1
+                written.lines.append(
+                    f"{format_code(code)}  {item.receipt}  {item.unit.code}  ({_(note)})"
+                )
+                continue
+            written.created += 1
+            note = ""
+            if id(b) in zns_sent:
+                note = "  ({})".format(
+                    {
+                        "queued": _("invitation queued (ZNS)"),
+                        "skipped_unreachable": _("invitation skipped: the number is not on Zalo"),
+                    }.get(zns_sent[id(b)], _("invitation skipped: invited recently"))
+                )
+            elif b.citizen is not None:
+                note = "  ({})".format(
+                    _("invitation queued")
+                    if b.invited_at is not None
+                    else _("invitation skipped: invited recently")
+                )
+            written.lines.append(f"{format_code(b.code)}  {item.receipt}  {item.unit.code}{note}")
+        return written
+
+    async def _zns_invitations(self, session, new: list[Built], ids, send_after, now) -> dict:
+        """Dossiers with a phone and no chat account: the ZNS invitation, one at a time
+        through the same rules as the integration API (bot.services.zns)."""
+        from types import SimpleNamespace
+
+        from bot.services import zns
+
+        out: dict = {}
+        for b in new:
+            item = b.item
+            if item.phone is None or item.channel is not None:
+                continue
+            dossier = SimpleNamespace(
+                id=ids[item.receipt], receipt_code=item.receipt, completed_at=item.completed_at
+            )
+            procedure = SimpleNamespace(name=self.procedure_names.get(item.procedure_id, ""))
+            state, _when = await zns.invite(
+                self.app,
+                session,
+                dossier,
+                item.unit,
+                procedure,
+                item.phone,
+                b.code,
+                now,
+                send_after,
+            )
+            out[id(b)] = state
+        return out
+
+    async def _reissue(self, session, item: Item) -> str:
+        data = intake.DossierInput(
+            item.receipt,
+            item.unit.code,
+            next(c for c, i in self.procedures.items() if i == item.procedure_id),
+            item.completed_at,
+        )
+        return (await intake.register(self.app, session, data)).code
