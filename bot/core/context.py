@@ -76,6 +76,8 @@ class DbContext:
             return None
         if row.expires_at is not None and row.expires_at <= self.now:
             status = "expired"
+        elif row.kind == "dossier" and row.used_at is not None and row.claimed_by == self.user_hash:
+            status = "completed"  # this respondent's own survey, already done
         elif row.kind == "dossier" and (
             row.used_at is not None or row.claimed_by not in (None, self.user_hash)
         ):
