@@ -8,7 +8,8 @@ One pass, as of ``now``, in the caller's transaction:
    who join a unit later are added until the due date);
 3. reminders: for each unanswered assignment, one row per reminder day within the
    horizon: the offsets' days, then every working day while overdue; an assignment
-   created after its first reminder day gets one at the next opportunity;
+   created after its first reminder day gets one at the next opportunity (unless that
+   is past the due date and the deadline wants no overdue reminders);
 4. escalations: one row per leader and occurrence, on the N-th working day overdue.
 
 Every row has a unique key, so a second pass, in this process or another, adds
@@ -57,6 +58,12 @@ def _missed_first_reminder(cal: WorkCalendar, occ: OpenOccurrence, today: date) 
     return occ.due_on < today or any(cal.reminder_day(occ.due_on, k) < today for k in occ.offsets)
 
 
+def _kind_on(occ: OpenOccurrence, day: date) -> str:
+    if day > occ.due_on:
+        return store.OVERDUE
+    return store.DUE if day == occ.due_on else store.BEFORE
+
+
 async def plan(
     session: AsyncSession,
     now: datetime,
@@ -100,7 +107,9 @@ async def plan(
         days = dict(planned_days[occ.id])
         if not a.reminded and _missed_first_reminder(cal, occ, today):
             catch_up = cal.next_working_day(today)
-            days.setdefault(catch_up, store.OVERDUE if occ.due_on < catch_up else store.BEFORE)
+            # A deadline that wants no reminders once overdue gets no overdue catch-up.
+            if occ.due_on >= catch_up or occ.overdue_daily:
+                days.setdefault(catch_up, _kind_on(occ, catch_up))
         rows += [
             NewReminder(
                 f"a{a.id}:{day.isoformat()}",
