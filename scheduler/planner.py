@@ -29,6 +29,10 @@ from scheduler.recurrence import parse_schedule
 from storage import deadlines as store
 from storage.deadlines import NewReminder, OpenOccurrence
 
+# The kind of a reminder that makes up for reminder days an assignment missed (its person
+# joined, or was linked, late); dispatch sends several at once as one digest.
+CATCH_UP = "catch_up"
+
 
 @dataclass
 class PlanResult:
@@ -56,12 +60,6 @@ def reminder_days(
 
 def _missed_first_reminder(cal: WorkCalendar, occ: OpenOccurrence, today: date) -> bool:
     return occ.due_on < today or any(cal.reminder_day(occ.due_on, k) < today for k in occ.offsets)
-
-
-def _kind_on(occ: OpenOccurrence, day: date) -> str:
-    if day > occ.due_on:
-        return store.OVERDUE
-    return store.DUE if day == occ.due_on else store.BEFORE
 
 
 async def plan(
@@ -109,7 +107,7 @@ async def plan(
             catch_up = cal.next_working_day(today)
             # A deadline that wants no reminders once overdue gets no overdue catch-up.
             if occ.due_on >= catch_up or occ.overdue_daily:
-                days.setdefault(catch_up, _kind_on(occ, catch_up))
+                days.setdefault(catch_up, CATCH_UP)
         rows += [
             NewReminder(
                 f"a{a.id}:{day.isoformat()}",
