@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import select, text
 
 from bench.common import DEFAULT_PG, machine, postgres_database, sync_dsn, timed
+from storage import quotas as quota_store
 from storage import reports, rollups
 from storage.db import Database
 from storage.migrate import upgrade
@@ -267,7 +268,7 @@ async def run(db_url: str, answers: int) -> None:
 
     async def quotas():
         async with db.read() as session:
-            return await reports.quota_progress(
+            return await quota_store.quota_progress(
                 session, province, date(YEAR, 1, 1), date(YEAR, 12, 31), TZ
             )
 

@@ -34,7 +34,7 @@ from flows.contract import (
 )
 from flows.i18n import N_, Translator
 from flows.registry import Flow, command, flow
-from flows.survey import SATISFACTION_LABELS
+from flows.survey.base import SATISFACTION_LABELS
 from flows.text import clean_free_text, fold
 from flows.units import find_units
 

@@ -8,8 +8,9 @@ from flows.text import fold
 
 YES = "y"
 NO = "n"
-_YES_WORDS = {"co", "yes", "y", "ok", "dong y", "vang", "uh", "u", "co a", "vang a"}
-_NO_WORDS = {"khong", "no", "n", "k", "ko", "khong a", "thoi"}
+# "1" and "2" too: the Yes button always comes first, and channels number buttons.
+_YES_WORDS = {"co", "yes", "y", "ok", "dong y", "vang", "uh", "u", "co a", "vang a", "1"}
+_NO_WORDS = {"khong", "no", "n", "k", "ko", "khong a", "thoi", "2"}
 
 # The longest free text we keep (comments, feedback): enough for a paragraph, short
 # enough for a phone screen and a Telegram message.

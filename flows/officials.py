@@ -92,6 +92,22 @@ def reminder_reply(t: Translator, task: TaskInfo, today: date) -> Reply:
     return Reply("\n".join(lines), task_buttons(t, task.assignment_id))
 
 
+def digest_reply(t: Translator, tasks: list[TaskInfo], today: date) -> Reply:
+    """Several reminders due at once (an official who just linked their account, or
+    after days away) as one message: the tasks, and a "done" button for each."""
+    _ = t.gettext
+    lines = [_("Your open tasks ({n}):").format(n=len(tasks))]
+    lines += [
+        f"{n}. {task.title} – {due_phrase(t, task, today)}" for n, task in enumerate(tasks, 1)
+    ]
+    lines += ["", _("Tap a task below when it is done, or send /tasks to see all.")]
+    buttons = tuple(
+        Button(f"✓ {_short(task.title)}", f"{TASK_PREFIX}{DONE}:{task.assignment_id}")
+        for task in tasks
+    )
+    return Reply("\n".join(lines), buttons)
+
+
 @dataclass(frozen=True)
 class Assignee:
     name: str

@@ -90,13 +90,13 @@ async def _route(state: State, event: InboundEvent, ctx: Context) -> StepResult:
     if event.kind == EventKind.TEXT and event.text.strip().startswith("/"):
         return await _command(state, event, ctx)
 
-    if state.flow in (None, survey.FLOW) and state.step in (None, "code"):
-        code = extract_code(event.text)
+    if state.flow in (None, survey.FLOW):
+        # A well-formed code is recognised at any step of a survey, not only at the start.
+        code = extract_code(event.text) if event.kind == EventKind.TEXT else None
         if code:
-            return await _try_code(state, code, ctx, explicit=False)
-        if state.step == "code":
-            return await survey.step(state, event, ctx)
-        return StepResult(state, (welcome(state, ctx),))
+            return await _try_code(state, code, ctx)
+        if state.flow is None:
+            return StepResult(state, (welcome(state, ctx),))
 
     current = FLOWS.get(state.flow or "")
     if current is None:
@@ -110,7 +110,7 @@ async def _route(state: State, event: InboundEvent, ctx: Context) -> StepResult:
 async def _start(state: State, payload: str, ctx: Context) -> StepResult:
     """``/start`` with a deep-link code, or bare: citizens are asked for their code."""
     if payload:
-        return await _try_code(state, payload, ctx, explicit=True)
+        return await _try_code(state, payload, ctx)
     if state.flow:
         return StepResult(state, (_reprompt(state, ctx),))
     if ctx.person is not None:
@@ -228,16 +228,16 @@ def welcome(state: State, ctx: Context) -> Reply:
 # --- codes ---------------------------------------------------------------------------
 
 
-async def _try_code(state: State, raw: str, ctx: Context, *, explicit: bool) -> StepResult:
+async def _try_code(state: State, raw: str, ctx: Context) -> StepResult:
     code = extract_code(raw)
     if code is not None:
         invite = await ctx.find_invite(code)
         if invite is not None:
-            if state.flow:  # a new code abandons whatever was going on
-                current = FLOWS.get(state.flow)
+            if state.flow == survey.FLOW:  # continues, or closes the open survey clearly
+                return await survey.code_received(state, invite, ctx)
+            if state.flow:  # a survey code abandons whatever else was going on
                 result = await survey.start(state.idle(), invite, ctx)
-                effects = (current.expire(state) if current else ()) + result.effects
-                return StepResult(result.state, result.replies, effects)
+                return StepResult(result.state, result.replies, _expire(state) + result.effects)
             return await survey.start(state, invite, ctx)
         person = await ctx.find_registration(code)
         if person is not None:
@@ -249,9 +249,15 @@ async def _try_code(state: State, raw: str, ctx: Context, *, explicit: bool) -> 
                 )
                 return StepResult(state, (Reply(text),))
             return _registered(state, person, ctx)
-    if state.flow and not explicit:
-        return StepResult(state, (_reprompt(state, ctx),))
+    if state.flow not in (None, survey.FLOW):  # /start with an unknown code
+        result = survey.unknown_code(state.idle(), ctx)
+        return StepResult(result.state, result.replies, _expire(state))
     return survey.unknown_code(state, ctx)
+
+
+def _expire(state: State) -> tuple:
+    current = FLOWS.get(state.flow or "")
+    return tuple(current.expire(state)) if current else ()
 
 
 def _registered(state: State, person: PersonInfo, ctx: Context) -> StepResult:
@@ -267,4 +273,4 @@ def _registered(state: State, person: PersonInfo, ctx: Context) -> StepResult:
         "Send /help to see your commands."
     ).format(name=person.name, unit=person.unit_name, role=roles.get(person.role, person.role))
     effects = (LinkPerson(person.person_id, ctx.now), Audit("person.linked", str(person.person_id)))
-    return StepResult(state.idle(), (Reply(text),), effects)
+    return StepResult(state.idle(), (Reply(text),), _expire(state) + effects)

@@ -12,6 +12,7 @@ _CODE_FIXES = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 # Words people put before a code ("DG ABCD…", "mã: ABCD…"), compared after fold().
 _CODE_KEYWORDS = ("danh gia", "dg", "ma so", "ma", "code")
 _SPACES = re.compile(r"\s+")
+_CODE_SEPARATORS = re.compile(r"[\s.\-:_]+")
 
 
 def fold(text: str) -> str:
@@ -30,7 +31,10 @@ def extract_code(text: str) -> str | None:
     """The survey or registration code in what someone typed, normalised; None if none.
 
     Accepts any case, spaces, hyphens and dots, the usual misreadings (O for 0, I or L
-    for 1), and a short keyword in front such as "DG" or "mã".
+    for 1), and a short keyword in front such as "DG" or "mã". Words are not codes:
+    "không hài lòng" has twelve letters that would pass for one, but a code typed
+    without a digit must be a code's shape (groups of four, or the alphabet's letters
+    only), so ordinary text never is.
     """
     folded = fold(text)
     candidates = [folded]
@@ -39,10 +43,22 @@ def extract_code(text: str) -> str | None:
             candidates.append(folded[len(keyword) + 1 :])
             break
     for raw in candidates:
-        candidate = re.sub(r"[\s.\-:_]", "", raw).upper().translate(_CODE_FIXES)
-        if len(candidate) == CODE_LENGTH and all(ch in CODE_ALPHABET for ch in candidate):
+        candidate = _CODE_SEPARATORS.sub("", raw).upper().translate(_CODE_FIXES)
+        valid = len(candidate) == CODE_LENGTH and all(ch in CODE_ALPHABET for ch in candidate)
+        if valid and _code_shaped(raw):
             return candidate
     return None
+
+
+def _code_shaped(raw: str) -> bool:
+    """Whether typed text that spells 12 code characters was meant as a code."""
+    if any(ch.isdigit() for ch in raw):
+        return True  # issued codes always have a digit; words have none
+    groups = [g for g in _CODE_SEPARATORS.split(raw) if g]
+    if len(groups) > 1:
+        return all(len(g) % 4 == 0 for g in groups)  # "ABCD-EFGH-JKMN"
+    # One word: a code's letters only (a misreading needs a digit to be misread).
+    return not any(ch in "oilu" for ch in raw)
 
 
 def clean_free_text(text: str, limit: int) -> str | None:

@@ -7,6 +7,9 @@ why not. Nothing goes out outside office hours on working days: due rows wait.
 
 Several due rows of one assignment (after a night, a weekend or downtime) become one
 message, the latest; answered, snoozed or disabled ones are cancelled with a reason.
+Several reminders due to one person at once, one of them a catch-up (an official who
+has just linked their account, a deadline added late), become one digest message;
+regular reminders keep one message per task, each with its three buttons.
 """
 
 from __future__ import annotations
@@ -21,8 +24,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from flows.contract import Reply, TaskInfo
 from flows.i18n import translator
-from flows.officials import Assignee, escalation_reply, not_mine_alert, reminder_reply
+from flows.officials import (
+    Assignee,
+    digest_reply,
+    escalation_reply,
+    not_mine_alert,
+    reminder_reply,
+)
 from scheduler.calendar import OfficeHours, WorkCalendar
+from scheduler.planner import CATCH_UP
 from storage import deadlines as store
 from storage import reminders as reminder_store
 from storage import tasks as task_store
@@ -87,6 +97,7 @@ async def dispatch(
             by_assignment[r.assignment_id].append(r)  # type: ignore[index]
 
     outgoing: list[tuple[ClaimedReminder, Reply]] = []
+    by_person: dict[int, list[tuple[ClaimedReminder, TaskInfo]]] = defaultdict(list)
     for assignment_id, rows in by_assignment.items():
         *older, latest = sorted(rows, key=lambda r: (r.due_at, r.id))
         cancel["superseded"] += [r.id for r in older]
@@ -99,7 +110,17 @@ async def dispatch(
             cal.working_days_left(today, c.due_on),
             store.PENDING,
         )
-        outgoing.append((latest, reminder_reply(translator(c.locale, tz.key), task, today)))
+        by_person[latest.person_id].append((latest, task))
+    digested: list[tuple[ClaimedReminder, list[ClaimedReminder]]] = []
+    for found in by_person.values():
+        first = found[0][0]
+        t = translator(contexts[first.id].locale, tz.key)
+        if len(found) == 1 or all(r.kind != CATCH_UP for r, _task in found):
+            outgoing += [(r, reminder_reply(t, task, today)) for r, task in found]
+            continue
+        found.sort(key=lambda pair: (pair[1].due_on, pair[1].assignment_id))
+        outgoing.append((first, digest_reply(t, [task for _r, task in found], today)))
+        digested.append((first, [r for r, _task in found[1:]]))
 
     for r in escalations:
         if r.kind == store.DISOWNED:
@@ -114,11 +135,18 @@ async def dispatch(
     reachable = await notify(
         session, [(r.person_id, reply, f"reminder:{r.id}") for r, reply in outgoing], now
     )
+    delivered: set[int] = set()
     for (r, _reply), ok in zip(outgoing, reachable, strict=True):
         if ok:
             result.sent += 1
+            delivered.add(r.id)
         else:  # no reachable account (never linked, or blocked the bot)
             skip["unreachable"].append(r.id)
+    for first, others in digested:  # claimed as sent, and sent within the first's digest
+        if first.id in delivered:
+            result.sent += len(others)
+        else:
+            skip["unreachable"] += [r.id for r in others]
 
     for reason, ids in cancel.items():
         await reminder_store.set_reminder_status(session, ids, store.CANCELLED, reason)

@@ -20,15 +20,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from flows.i18n import translator
 from flows.officials import QuotaPace, nudge_reply
 from scheduler.calendar import OfficeHours, WorkCalendar
-from storage import reports, units
+from storage import quotas as quota_store
 from storage import tasks as task_store
+from storage import units
 from storage.people import locales
 
 # notify(session, person_id, reply, now, *, dedupe_key=…) -> newly queued?
 NotifyOne = Callable[..., Awaitable[bool]]
 
 
-def pace(cal: WorkCalendar, progress: reports.QuotaProgress, today) -> tuple[int, int] | None:
+def pace(cal: WorkCalendar, progress: quota_store.QuotaProgress, today) -> tuple[int, int] | None:
     """(working days left including today, questionnaires a day needed) when the quota
     is behind pace; None when it is on pace, met, or over."""
     if progress.target_count <= 0 or progress.remaining <= 0 or today > progress.period_end:
@@ -60,7 +61,7 @@ async def nudge(
     today = now.astimezone(tz).date()
     behind: dict[int, list[QuotaPace]] = {}  # unit id → its quotas behind pace
     for root in await units.roots(session):
-        for progress in await reports.quota_progress(session, root, today, today, tz):
+        for progress in await quota_store.quota_progress(session, root, today, today, tz):
             found = pace(cal, progress, today)
             if found is None:
                 continue

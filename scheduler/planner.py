@@ -8,7 +8,8 @@ One pass, as of ``now``, in the caller's transaction:
    who join a unit later are added until the due date);
 3. reminders: for each unanswered assignment, one row per reminder day within the
    horizon: the offsets' days, then every working day while overdue; an assignment
-   created after its first reminder day gets one at the next opportunity;
+   created after its first reminder day gets one at the next opportunity (unless that
+   is past the due date and the deadline wants no overdue reminders);
 4. escalations: one row per leader and occurrence, on the N-th working day overdue.
 
 Every row has a unique key, so a second pass, in this process or another, adds
@@ -30,6 +31,10 @@ from storage import reminders as reminder_store
 from storage import tasks as task_store
 from storage.deadlines import OpenOccurrence
 from storage.reminders import NewReminder
+
+# The kind of a reminder that makes up for reminder days an assignment missed (its person
+# joined, or was linked, late); dispatch sends several at once as one digest.
+CATCH_UP = "catch_up"
 
 
 @dataclass
@@ -103,7 +108,9 @@ async def plan(
         days = dict(planned_days[occ.id])
         if not a.reminded and _missed_first_reminder(cal, occ, today):
             catch_up = cal.next_working_day(today)
-            days.setdefault(catch_up, store.OVERDUE if occ.due_on < catch_up else store.BEFORE)
+            # A deadline that wants no reminders once overdue gets no overdue catch-up.
+            if occ.due_on >= catch_up or occ.overdue_daily:
+                days.setdefault(catch_up, CATCH_UP)
         rows += [
             NewReminder(
                 f"a{a.id}:{day.isoformat()}",

@@ -82,6 +82,8 @@ class FakeContext:
         if invite is None or invite.status != "ok":
             return invite
         taken = self.world.claimed.get(invite.invite_id, self.user_hash) != self.user_hash
+        if invite.kind == "dossier" and invite.invite_id in self.world.used and not taken:
+            return replace(invite, status="completed")
         if invite.kind == "dossier" and (invite.invite_id in self.world.used or taken):
             return replace(invite, status="used")
         return invite

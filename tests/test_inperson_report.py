@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.core.app import App
 from bot.services import ballots, kiosk
+from storage import quotas as quota_store
 from storage import reports
 from storage.models import Answer, Quota, Response, Unit
 from tests.builders import Citizen, make_org, new_code, new_registration
@@ -142,7 +143,7 @@ async def test_a_province_report_matches_a_hand_count_over_all_channels(db_url, 
         assert flagged == 5 and n == 10
         async with app.db.read() as session:
             report = await reports.satisfaction(session, org.province, *PERIOD, app.tz)
-            quota = await reports.quota_progress(session, org.province, *PERIOD, app.tz)
+            quota = await quota_store.quota_progress(session, org.province, *PERIOD, app.tz)
         assert report.total.respondents == n
         assert abs(report.total.percent - overall) < 1e-9
         assert [q.collected for q in quota] == [n]

@@ -14,6 +14,7 @@ from flows.i18n import translator
 from flows.periods import month
 from flows.privacy import Privacy
 from storage import flags, reports, rollups
+from storage import quotas as quota_store
 from storage.models import (
     Dossier,
     Quota,
@@ -241,7 +242,7 @@ async def test_quota_progress_counts_subtree_fields_and_dossier_share(app, rated
                 )
             )
     async with app.db.read() as session:
-        rows = await reports.quota_progress(session, rated.province, day, day, app.tz)
+        rows = await quota_store.quota_progress(session, rated.province, day, day, app.tz)
     by_target = {q.target_count: q for q in rows}
     assert (by_target[300].collected, by_target[300].remaining) == (3, 297)
     province = by_target[4]
@@ -271,7 +272,7 @@ async def test_quota_limited_to_a_field_counts_only_that_field(app):
         await session.flush()
         session.add(QuotaField(quota_id=limited.id, field_id=org.procedure.field_id))
     async with app.db.read() as session:
-        rows = await reports.quota_progress(session, org.province, day, day, app.tz)
+        rows = await quota_store.quota_progress(session, org.province, day, day, app.tz)
     by_target = {q.target_count: q.collected for q in rows}
     assert by_target == {7: 2, 8: 3}
 
@@ -297,7 +298,7 @@ async def test_quota_periods_mixing_whole_months_and_loose_days(app, clock):
                 Quota(unit_id=org.ward.id, period_start=first, period_end=last, target_count=target)
             )
     async with app.db.read() as session:
-        rows = await reports.quota_progress(
+        rows = await quota_store.quota_progress(
             session, org.province, date(2027, 1, 1), date(2027, 12, 31), app.tz
         )
     assert {q.target_count: q.collected for q in rows} == {1: 5, 2: 2, 3: 6, 4: 2, 5: 3}
@@ -369,7 +370,7 @@ async def test_responses_per_channel_in_reports_and_quotas(app, rated):
                           target_count=10))  # fmt: skip
     async with app.db.read() as session:
         report = await reports.satisfaction(session, rated.province, day, day, app.tz)
-        quotas = await reports.quota_progress(session, rated.province, day, day, app.tz)
+        quotas = await quota_store.quota_progress(session, rated.province, day, day, app.tz)
     assert report.total.channels == {"zalo": 1, "paper": 1, "test": 2}
     assert sum(report.total.channels.values()) == report.total.respondents == 4
     assert sum(sum(u.channels.values()) for u in report.units) == 4

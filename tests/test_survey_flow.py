@@ -95,9 +95,12 @@ async def test_dossier_code_is_single_use(world):
     await first.press_label("Không, kết thúc")
     await first.press_label("Bỏ qua")
     assert first.of(fx.CompleteResponse)
-    # …and after that nobody can.
+    # …and after that nobody can: the citizen who did is thanked, not sent away.
     await first.start(CODE)
-    assert "đã được sử dụng" in first.text
+    assert "đã hoàn thành khảo sát" in first.text and "Xin cảm ơn" in first.text
+    assert "kiểm tra lại mã" not in first.text and first.effects == []
+    await second.start(CODE)
+    assert "đã được sử dụng" in second.text and second.effects == []
 
 
 # --- answering ------------------------------------------------------------------------
@@ -118,7 +121,7 @@ async def test_complete_quick_survey_with_buttons_typed_numbers_and_labels(world
     await chat.send("  Cán bộ   rất nhiệt tình.  ")
     assert "Xin cảm ơn Ông/Bà" in chat.text
     assert "5/6" in chat.text  # answered 5 of 6, one skipped
-    assert "4,4/5" in chat.text  # mean of 5, 4, 4, 5, 4 = 22/5, in Vietnamese format
+    assert "Điểm bình quân" not in chat.text and "/5" not in chat.text  # no score to grade
     answers = {a.item_code: a.value for a in chat.all_of(fx.RecordAnswer)}
     assert answers == {"overall": 5, "E1": 4, "E2": 4, "E3": 5, "E4": 4, "E5": None}
     (done,) = chat.of(fx.CompleteResponse)
@@ -247,7 +250,8 @@ async def test_comment_too_long_is_refused_politely(world):
     await chat.send("5")
     await chat.press_label("Không, kết thúc")
     await chat.send("x" * 1001)
-    assert "dài quá 1000 ký tự" in chat.text
+    assert "dài quá 1.000 ký tự" in chat.text  # Vietnamese number format
+    assert "tối đa 1.000 ký tự" in chat.text
     assert not chat.of(fx.CompleteResponse)
     await chat.send("x" * 1000)
     assert chat.of(fx.CompleteResponse)[0].comment == "x" * 1000

@@ -167,3 +167,49 @@ async def test_the_language_can_be_switched(browser):
     assert 'lang="en"' in page.text and "Satisfaction survey" in page.text
     assert "The language is now English." in bubbles(page.text)[-1]
     assert "Tiếng Việt" in page.text
+
+
+def mine(html: str) -> list[str]:
+    return [unescape(m) for m in re.findall(r'<div class="msg mine">(.*?)</div>', html, re.S)]
+
+
+async def test_the_page_shows_both_sides_the_progress_and_folds_answered_questions(browser):
+    app = browser.sipas
+    code = await new_code(app, browser.org.ward, procedure=browser.org.procedure)
+    page = await browser.get(f"/chat?code={code}")
+    formatted = f"{code[:4]}-{code[4:8]}-{code[8:]}"
+    page = await send(browser, page.text, code=formatted, start="1")  # as the form has it
+    assert mine(page.text) == [formatted]
+    assert '<progress value="1" max="6">' in page.text and "Câu 1/6" in page.text
+    assert "/cancel" not in page.text and 'name="cancel"' in page.text  # a "Hủy" button
+    assert ">Hủy</button>" in page.text
+    page = await send(browser, page.text, p="a:0:4")
+    page = await send(browser, page.text, p="o:y")
+    page = await send(browser, page.text, text="5")
+    assert mine(page.text)[1:] == ["Hài lòng", "Có, tiếp tục", "5"]
+    assert '<progress value="3" max="6">' in page.text
+    # Questions 1 and 2 are answered: folded to one line each; question 3 is open.
+    folded = re.findall(r"<details class=\"msg\"><summary>(.*?)</summary>", page.text)
+    assert folded == ["Câu 1/6", "Câu 2/6"]
+    assert "Câu 3/6" in bubbles(page.text)[-1]
+    # "Hủy" cancels, and the button goes away with the survey.
+    page = await send(browser, page.text, cancel="1")
+    assert mine(page.text)[-1] == "Hủy" and "Đã hủy" in bubbles(page.text)[-1]
+    assert 'name="cancel"' not in page.text
+    async with app.db.read() as session:
+        assert (await session.exec(select(Response.status))).scalar_one() == "abandoned"
+
+
+async def test_switching_the_language_keeps_a_prefilled_code(browser):
+    code = await new_code(browser.sipas, browser.org.ward)
+    page = await browser.get(f"/chat?code={code}")
+    lang_form = re.search(r'<form[^>]*class="lang">(.*?)</form>', page.text, re.S).group(1)
+    assert f'name="code" value="{code}"' in lang_form  # the code goes with the switch
+    response = await browser.post(
+        "/chat", data={**form_fields(page.text), "p": "l:en", "code": code}
+    )
+    assert response.status_code == 303
+    page = await browser.get(response.headers["location"])
+    assert 'lang="en"' in page.text and "Start the survey" in page.text
+    assert f'value="{code[:4]}-{code[4:8]}-{code[8:]}"' in page.text
+    assert mine(page.text) == []  # a language switch is no message of the citizen's

@@ -66,19 +66,42 @@ def test_a_citizen_completes_a_survey_in_the_browser(sqlite_url, tmp_path):
                 expect(page.locator("main")).to_contain_text("Câu 1/6")
                 page.screenshot(path=str(ARTIFACTS / "webchat-question.png"), full_page=True)
 
+                # What the page shows: a progress bar, a "Hủy" button, no "/cancel".
+                expect(page.locator(".progress")).to_have_text(re.compile("Câu 1/6"))
+                expect(page.locator("progress")).to_have_attribute("value", "1")
+                expect(page.get_by_role("button", name="Hủy")).to_be_visible()
+                expect(page.locator("main")).not_to_contain_text("/cancel")
+                first_question = page.locator("#latest").inner_text().splitlines()[-1]
+                formatted = f"{code[:4]}-{code[4:8]}-{code[8:]}"
+                expect(page.locator(".mine").first).to_have_text(formatted)
+
                 page.get_by_role("button", name="Hài lòng", exact=True).click()
+                # The citizen's own answer is their bubble; the question folds away.
+                expect(page.locator(".mine").last).to_have_text("Hài lòng")
+                expect(page.get_by_text(first_question)).to_be_hidden()
+                expect(page.locator("details.msg summary")).to_have_text(["Câu 1/6"])
                 page.get_by_role("button", name="Có, tiếp tục").click()
+                expect(page.locator(".mine").last).to_have_text("Có, tiếp tục")
                 for n, answer in enumerate(
                     ["Rất hài lòng", "Hài lòng", "Bình thường", "Bỏ qua", "Rất hài lòng"], 2
                 ):
                     expect(page.locator("#latest")).to_contain_text(f"Câu {n}/6")
+                    expect(page.locator(".progress")).to_have_text(re.compile(f"Câu {n}/6"))
                     page.get_by_role("button", name=answer, exact=True).click()
+                    expect(page.locator(".mine").last).to_have_text(answer)
+                # Every answered question is folded: one line each, none open.
+                expect(page.locator("details.msg:not([open])")).to_have_count(6)
                 # The comment is typed; the page must show it back safely escaped.
                 page.get_by_role("textbox").fill("Cán bộ nhiệt tình <b>chu đáo</b>")
                 page.get_by_role("button", name="Gửi").click()
+                expect(page.locator(".mine").last).to_have_text("Cán bộ nhiệt tình <b>chu đáo</b>")
                 expect(page.locator("#latest")).to_contain_text("Xin cảm ơn Ông/Bà")
                 expect(page.locator("#latest")).to_contain_text("5/6 câu hỏi")
+                expect(page.get_by_role("button", name="Hủy")).to_have_count(0)
                 page.screenshot(path=str(ARTIFACTS / "webchat-survey.png"), full_page=True)
+                height = page.evaluate("document.documentElement.scrollHeight")
+                # Short on a phone: answered questions take a line each.
+                assert height < 4 * 844, height
             finally:
                 browser.close()
 
@@ -87,6 +110,41 @@ def test_a_citizen_completes_a_survey_in_the_browser(sqlite_url, tmp_path):
     assert response.comment == "Cán bộ nhiệt tình <b>chu đáo</b>"
     assert sorted(v for v in answers if v is not None) == [3, 4, 4, 5, 5]
     assert len(answers) == 6 and used is not None
+
+
+def test_english_keeps_the_code_and_cancel_is_a_button(sqlite_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    with LiveServer(sqlite_url, tmp_path / "data") as live:
+
+        async def setup(app):
+            org = await make_org(app)
+            return await new_code(app, org.ward, procedure=org.procedure)
+
+        code = live.run(setup)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=30_000)
+            try:
+                page = browser.new_page(viewport={"width": 390, "height": 844})
+                page.set_default_timeout(10_000)
+                page.goto(f"{live.base}/chat?code={code}")
+                page.get_by_role("button", name="English").click()
+                expect(page.locator("html")).to_have_attribute("lang", "en")
+                expect(page.locator("#code")).to_have_value(re.compile(code[:4] + "-"))
+                page.get_by_role("button", name="Start the survey").click()
+                expect(page.locator(".progress")).to_have_text(re.compile("Question 1/6"))
+                page.get_by_role("button", name="Cancel").click()
+                expect(page.locator(".mine").last).to_have_text("Cancel")
+                expect(page.locator("#latest")).to_contain_text("Cancelled")
+                expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+            finally:
+                browser.close()
+        assert live.run(_status) == "abandoned"
+
+
+async def _status(app):
+    async with app.db.read() as session:
+        return (await session.exec(select(Response.status))).scalars().one()
 
 
 async def _claimed(app):

@@ -156,9 +156,10 @@ async def test_full_survey_with_button_presses(world):
     code = await new_code(world.app, org.ward, procedure=org.procedure)
     citizen = ZaloUser(world, "5510000000000000001")
 
-    greeting, question, more = await citizen.say(f"DG {format_code(code)}")
+    # One message a question: the five levels as buttons, "skip" named as a typed word.
+    greeting, question = await citizen.say(f"DG {format_code(code)}")
     assert "Phường Một" in greeting.text and not greeting.buttons
-    assert "Câu 1/6" in question.text
+    assert "Câu 1/6" in question.text and "Gõ “bỏ qua” để bỏ qua câu này" in question.text
     assert [b["title"] for b in question.buttons] == [
         "Rất không hài lòng",
         "Không hài lòng",
@@ -166,21 +167,24 @@ async def test_full_survey_with_button_presses(world):
         "Hài lòng",
         "Rất hài lòng",
     ]
-    assert more.text == zalo.CONTINUATION and [b["title"] for b in more.buttons] == ["Bỏ qua"]
-    assert all(b["type"] == "oa.query.hide" for b in question.buttons + more.buttons)
+    assert all(b["type"] == "oa.query.hide" for b in question.buttons)
+    assert all(m.text != zalo.CONTINUATION for m in world.fake.delivered)
 
+    # Each next message begins with the answer recorded.
     (offer,) = await citizen.press("Rất hài lòng")
+    assert offer.text.startswith("✓ Rất hài lòng\n")
     assert [b["title"] for b in offer.buttons] == ["Có, tiếp tục", "Không, kết thúc"]
-    question, more = await citizen.press("Có, tiếp tục")
-    assert "Câu 2/6" in question.text
-    # A survey question has seven choices: five levels here, "Skip" and "Back" after.
-    assert [b["title"] for b in more.buttons] == ["Bỏ qua", "Quay lại"]
+    (question,) = await citizen.press("Có, tiếp tục")
+    assert question.text.startswith("✓ Có, tiếp tục\n") and "Câu 2/6" in question.text
+    assert "“quay lại”" in question.text and len(question.buttons) == 5
     await citizen.press("Hài lòng")  # E1 = 4
-    await citizen.press("Quay lại")
-    question, _more = await citizen.press("Rất hài lòng")  # E1 again, now 5
-    assert "Câu 3/6" in question.text
+    (again,) = await citizen.say("quay lại")
+    assert "Câu 2/6" in again.text and "Hài lòng" in again.text  # the earlier answer shown
+    (question,) = await citizen.press("Rất hài lòng")  # E1 again, now 5
+    assert question.text.startswith("✓ Rất hài lòng\n") and "Câu 3/6" in question.text
     await citizen.press("Bình thường")  # E2 = 3
-    await citizen.press("Bỏ qua")  # E3 skipped
+    (question,) = await citizen.say("bỏ qua")  # E3 skipped
+    assert question.text.startswith("✓ Bỏ qua\n") and "Câu 5/6" in question.text
     await citizen.press("Hài lòng")  # E4 = 4
     (comment,) = await citizen.press("Rất hài lòng")  # E5 = 5
     assert [b["title"] for b in comment.buttons] == ["Bỏ qua"]
@@ -196,6 +200,22 @@ async def test_full_survey_with_button_presses(world):
     async with world.app.db.read() as session:
         statuses = (await session.exec(select(Outbox.status))).scalars().all()
     assert set(statuses) == {"sent"}
+
+
+async def test_pressing_an_earlier_questions_button_changes_no_answer_silently(world):
+    org = await make_org(world.app)
+    code = await new_code(world.app, org.ward, procedure=org.procedure)
+    citizen = ZaloUser(world, "5510000000000000031")
+    _greeting, first = await citizen.say(code)
+    await citizen.press("Hài lòng")  # overall = 4
+    await citizen.press("Có, tiếp tục")
+    await citizen.press("Bình thường")  # E1 = 3; now at question 3
+    # Scrolling up and tapping question 1's "Rất không hài lòng":
+    stale = next(b for b in first.buttons if b["title"] == "Rất không hài lòng")
+    (reply,) = await citizen._send(stale["payload"])
+    assert "giữ nguyên" in reply.text and "Câu 3/6" in reply.text
+    assert not reply.text.startswith("✓")
+    assert await answers(world.app) == {"overall": 4, "E1": 3}
 
 
 async def test_full_survey_with_typed_answers(world):
@@ -746,6 +766,22 @@ def test_buttons_are_grouped_within_the_cap(count, groups):
     assert [len(p.buttons) for p in parts if p.buttons] == groups
     assert parts[0].text == "Câu hỏi"
     assert all(p.text == zalo.CONTINUATION for p in parts[1:])
+
+
+def test_buttons_with_a_typed_word_are_named_instead_when_they_do_not_fit():
+    levels = [{"label": f"Mức {i}", "payload": f"a:0:{i}"} for i in range(1, 6)]
+    worded = [
+        {"label": "Bỏ qua", "payload": "a:0:s", "word": "bỏ qua"},
+        {"label": "Quay lại", "payload": "a:0:b", "word": "quay lại"},
+    ]
+    hint = "Gõ “bỏ qua” để bỏ qua câu này, hoặc “quay lại” để trở về câu trước."
+    payload = {"text": "Câu 2/6", "buttons": levels + worded, "typed_hint": hint, "ack": "Có"}
+    (part,) = render(payload, KEYS)
+    assert part.text == f"✓ Có\n\nCâu 2/6\n{hint}"
+    assert [b.title for b in part.buttons] == [f"Mức {i}" for i in range(1, 6)]
+    # When they fit, they stay buttons and the hint is not needed.
+    (part,) = render({**payload, "buttons": levels[:3] + worded, "ack": None}, KEYS)
+    assert part.text == "Câu 2/6" and len(part.buttons) == 5
 
 
 def test_button_titles_are_kept_short_and_payloads_round_trip():

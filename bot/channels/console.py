@@ -1,7 +1,11 @@
 """The console channel (``sipas-bot chat``): stdin lines in, replies on stdout.
 
 Buttons are shown numbered; a line that is just a number (or a button's label) presses
-that button. Works with piped input and ends cleanly at end of input.
+that button. The numbers run on across all the messages answering one line (a list of
+feedback items, each with its button, shows 1, 2, 3), so each number on the screen is
+one button; the next line's answers start again at 1, and the buttons of earlier
+screens are gone (after /cancel, "rất hài lòng" is text again). Works with piped input
+and ends cleanly at end of input.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ CHANNEL = "console"
 
 
 class ConsoleTransport:
-    """Prints messages; remembers the buttons of the last message that had any."""
+    """Prints messages; remembers the buttons shown since the last line typed."""
 
     channel = CHANNEL
 
@@ -30,12 +34,17 @@ class ConsoleTransport:
         self.out = out
         self.buttons: list[dict[str, str]] = []
 
+    def new_screen(self) -> None:
+        """A line was typed: what comes next is numbered from 1 again."""
+        self.buttons = []
+
     async def send(self, recipient: str, payload: dict[str, Any]) -> Sent:
         lines = [payload.get("text", "")]
         buttons = payload.get("buttons") or []
         if buttons:
-            self.buttons = buttons
-            lines += [f"  {n}. {b['label']}" for n, b in enumerate(buttons, 1)]
+            first = len(self.buttons) + 1
+            self.buttons = [*self.buttons, *buttons]
+            lines += [f"  {n}. {b['label']}" for n, b in enumerate(buttons, first)]
         if "attachment" in payload:
             lines.append(f"  [file: {payload['attachment']['filename']}]")
         self.out.write("\n".join(lines) + "\n\n")
@@ -53,9 +62,9 @@ def to_event(
         kind, payload = EventKind.BUTTON, buttons[int(text) - 1]["payload"]
     else:
         folded = fold(text)
-        match = next((b for b in buttons if fold(b["label"]) == folded), None)
-        if match is not None:
-            kind, payload = EventKind.BUTTON, match["payload"]
+        matches = {b["payload"] for b in buttons if fold(b["label"]) == folded}
+        if len(matches) == 1:  # a label several buttons share is just text
+            kind, payload = EventKind.BUTTON, matches.pop()
     return InboundEvent(
         channel=CHANNEL,
         user_id=user_id,
@@ -82,7 +91,9 @@ async def chat(app: App, user_id: str, locale: str | None, inp: TextIO, out: Tex
             break
         if not line.strip():
             continue
-        await engine.handle(app, to_event(user_id, line, transport.buttons, locale))
+        event = to_event(user_id, line, transport.buttons, locale)
+        transport.new_screen()
+        await engine.handle(app, event)
         while await sender.run_once(recipient=user_id):
             pass
 

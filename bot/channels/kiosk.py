@@ -21,7 +21,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from bot.core.app import App
 from bot.services.kiosk import KioskStep
 from flows.i18n import Translator
-from flows.survey import SATISFACTION_LABELS
+from flows.survey.base import SATISFACTION_LABELS
 
 COOKIE = "sipas_kiosk"
 DEVICE_AGE = 5 * 365 * 24 * 3600  # seconds: a tablet stays paired until revoked

@@ -7,6 +7,12 @@ channel ``web`` and runs through ``bot.core.engine.handle`` like every other cha
 browser is then redirected to ``GET /chat`` (post/redirect/get: a reload sends nothing
 twice, and a double tap reuses the page's event id, which the engine dedupes).
 
+The page shows both sides: what the citizen sent (a typed line, the label of a pressed
+button) is queued as their own bubble (``{"mine": true}``) in the same transaction as the
+replies. A question's reply carries its progress, shown as a bar ("Câu 3/6"); questions
+already answered fold away (``<details>``), so the page stays short on a phone. While a
+survey is open a "Cancel" button sends /cancel. The language button keeps a prefilled code.
+
 Replies travel through the outbox as on every channel. ``GET /chat`` delivers the
 user's due rows with an ``OutboxSender`` whose transport is the page itself (a row is
 marked sent when it is shown), then renders the last messages sent to that user.
@@ -34,7 +40,7 @@ from bot.core.app import App
 from bot.core.outbox_sender import Limits, OutboxSender, Sent
 from flows.contract import EventKind, InboundEvent
 from flows.i18n import LOCALES, Translator, translator
-from flows.text import format_code
+from flows.text import extract_code, format_code
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,7 +48,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "web"
 COOKIE = "sipas_chat"
 SESSION_AGE = 30 * 24 * 3600  # seconds; renewed on every page
-HISTORY = 30  # messages shown
+HISTORY = 60  # messages shown (the citizen's and the bot's)
 MAX_POST = 16 * 1024  # bytes: a comment is at most 1,000 characters
 MAX_DELIVERIES = 200  # rows delivered per page view (a safety bound, never reached)
 _UID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -109,7 +115,9 @@ def to_event(uid: str, fields: dict[str, str]) -> InboundEvent | None:
     if not _NONCE.fullmatch(nonce):
         nonce = secrets.token_hex(16)
     kind, text, payload = EventKind.TEXT, "", ""
-    if fields.get("p"):
+    if "cancel" in fields:
+        text = "/cancel"
+    elif fields.get("p"):
         kind, payload = EventKind.BUTTON, _CONTROL.sub("", fields["p"])[:64]
     elif "start" in fields:
         kind, payload = EventKind.START, _CONTROL.sub("", fields.get("code", "")).strip()[:64]
@@ -126,6 +134,25 @@ def to_event(uid: str, fields: dict[str, str]) -> InboundEvent | None:
         text=text,
         payload=payload,
     )
+
+
+def echo(event: InboundEvent, t: Translator, shown: list[dict[str, Any]]) -> str | None:
+    """The citizen's own bubble for ``event``: what they typed, the label of the button
+    they pressed (looked up in the messages ``shown``), or None (a language switch)."""
+    if event.kind == EventKind.BUTTON:
+        if event.payload.startswith("l:"):
+            return None
+        for message in reversed(shown):
+            for button in message.get("buttons") or []:
+                if button.get("payload") == event.payload:
+                    return str(button.get("label", ""))
+        return None
+    if event.kind == EventKind.START:
+        code = extract_code(event.payload)
+        return format_code(code) if code else event.payload or None
+    if event.text == "/cancel":
+        return t.gettext("Cancel")
+    return event.text
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -149,6 +176,14 @@ border:0;border-radius:.5em}
 .start label{display:block;font-weight:600;margin:.3em 0}
 .start input{font:inherit;font-size:1.15em;letter-spacing:.08em;width:100%;box-sizing:border-box;
 padding:.55em;border:1px solid #8a98a8;border-radius:.5em;margin-bottom:.5em}
+.mine{background:#d7ebff;margin-left:2.5em;text-align:right}
+details.msg{padding:.4em .9em;color:#4a5866}
+details.msg summary{cursor:pointer}
+.progress{display:flex;align-items:center;gap:.6em;margin:.6em 0;font-weight:600}
+.progress progress{flex:1;height:.8em}
+.cancel{display:inline}
+.cancel button{font:inherit;font-size:.9em;padding:.35em .9em;color:#8a1c1c;background:#fff;
+border:1px solid #8a1c1c;border-radius:.5em}
 .lang{text-align:right;margin:.8em 0}
 .lang button{font:inherit;font-size:.9em;background:none;border:0;color:#004170;
 text-decoration:underline;padding:0}
@@ -170,8 +205,10 @@ def render(
     nonce: str,
     prefill: str | None = None,
     notice: str | None = None,
+    in_survey: bool = False,
 ) -> str:
-    """The chat page: the messages sent so far, the last one's buttons, and a form."""
+    """The chat page: the messages so far (the citizen's own as their bubbles, answered
+    questions folded), the progress, the last message's buttons, and a form."""
     _ = t.gettext
     hidden = _hidden(csrf, nonce)
     parts: list[str] = []
@@ -189,10 +226,23 @@ def render(
             "printed on your receipt to begin."
         )
         parts.append(f'<div class="msg">{escape(intro)}</div>')
-    for n, message in enumerate(messages, 1):
-        last = n == len(messages)
-        anchor = ' id="latest"' if last else ""
+    latest = max((n for n, m in enumerate(messages) if not m.get("mine")), default=-1)
+    for n, message in enumerate(messages):
+        last = n == latest
         text = escape(message.get("text", ""))
+        if message.get("mine"):
+            parts.append(f'<div class="msg mine">{text}</div>')
+            continue
+        progress = message.get("progress")
+        if last and progress:
+            parts.append(_progress(t, progress))
+        elif progress:  # an answered question folds away
+            summary = escape(_("Question {n}/{total}").format(n=progress[0], total=progress[1]))
+            parts.append(
+                f'<details class="msg"><summary>{summary}</summary><div>{text}</div></details>'
+            )
+            continue
+        anchor = ' id="latest"' if last else ""
         if message.get("attachment"):
             name = escape(message["attachment"].get("filename", ""))
             text += f"\n[{name}]"
@@ -227,9 +277,15 @@ def render(
             f'<input name="text" aria-label="{label}" placeholder="{hint}" '
             f'autocomplete="off" maxlength="1000"><button>{send}</button></form>'
         )
+    if in_survey:
+        form += (
+            f'<form method="post" action="/chat" class="cancel">{hidden}'
+            f'<button name="cancel" value="1">{escape(_("Cancel"))}</button></form>'
+        )
     other = next(loc for loc in LOCALES if loc != t.locale)
+    keep = f'<input type="hidden" name="code" value="{escape(prefill)}">' if prefill else ""
     lang = (
-        f'<form method="post" action="/chat" class="lang">{hidden}'
+        f'<form method="post" action="/chat" class="lang">{hidden}{keep}'
         f'<button name="p" value="l:{other}">{escape(t.language_name(other))}</button></form>'
     )
     title = escape(_("Satisfaction survey"))
@@ -239,6 +295,15 @@ def render(
         f"<title>{title}</title><style>{_STYLE}</style></head><body>"
         f"<header><h1>{title}</h1></header><main>{''.join(parts)}</main>"
         f"<footer>{form}{lang}</footer></body></html>"
+    )
+
+
+def _progress(t: Translator, progress: list[int]) -> str:
+    n, total = int(progress[0]), int(progress[1])
+    label = escape(t.gettext("Question {n}/{total}").format(n=n, total=total))
+    return (
+        f'<div class="progress"><span>{label}</span>'
+        f'<progress value="{n}" max="{total}">{label}</progress></div>'
     )
 
 

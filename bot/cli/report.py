@@ -90,7 +90,7 @@ def _report_satisfaction(settings: Settings, args) -> int:
 
 def _report_quota(settings: Settings, args) -> int:
     from bot.render import report_text as reporting
-    from storage import reports
+    from storage import quotas as quota_store
 
     need_out(args)
 
@@ -100,7 +100,7 @@ def _report_quota(settings: Settings, args) -> int:
         period = resolve_period(app, args.period)
         async with app.db.read() as session:
             unit = await resolve_unit(app, session, args.unit)
-            rows = await reports.quota_progress(session, unit, period.start, period.end, app.tz)
+            rows = await quota_store.quota_progress(session, unit, period.start, period.end, app.tz)
             if args.format == "xlsx":
                 await write_workbook(app, session, unit, period, args.out)
         render = {

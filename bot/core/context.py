@@ -23,6 +23,7 @@ from flows.contract import (
 from flows.zns_text import ZnsStatus
 from scheduler.calendar import WorkCalendar, load_calendar
 from storage import admin, feedback, origins, people, procedures, reports, surveys, zns
+from storage import quotas as quota_store
 from storage import tasks as task_store
 from storage.models import Unit
 from storage.people import PersonRow
@@ -79,6 +80,8 @@ class DbContext:
             return None
         if row.expires_at is not None and row.expires_at <= self.now:
             status = "expired"
+        elif row.kind == "dossier" and row.used_at is not None and row.claimed_by == self.user_hash:
+            status = "completed"  # this respondent's own survey, already done
         elif row.kind == "dossier" and (
             row.used_at is not None or row.claimed_by not in (None, self.user_hash)
         ):
@@ -142,7 +145,7 @@ class DbContext:
 
     async def quota_progress(self, unit_id: int, start: date, end: date):
         unit = await self._unit(unit_id)
-        return await reports.quota_progress(self.session, unit, start, end, self.app.tz)
+        return await quota_store.quota_progress(self.session, unit, start, end, self.app.tz)
 
     async def comments(self, unit_id: int, start: date, end: date, limit: int):
         unit = await self._unit(unit_id)

@@ -67,5 +67,9 @@ class Keyring:
 
 
 def new_code() -> str:
-    """A random code of 12 Crockford base32 characters (60 bits)."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    """A random code of 12 Crockford base32 characters (about 60 bits), with at least
+    one digit, so that no word typed in a chat can be taken for it."""
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if any(ch.isdigit() for ch in code):
+            return code

@@ -19,6 +19,7 @@ from bot.render import report_text as reporting
 from flows.periods import Period, PeriodError
 from flows.periods import parse as parse_period
 from flows.privacy import Privacy
+from storage import quotas as quota_store
 from storage import reports, units
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[Depends(require_api_key)])
@@ -106,5 +107,5 @@ async def quotas(
     app, chosen = _period(request, period, start, end)
     async with app.db.read() as session:
         root = await _unit(session, unit)
-        rows = await reports.quota_progress(session, root, chosen.start, chosen.end, app.tz)
+        rows = await quota_store.quota_progress(session, root, chosen.start, chosen.end, app.tz)
     return reporting.quota_data(rows)

@@ -23,6 +23,7 @@ from bot.channels.web import (
     SESSION_AGE,
     csrf_token,
     deliver,
+    echo,
     problem_page,
     render,
     session_id,
@@ -31,9 +32,11 @@ from bot.channels.web import (
 )
 from bot.core import engine, metrics
 from bot.core.app import App
+from flows import survey
 from flows.i18n import normalise_locale, translator
 from flows.text import extract_code
 from storage import conversations, outbox
+from storage.outbox import NewMessage
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -66,6 +69,7 @@ async def chat_page(request: Request, code: str | None = None, e: str | None = N
     uid = session_id(app, request.cookies.get(COOKIE))
     messages: list[dict[str, Any]] = []
     locale = app.settings.default_locale
+    in_survey = False
     if uid is None:
         uid = secrets.token_urlsafe(18)  # a new respondent: nothing stored until they post
     else:
@@ -75,6 +79,7 @@ async def chat_page(request: Request, code: str | None = None, e: str | None = N
             state = await conversations.peek(session, CHANNEL, app.keys.user_hash(CHANNEL, uid))
         if state:
             locale = normalise_locale(state.get("locale"), locale)
+            in_survey = state.get("flow") == survey.FLOW and state.get("step") != "code"
     prefill = extract_code(code) if code and len(code) <= 64 else None
     page = render(
         translator(locale, app.settings.timezone),
@@ -83,6 +88,7 @@ async def chat_page(request: Request, code: str | None = None, e: str | None = N
         nonce=secrets.token_hex(16),
         prefill=prefill,
         notice=e,
+        in_survey=in_survey,
     )
     return _with_cookie(HTMLResponse(page, headers=HEADERS), app, uid)
 
@@ -111,8 +117,21 @@ async def chat_post(request: Request):
     event = to_event(uid, fields)
     if event is not None:
         try:
-            await engine.handle(app, event)
+            await engine.handle(app, event, await _own_bubble(app, uid, event))
         except Exception:
             log.exception("web chat event failed")
             return problem_page(app, 503, "busy")
+    code = extract_code(fields.get("code", "")) if event and event.payload[:2] == "l:" else None
+    if code:  # the language changed before the survey began: keep the code filled in
+        return RedirectResponse(f"/chat?code={code}#latest", status_code=303)
     return RedirectResponse("/chat#latest", status_code=303)
+
+
+async def _own_bubble(app: App, uid: str, event) -> list[NewMessage]:
+    """The citizen's own message, queued before the replies in the same transaction."""
+    async with app.db.read() as session:
+        shown = await outbox.recent_sent(session, CHANNEL, uid, 3)
+        state = await conversations.peek(session, CHANNEL, app.keys.user_hash(CHANNEL, uid))
+    locale = normalise_locale((state or {}).get("locale"), app.settings.default_locale)
+    text = echo(event, translator(locale, app.settings.timezone), shown)
+    return [NewMessage(CHANNEL, uid, {"text": text, "mine": True})] if text else []

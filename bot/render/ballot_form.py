@@ -14,7 +14,7 @@ from fpdf import FPDF
 
 from flows import questionnaire as qn
 from flows.i18n import Translator
-from flows.survey import SATISFACTION_LABELS
+from flows.survey.base import SATISFACTION_LABELS
 
 FONT_DIRS = (
     Path("/usr/share/fonts/truetype/dejavu"),

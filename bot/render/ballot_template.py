@@ -18,7 +18,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from flows import questionnaire as qn
 from flows.i18n import Translator
-from flows.survey import SATISFACTION_LABELS
+from flows.survey.base import SATISFACTION_LABELS
 
 FIXED = ("ballot_id", "date", "unit", "procedure")
 COMMENT = "comment"

@@ -29,7 +29,8 @@ from flows.report_text import (
     quota_text,
     sipas_elements,
 )
-from storage.reports import LEVELS, QuotaProgress, Satisfaction, SatisfactionReport
+from storage.quotas import QuotaProgress
+from storage.reports import LEVELS, Satisfaction, SatisfactionReport
 
 
 def pct(value: float | None) -> float | None:

@@ -40,6 +40,7 @@ from flows.report_text import (
 from scheduler.calendar import load_calendar
 from storage import admin, reports
 from storage import feedback as feedback_store
+from storage import quotas as quota_store
 from storage.models import Unit
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -71,7 +72,7 @@ async def gather(
 ) -> ExportData:
     """Fetch the figures (storage.reports) and the rows of a workbook."""
     report = await reports.satisfaction(session, unit, period.start, period.end, tz)
-    quotas = await reports.quota_progress(session, unit, period.start, period.end, tz)
+    quotas = await quota_store.quota_progress(session, unit, period.start, period.end, tz)
     lo, hi = reports.utc_bounds(period.start, period.end, tz)
     responses = await admin.raw_responses(session, unit.path, lo, hi, include_flagged=privacy.full)
     feedback = await feedback_store.feedback_created_between(session, unit.path, lo, hi)

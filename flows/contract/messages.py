@@ -40,6 +40,9 @@ class Button:
 
     label: str
     payload: str
+    # A word that does the same when typed ("bỏ qua"): a channel short of buttons may
+    # leave this button out and name the word instead (``Reply.typed_hint``).
+    word: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +56,20 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A channel-neutral message: text plus optional buttons, one button per row."""
+    """A channel-neutral message: text plus optional buttons, one button per row.
+
+    ``ack`` is the answer just recorded ("Hài lòng"), for channels that do not show what
+    was pressed; ``progress`` is (question number, questions) while a survey asks;
+    ``typed_hint`` names the words of the buttons that have one, for channels that leave
+    those buttons out.
+    """
 
     text: str
     buttons: tuple[Button, ...] = ()
     attachment: Attachment | None = None
+    ack: str | None = None
+    progress: tuple[int, int] | None = None
+    typed_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,7 @@ class InviteInfo:
     procedure_name: str | None
     dossier_id: int | None
     questionnaire_code: str
-    status: str  # "ok" | "expired" | "used"
+    status: str  # "ok" | "expired" | "used" | "completed" (used up by this respondent)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,12 @@ makes that harmless). Event types we do not handle are acknowledged and ignored.
 Out: ``ZaloTransport`` renders one neutral outbox payload into Zalo messages:
 
 - text longer than Zalo takes is cut at line ends into several messages;
-- buttons become ``oa.query.hide`` buttons, at most ``MAX_BUTTONS`` a message: a survey
-  question (five levels, "Skip", "Back") goes out as the question with the five levels
-  and a short second message "…" with the rest, so every choice stays one tap;
+- buttons become ``oa.query.hide`` buttons, at most ``MAX_BUTTONS`` a message. A survey
+  question (five levels, "Skip", "Back") is one message: the five levels are buttons,
+  and "Skip" and "Back", which have a typed word, are named in the text instead
+  (``typed_hint``). Other long button lists go on in short messages "…";
+- Zalo shows nothing of a pressed button, so a payload's ``ack`` (the answer just
+  recorded) begins its text: "✓ Hài lòng";
 - an attachment is uploaded and then sent (an image for PNG/JPEG/GIF, a file otherwise).
 
 Button payloads come back as text the user "sent". To tell them from typed text they
@@ -59,6 +62,7 @@ CHANNEL = "zalo"
 MAX_BODY = 256 * 1024  # bytes; Zalo's events are a few hundred
 MAX_ID = 64  # characters of a user or message id we accept (Zalo's are about 20)
 CONTINUATION = "…"  # the text of a message that only carries more buttons
+ACK_MARK = "✓ "  # before the answer just recorded, at the top of the next message
 BUTTON_MARK = "sipas:"
 _TAG_LENGTH = 10
 # The timestamp Zalo signs is the body's; it is read from the raw bytes so that nothing
@@ -257,11 +261,26 @@ def _title(label: str) -> str:
     return label[: facts.MAX_BUTTON_TITLE - 1].rstrip() + "…"
 
 
+def _fitted(payload: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The text and buttons to send: the recorded answer on top, and buttons that have a
+    typed word named in the text when all of them would not fit one message."""
+    text = str(payload.get("text") or "")
+    if payload.get("ack"):
+        text = f"{ACK_MARK}{payload['ack']}\n\n{text}"
+    buttons = list(payload.get("buttons") or [])
+    tapped = [b for b in buttons if not b.get("word")]
+    if len(buttons) > facts.MAX_BUTTONS >= len(tapped) and payload.get("typed_hint"):
+        text = f"{text}\n{payload['typed_hint']}"
+        buttons = tapped
+    return text, buttons
+
+
 def render(payload: dict[str, Any], keys: Keyring) -> list[Part]:
     """The Zalo messages for one outbox payload, in sending order."""
-    texts = split_text(str(payload.get("text") or ""))
+    text, shown = _fitted(payload)
+    texts = split_text(text)
     buttons = []
-    for b in payload.get("buttons") or []:
+    for b in shown:
         encoded = encode_payload(keys, str(b["payload"]))
         if len(encoded) > facts.MAX_BUTTON_PAYLOAD:
             raise ValueError(f"button payload too long for Zalo: {b['payload']!r}")
