@@ -48,19 +48,18 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, "request body too large", headers={"Connection": "close"})
 
 
-async def _too_large(send) -> None:
+# Up to this many bytes, a refused body is left for the server to read and discard, so
+# the client (which is still sending it) gets the 413 instead of a reset connection;
+# past it the connection is closed rather than read for nothing.
+DRAIN_LIMIT = 1024 * KIB
+
+
+async def _too_large(send, *, close: bool = True) -> None:
     body = b'{"detail":"request body too large"}'
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -78,7 +77,7 @@ class BodyLimit:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > cap:
-                    await _too_large(send)
+                    await _too_large(send, close=not value.isdigit() or int(value) > DRAIN_LIMIT)
                     return
                 break
         received = 0
