@@ -1,20 +1,27 @@
 """``sipas-bot serve``: the HTTP server plus the background work of one process.
 
 Background services (outbox senders, the scheduler, Telegram polling) start with the
-server and stop with it; each is an ``async def run(stop: asyncio.Event)``.
+server and stop with it; each is an ``async def run(stop: asyncio.Event)``. What only
+one channel needs is imported only when that channel is on; aiogram (seconds to import)
+loads in a worker thread while the server already answers.
+
+The API docs (``/docs``, ``/redoc``) use the Swagger UI and ReDoc files of the
+``fastapi-offline`` package, served from here: they work without internet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from bot.channels.zalo import adapter as zalo
 from bot.core.app import App
 from bot.core.settings import Settings
 from bot.http import (
@@ -25,11 +32,9 @@ from bot.http import (
     qr,
     telegram_webhook,
     web_chat,
-    zalo_webhook,
 )
 from bot.services import invites, reminders
 from flows.i18n import translator
-from storage.migrate import current_revision, head_revision
 
 log = logging.getLogger(__name__)
 Service = Callable[[asyncio.Event], Awaitable[None]]
@@ -38,13 +43,26 @@ Service = Callable[[asyncio.Event], Awaitable[None]]
 def background_services(app: App) -> list[tuple[str, Service]]:
     """The long-running tasks this configuration needs."""
     services: list[tuple[str, Service]] = []
-    services += zalo.services(app)
-    if app.settings.telegram_token:  # aiogram takes seconds to import: only when needed
-        from bot.channels.telegram import service as telegram_service
+    if app.settings.zalo_sends:
+        from bot.channels.zalo import adapter as zalo
 
-        services += telegram_service.services(app)
+        services += zalo.services(app)
+    if app.settings.telegram_token:
+        services.append(("telegram", _telegram(app)))
     services += reminders.services(app)
     return services
+
+
+def _telegram(app: App) -> Service:
+    """The Telegram channel's work, once aiogram is imported: in a worker thread, since
+    it takes seconds (aiogram builds its hundreds of pydantic types at import) and the
+    server, the web chat and the other channels need not wait for it."""
+
+    async def telegram(stop: asyncio.Event) -> None:
+        module = await asyncio.to_thread(importlib.import_module, "bot.channels.telegram.service")
+        await asyncio.gather(*(service(stop) for _name, service in module.services(app)))
+
+    return telegram
 
 
 def create_app(app: App, *, run_background: bool = True) -> FastAPI:
@@ -70,7 +88,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
                 except Exception:
                     log.exception("service %s failed while stopping", task.get_name())
 
-    api = FastAPI(
+    api = FastAPIOffline(
         title="SIPAS survey bot",
         version="0.1.0",
         description="Integration API of the SIPAS survey and reminder bot.",
@@ -84,9 +102,34 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.include_router(qr.router)
     api.include_router(web_chat.router)
     if app.settings.zalo_receives:
+        from bot.http import zalo_webhook
+
         api.include_router(zalo_webhook.router)
     api.include_router(api_reports.router)
     return api
+
+
+async def _schema_ready(app: App, _) -> bool:
+    """A database never migrated is set up here; one at an older revision is left to
+    ``sipas-bot db upgrade`` (after a backup), and serving does not start."""
+    from storage.migrate import current_revision, head_revision, upgrade
+
+    current, head = await current_revision(app.db), head_revision()
+    if current == head:
+        return True
+    if current is None:
+        await upgrade(app.db)
+        print(_("New database: set up at revision {revision}.").format(revision=head), flush=True)
+        return True
+    print(
+        "sipas-bot: "
+        + _(
+            "the database is at revision {current}, this version needs {head}: "
+            "run 'sipas-bot db upgrade' first"
+        ).format(current=current, head=head),
+        file=sys.stderr,
+    )
+    return False
 
 
 def serve(settings: Settings) -> int:
@@ -106,18 +149,12 @@ def _run(main):
 
 async def _serve(settings: Settings) -> int:
     app = App(settings)
+    _ = translator(settings.default_locale, settings.timezone).gettext
     try:
-        current = await current_revision(app.db)
-        if current != head_revision():
-            log.error(
-                "database is at %s, code expects %s: run 'sipas-bot db upgrade'",
-                current,
-                head_revision(),
-            )
+        if not await _schema_ready(app, _):
             return 1
         api = create_app(app)
         base = f"http://{settings.http_host}:{settings.http_port}"
-        _ = translator(settings.default_locale, settings.timezone).gettext
         print(
             _("SIPAS bot: {base}/  (health: {base}/healthz, API docs: {base}/docs)").format(
                 base=base
