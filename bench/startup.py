@@ -78,19 +78,23 @@ async def serve_ready(env: dict[str, str], cwd: Path, port: int, tg, zalo) -> tu
 
     cpu = cpu_of_children()
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"],
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "serve",
         env=env,
         cwd=cwd,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         async with httpx.AsyncClient(timeout=1.0) as http:
             deadline = start + 60
             while True:
-                if proc.poll() is not None:
-                    raise SystemExit(f"serve ended: {proc.stderr.read().decode()[-400:]}")
+                if proc.returncode is not None:
+                    err = await proc.stderr.read()
+                    raise SystemExit(f"serve ended: {err.decode()[-400:]}")
                 if time.perf_counter() > deadline:
                     raise SystemExit("serve not ready within 60 s")
                 try:
@@ -103,7 +107,7 @@ async def serve_ready(env: dict[str, str], cwd: Path, port: int, tg, zalo) -> tu
         wall = time.perf_counter() - start
     finally:
         proc.terminate()
-        proc.wait(30)
+        await asyncio.wait_for(proc.communicate(), 30)
     # The CPU of the whole run (ready, then a clean stop) bounds the start's from above.
     return wall, cpu_of_children() - cpu
 
@@ -126,8 +130,7 @@ def summary(label: str, runs: list[tuple[float, float]], bare: float, target: fl
     if target is not None:
         verdict = f"target < {target:.1f} s: {'met' if wall < target else 'NOT met'}"
     print(
-        f"  {label:<44} wall {wall:6.3f} s  CPU {cpu:6.3f} s  "
-        f"{wall / bare:5.1f}× bare  {verdict}",
+        f"  {label:<44} wall {wall:6.3f} s  CPU {cpu:6.3f} s  {wall / bare:5.1f}× bare  {verdict}",
         flush=True,
     )
 
@@ -152,7 +155,9 @@ async def main(args) -> None:
         run_once([*bot, "db", "upgrade"], env, work)
         run_once([*bot, "demo", "--responses", "200"], env, work)
 
-        bare_runs = [run_once([sys.executable, "-c", "pass"], env, work) for _ in range(args.repeat)]
+        bare_runs = [
+            run_once([sys.executable, "-c", "pass"], env, work) for _ in range(args.repeat)
+        ]
         bare = statistics.median(r[0] for r in bare_runs)
         summary("python -c pass (reference)", bare_runs, bare, None)
         commands = [

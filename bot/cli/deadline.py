@@ -65,10 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--all", action="store_true", help=_("include disabled deadlines"))
     c.set_defaults(func=_list)
     c = dsub.add_parser("disable", help=_("stop a deadline's reminders"))
-    c.add_argument("code", help=_("the deadline's code"))
+    c.add_argument("code", metavar=_("CODE"), help=_("the deadline's code"))
     c.set_defaults(func=_set_active, active=False)
     c = dsub.add_parser("enable", help=_("start a deadline's reminders again"))
-    c.add_argument("code", help=_("the deadline's code"))
+    c.add_argument("code", metavar=_("CODE"), help=_("the deadline's code"))
     c.set_defaults(func=_set_active, active=True)
 
 

@@ -33,8 +33,18 @@ def kind_word(kind: str) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import", help=_("bulk load from CSV (a bad file loads nothing)"))
-    p.add_argument("kind", choices=KINDS, help=_("what the file holds"))
-    p.add_argument("file", type=Path, help=_("the CSV file (UTF-8, a header line first)"))
+    p.add_argument(
+        "kind",
+        choices=KINDS,
+        metavar=_("KIND"),
+        help=_("what the file holds: {kinds}").format(kinds=", ".join(KINDS)),
+    )
+    p.add_argument(
+        "file",
+        type=Path,
+        metavar=_("FILE"),
+        help=_("the CSV file (UTF-8, a header line first)"),
+    )
     p.set_defaults(func=_import)
 
 
@@ -53,7 +63,7 @@ def _import(settings: Settings, args) -> int:
                 print(f"{args.file.name}: {_row_error(error)}", file=sys.stderr)
             more = len(failed.errors) - 200
             if more > 0:
-                print(_("… and {n} more").format(n=more), file=sys.stderr)
+                print(_("… and {n} more errors").format(n=more), file=sys.stderr)
             raise UsageError(
                 _("{file}: {n} bad row(s); nothing was loaded").format(
                     file=args.file.name, n=len(failed.errors)
