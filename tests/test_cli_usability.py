@@ -236,3 +236,26 @@ def test_console_chart_and_export_are_written_and_their_paths_printed(demo_sipas
     )
     assert Path(png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert Path(xlsx).read_bytes()[:2] == b"PK"
+
+
+async def test_serve_sets_up_a_new_database_and_leaves_an_old_one_to_db_upgrade(
+    tmp_path, capsys
+):
+    from bot.core.app import App
+    from bot.server import _schema_ready
+    from storage.migrate import current_revision, head_revision, upgrade
+    from tests.conftest import make_settings
+
+    fresh = App(make_settings(f"sqlite:///{tmp_path / 'new.db'}", tmp_path / "data"))
+    old = App(make_settings(f"sqlite:///{tmp_path / 'old.db'}", tmp_path / "data"))
+    try:
+        assert await _schema_ready(fresh, lambda text: text)
+        assert await current_revision(fresh.db) == head_revision()
+        assert "New database: set up at revision" in capsys.readouterr().out
+        await upgrade(old.db, "0001")
+        assert not await _schema_ready(old, lambda text: text)
+        assert await current_revision(old.db) == "0001"  # left alone
+        assert "run 'sipas-bot db upgrade' first" in capsys.readouterr().err
+    finally:
+        await fresh.close()
+        await old.close()
