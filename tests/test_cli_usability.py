@@ -238,9 +238,7 @@ def test_console_chart_and_export_are_written_and_their_paths_printed(demo_sipas
     assert Path(xlsx).read_bytes()[:2] == b"PK"
 
 
-async def test_serve_sets_up_a_new_database_and_leaves_an_old_one_to_db_upgrade(
-    tmp_path, capsys
-):
+async def test_serve_sets_up_a_new_database_and_leaves_an_old_one_to_db_upgrade(tmp_path, capsys):
     from bot.core.app import App
     from bot.server import _schema_ready
     from storage.migrate import current_revision, head_revision, upgrade
