@@ -78,11 +78,11 @@ def test_admin_sets_up_the_quarterly_cchc_reports(tmp_path):
     bad = sipas("import", "deadlines", "bad.csv")
     assert bad.returncode == 2
     lines = bad.stderr.splitlines()
-    assert any(line.startswith("bad.csv: line 3: schedule:") for line in lines), lines
-    assert "bad.csv: line 4: unknown unit 'NOPE'" in lines
-    assert "bad.csv: line 5: code 'BC-1' is also on line 2" in lines
-    assert any(line.startswith("bad.csv: line 6: say who it is for") for line in lines)
-    assert any(line.startswith("bad.csv: line 7: offsets:") for line in lines)
+    assert any(line.startswith("bad.csv: dòng 3: schedule:") for line in lines), lines
+    assert "bad.csv: dòng 4: unknown unit 'NOPE'" in lines
+    assert "bad.csv: dòng 5: code 'BC-1' is also on line 2" in lines
+    assert any(line.startswith("bad.csv: dòng 6: say who it is for") for line in lines)
+    assert any(line.startswith("bad.csv: dòng 7: offsets:") for line in lines)
     assert "BC-1" not in sipas("deadline", "list").stdout  # nothing of a bad file loads
 
     next_year = date.today().year + 1

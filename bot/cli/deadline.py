@@ -7,15 +7,16 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.cli.common import UsageError, _, run_async
-from scheduler.recurrence import TEMPLATES, Schedule, ScheduleError, parse_date, parse_schedule
 
 if TYPE_CHECKING:
     from bot.core.app import App
+    from scheduler.recurrence import Schedule
 
 # The defaults of bot.services.deadlines (DEFAULT_OFFSETS, DEFAULT_ESCALATE_AFTER), which
 # ``--help`` shows without importing the services; a test keeps them the same.
 OFFSETS_DEFAULT = (10, 5, 1, 0)
 ESCALATE_DEFAULT = 2
+TEMPLATE_NAMES = ("cchc-quarterly",)  # scheduler.recurrence.TEMPLATES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument(
         "--template",
-        choices=sorted(TEMPLATES),
+        choices=TEMPLATE_NAMES,
         help=_(
             "cchc-quarterly: the CCHC reports (Quý I 20/3, 6 tháng 20/6, Quý III 20/9, Năm 20/12)"
         ),
@@ -73,6 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _schedule_arg(text: str) -> Schedule:
+    from scheduler.recurrence import ScheduleError, parse_schedule
+
     try:
         return parse_schedule(text)
     except ScheduleError as exc:
@@ -89,6 +92,8 @@ def _offsets_arg(text: str) -> tuple[int, ...]:
 
 
 def _day_arg(text: str) -> date:
+    from scheduler.recurrence import parse_date
+
     day = parse_date(text)
     if day is None:
         raise argparse.ArgumentTypeError(
@@ -110,6 +115,7 @@ def _add(settings, args) -> int:
         template_specs,
     )
     from flows.i18n import translator
+    from scheduler.recurrence import Schedule, ScheduleError
 
     if args.template and (args.title or args.schedule):
         raise UsageError(
@@ -174,6 +180,7 @@ def _add(settings, args) -> int:
 def _list(settings, args) -> int:
     from bot.services.deadlines import describe_offsets, describe_schedule
     from flows.i18n import translator
+    from scheduler.recurrence import parse_schedule
     from storage import deadlines as store
 
     async def body(app: App) -> int:

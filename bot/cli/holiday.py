@@ -7,7 +7,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.cli.common import UsageError, _, run_async
-from scheduler.recurrence import parse_date
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -34,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _day_arg(text: str) -> date:
+    from scheduler.recurrence import parse_date
+
     day = parse_date(text)
     if day is None:
         raise argparse.ArgumentTypeError(
