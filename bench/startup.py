@@ -160,6 +160,8 @@ async def main(args) -> None:
         ]
         bare = statistics.median(r[0] for r in bare_runs)
         summary("python -c pass (reference)", bare_runs, bare, None)
+        floor = [run_once([sys.executable, "-c", "import aiogram"], env, work) for _ in range(3)]
+        summary("python -c 'import aiogram' (Telegram's floor)", floor, bare, None)
         commands = [
             ("sipas-bot --help", ["--help"], TARGETS["help"]),
             ("sipas-bot report --help", ["report", "satisfaction", "--help"], TARGETS["help"]),

@@ -2,8 +2,7 @@
 
 Background services (outbox senders, the scheduler, Telegram polling) start with the
 server and stop with it; each is an ``async def run(stop: asyncio.Event)``. What only
-one channel needs is imported only when that channel is on; aiogram (seconds to import)
-loads in a worker thread while the server already answers.
+one channel needs is imported only when that channel is on.
 
 The API docs (``/docs``, ``/redoc``) use the Swagger UI and ReDoc files of the
 ``fastapi-offline`` package, served from here: they work without internet.
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,21 +46,14 @@ def background_services(app: App) -> list[tuple[str, Service]]:
 
         services += zalo.services(app)
     if app.settings.telegram_token:
-        services.append(("telegram", _telegram(app)))
+        # aiogram takes seconds to import (it builds its hundreds of pydantic types at
+        # import): only deployments with Telegram pay for it, before the server answers,
+        # so a webhook never waits on it.
+        from bot.channels.telegram import service as telegram_service
+
+        services += telegram_service.services(app)
     services += reminders.services(app)
     return services
-
-
-def _telegram(app: App) -> Service:
-    """The Telegram channel's work, once aiogram is imported: in a worker thread, since
-    it takes seconds (aiogram builds its hundreds of pydantic types at import) and the
-    server, the web chat and the other channels need not wait for it."""
-
-    async def telegram(stop: asyncio.Event) -> None:
-        module = await asyncio.to_thread(importlib.import_module, "bot.channels.telegram.service")
-        await asyncio.gather(*(service(stop) for _name, service in module.services(app)))
-
-    return telegram
 
 
 def create_app(app: App, *, run_background: bool = True) -> FastAPI:
