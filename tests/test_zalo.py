@@ -889,5 +889,5 @@ async def test_connect_refuses_an_address_from_another_attempt(sqlite_url, tmp_p
     code, _out, err = await run_cli(
         env, "zalo", "connect", answer=lambda _lines: "https://x/?code=abc&state=someone-else"
     )
-    assert code == 2 and "another attempt" in err
+    assert code == 2 and "thuộc lần kết nối khác" in err
     assert fake.oauth_calls() == []
