@@ -1,7 +1,11 @@
 """``sipas-bot serve``: the HTTP server plus the background work of one process.
 
 Background services (outbox senders, the scheduler, Telegram polling) start with the
-server and stop with it; each is an ``async def run(stop: asyncio.Event)``.
+server and stop with it; each is an ``async def run(stop: asyncio.Event)``. What only
+one channel needs is imported only when that channel is on.
+
+The API docs (``/docs``, ``/redoc``) use the Swagger UI and ReDoc files of the
+``fastapi-offline`` package, served from here: they work without internet.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from bot.channels.zalo import service as zalo
 from bot.core.app import App
@@ -29,7 +35,6 @@ from bot.http import (
     task_links,
     telegram_webhook,
     web_chat,
-    zalo_webhook,
 )
 from bot.services import invites, reminders, upkeep
 from flows.i18n import translator
@@ -87,7 +92,7 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
                     log.exception("service %s failed while stopping", task.get_name())
             await lock.release()
 
-    api = FastAPI(
+    api = FastAPIOffline(
         title="SIPAS survey bot",
         version="0.1.0",
         description="Integration API of the SIPAS survey and reminder bot.",
@@ -103,12 +108,37 @@ def create_app(app: App, *, run_background: bool = True) -> FastAPI:
     api.include_router(web_chat.router)
     api.include_router(kiosk.router)
     if app.settings.zalo_receives:
+        from bot.http import zalo_webhook
+
         api.include_router(zalo_webhook.router)
     api.include_router(api_reports.router)
     api.include_router(task_links.router)
     if app.settings.metrics_enabled:
         api.include_router(metrics.router)
     return api
+
+
+async def _schema_ready(app: App, _) -> bool:
+    """A database never migrated is set up here; one at an older revision is left to
+    ``sipas-bot db upgrade`` (after a backup), and serving does not start."""
+    from storage.migrate import upgrade
+
+    current, head = await current_revision(app.db), head_revision()
+    if current == head:
+        return True
+    if current is None:
+        await upgrade(app.db)
+        print(_("New database: set up at revision {revision}.").format(revision=head), flush=True)
+        return True
+    print(
+        "sipas-bot: "
+        + _(
+            "the database is at revision {current}, this version needs {head}: "
+            "run 'sipas-bot db upgrade' first"
+        ).format(current=current, head=head),
+        file=sys.stderr,
+    )
+    return False
 
 
 def serve(settings: Settings) -> int:
@@ -128,18 +158,12 @@ def _run(main):
 
 async def _serve(settings: Settings) -> int:
     app = App(settings)
+    _ = translator(settings.default_locale, settings.timezone).gettext
     try:
-        current = await current_revision(app.db)
-        if current != head_revision():
-            log.error(
-                "database is at %s, code expects %s: run 'sipas-bot db upgrade'",
-                current,
-                head_revision(),
-            )
+        if not await _schema_ready(app, _):
             return 1
         api = create_app(app)
         base = f"http://{settings.http_host}:{settings.http_port}"
-        _ = translator(settings.default_locale, settings.timezone).gettext
         print(
             _("SIPAS bot: {base}/  (health: {base}/healthz, API docs: {base}/docs)").format(
                 base=base

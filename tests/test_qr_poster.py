@@ -95,4 +95,4 @@ def test_posters_and_qr_files_from_the_command_line(tmp_path, monkeypatch, capsy
     assert main(["invite", "create", "--unit", "W", "--poster", "p.png"]) == 2
     assert "--counter" in capsys.readouterr().err
     assert main(["invite", "create", "--unit", "W", "--counter", "--poster", "p.jpg"]) == 2
-    assert ".png or .pdf" in capsys.readouterr().err
+    assert ".png hoặc .pdf" in capsys.readouterr().err

@@ -196,14 +196,15 @@ async def test_a_database_outage_gives_5xx_then_recovers_without_loss_or_double_
                 proxy.cut()
             return False  # no error injected: the call succeeds
 
-        tg.inject("sendMessage", 500, when=cut_on_marker)
-        # Taken first: the sender may send the marker (and so cut the database) at once.
+        # The snapshot is taken first: once the marker is queued the sender may pick it
+        # up at any moment and cut the database under a query of the test's own.
         before = await snapshot(app)
+        marker_id = None
+        tg.inject("sendMessage", 500, when=cut_on_marker)
         async with app.db.write() as session:
             await outbox.enqueue(
                 session, [NewMessage("telegram", str(TG_USER), {"text": MARKER})], app.now()
             )
-        marker_id = None
         await tg.wait_for(lambda: not proxy.up, within=BOUND)
         cut_at = time.monotonic()
 
@@ -251,5 +252,6 @@ async def test_a_database_outage_gives_5xx_then_recovers_without_loss_or_double_
         # The path under test was taken: the first tries to record it failed.
         assert any("outcome not recorded yet" in r.getMessage() for r in caplog.records)
     finally:
+        proxy.restore()  # a failed assertion mid-outage must not leave the sender stuck
         stop.set()
         await asyncio.wait_for(sending, BOUND)

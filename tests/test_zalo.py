@@ -550,15 +550,35 @@ async def test_a_failed_early_refresh_keeps_the_still_valid_token(world, clock):
         await tokens.access_token()
 
 
-async def test_the_keeper_refreshes_a_pair_of_unknown_age_once(world):
+async def test_a_working_pair_of_unknown_age_is_refreshed_only_near_its_assumed_expiry(
+    world, clock
+):
     fake, tokens = world.fake, world.channel.tokens
+    access = await tokens.access_token()  # the pair from the environment, age unknown
+    assert not await tokens.refresh_if_due()  # at start-up: it works, keep it
+    clock.advance(hours=23, minutes=59)
+    assert not await tokens.refresh_if_due() and await tokens.access_token() == access
+    assert fake.oauth_calls() == []
+    clock.advance(minutes=2)  # within the hour before 25 hours after it was stored
+    assert await tokens.refresh_if_due()
+    assert len(fake.oauth_calls()) == 1 and await tokens.access_token() != access
+    assert (await tokens.stored()).expires_at is not None  # now the expiry is known
+    assert not await tokens.refresh_if_due()
+
+
+async def test_the_keeper_refreshes_when_the_token_is_due(world, clock):
+    fake, tokens = world.fake, world.channel.tokens
+    await tokens.access_token()  # the pair from the environment is stored
+    clock.advance(hours=24, minutes=1)  # within the hour before its assumed expiry
     stop = asyncio.Event()
     keeper = asyncio.create_task(tokens.keep_fresh(stop, interval=0.05))
-    await asyncio.sleep(0.3)
+    for _ in range(200):
+        if fake.oauth_calls():
+            break
+        await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(keeper, 5)
-    assert len(fake.oauth_calls()) == 1  # learned the expiry; nothing more to do yet
-    assert (await tokens.stored()).expires_at is not None
+    assert len(fake.oauth_calls()) == 1
 
 
 async def test_a_new_pair_in_the_environment_replaces_the_stored_one(db_url, tmp_path, clock, fake):
@@ -819,6 +839,7 @@ async def test_serve_runs_the_zalo_sender_and_routes_only_when_configured(zapp, 
     stop.set()
     await asyncio.wait_for(task, 10)
     assert [m.text for m in fake.delivered] == ["Xin chào"]
+    assert fake.oauth_calls() == []  # the pair works: no refresh at start-up
 
     plain = App(settings)  # no Zalo settings: no sender, no webhook route
     try:
@@ -904,5 +925,5 @@ async def test_connect_refuses_an_address_from_another_attempt(sqlite_url, tmp_p
     code, _out, err = await run_cli(
         env, "zalo", "connect", answer=lambda _lines: "https://x/?code=abc&state=someone-else"
     )
-    assert code == 2 and "another attempt" in err
+    assert code == 2 and "thuộc lần kết nối khác" in err
     assert fake.oauth_calls() == []

@@ -4,15 +4,19 @@ Buttons are shown numbered; a line that is just a number (or a button's label) p
 that button. The numbers run on across all the messages answering one line (a list of
 feedback items, each with its button, shows 1, 2, 3), so each number on the screen is
 one button; the next line's answers start again at 1, and the buttons of earlier
-screens are gone (after /cancel, "rất hài lòng" is text again). Works with piped input
-and ends cleanly at end of input.
+screens are gone (after /cancel, "rất hài lòng" is text again). Files the bot
+sends (a /chart, an /export) are written into a folder (the working directory unless
+``sipas-bot chat --files DIR`` names another) and their path is printed. Works with
+piped input and ends cleanly at end of input.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import sys
 import uuid
+from pathlib import Path
 from typing import Any, TextIO
 
 from bot.core import engine
@@ -30,8 +34,9 @@ class ConsoleTransport:
 
     channel = CHANNEL
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, files: Path | None = None) -> None:
         self.out = out
+        self.files = files or Path.cwd()
         self.buttons: list[dict[str, str]] = []
 
     def new_screen(self) -> None:
@@ -46,10 +51,20 @@ class ConsoleTransport:
             self.buttons = [*self.buttons, *buttons]
             lines += [f"  {n}. {b['label']}" for n, b in enumerate(buttons, first)]
         if "attachment" in payload:
-            lines.append(f"  [file: {payload['attachment']['filename']}]")
+            lines.append(f"  📎 {self.save(payload['attachment'])}")
         self.out.write("\n".join(lines) + "\n\n")
         self.out.flush()
         return Sent()
+
+    def save(self, attachment: dict[str, str]) -> Path:
+        """Write a sent file into the folder, never over an existing one; its path."""
+        name = Path(attachment.get("filename") or "file").name or "file"
+        path, n = self.files / name, 1
+        while path.exists():
+            n += 1
+            path = self.files / f"{Path(name).stem}-{n}{Path(name).suffix}"
+        path.write_bytes(base64.b64decode(attachment.get("data", "")))
+        return path.resolve()
 
 
 def to_event(
@@ -77,9 +92,17 @@ def to_event(
     )
 
 
-async def chat(app: App, user_id: str, locale: str | None, inp: TextIO, out: TextIO) -> None:
-    """Run a conversation between ``inp``/``out`` and the bot until end of input."""
-    transport = ConsoleTransport(out)
+async def chat(
+    app: App,
+    user_id: str,
+    locale: str | None,
+    inp: TextIO,
+    out: TextIO,
+    files: Path | None = None,
+) -> None:
+    """Run a conversation between ``inp``/``out`` and the bot until end of input; files
+    the bot sends go into ``files`` (default: the working directory)."""
+    transport = ConsoleTransport(out, files)
     sender = OutboxSender(app, transport, Limits(per_second=1000, per_chat_interval=0))
     interactive = inp.isatty()
     while True:
@@ -98,12 +121,12 @@ async def chat(app: App, user_id: str, locale: str | None, inp: TextIO, out: Tex
             pass
 
 
-def run(app: App, user_id: str, locale: str | None) -> None:
-    asyncio.run(_run(app, user_id, locale))
+def run(app: App, user_id: str, locale: str | None, files: Path | None = None) -> None:
+    asyncio.run(_run(app, user_id, locale, files))
 
 
-async def _run(app: App, user_id: str, locale: str | None) -> None:
+async def _run(app: App, user_id: str, locale: str | None, files: Path | None) -> None:
     try:
-        await chat(app, user_id, locale, sys.stdin, sys.stdout)
+        await chat(app, user_id, locale, sys.stdin, sys.stdout, files)
     finally:
         await app.close()

@@ -6,75 +6,76 @@ import argparse
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.cli.common import (
-    UsageError,
-    run_async,
-)
-from flows.i18n import translator
+from bot.cli.common import UsageError, _, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
+    from scheduler.recurrence import Schedule
 
-from bot.services.deadlines import (
-    DEFAULT_ESCALATE_AFTER,
-    DEFAULT_OFFSETS,
-    DeadlineSpec,
-    create,
-    describe_offsets,
-    describe_schedule,
-    parse_offsets,
-    split_list,
-    template_specs,
-)
-from scheduler.recurrence import TEMPLATES, Schedule, ScheduleError, parse_date, parse_schedule
-from storage import deadlines as store
+# The defaults of bot.services.deadlines (DEFAULT_OFFSETS, DEFAULT_ESCALATE_AFTER), which
+# ``--help`` shows without importing the services; a test keeps them the same.
+OFFSETS_DEFAULT = (10, 5, 1, 0)
+ESCALATE_DEFAULT = 2
+TEMPLATE_NAMES = ("cchc-quarterly",)  # scheduler.recurrence.TEMPLATES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("deadline", help="deadlines staff are reminded of")
-    dsub = p.add_subparsers(dest="deadline_command", required=True, metavar="ACTION")
-    c = dsub.add_parser("add", help="add a deadline, or a template's deadlines")
-    c.add_argument("--code", help="short unique code (with --template: the prefix, default CCHC)")
-    c.add_argument("--title")
+    p = sub.add_parser("deadline", help=_("deadlines staff are reminded of"))
+    dsub = p.add_subparsers(dest="deadline_command", required=True, metavar=_("ACTION"))
+    c = dsub.add_parser("add", help=_("add a deadline, or a template's deadlines"))
+    c.add_argument(
+        "--code", help=_("short unique code (with --template: the prefix, default CCHC)")
+    )
+    c.add_argument("--title", help=_("what is due, as the reminders say it"))
     c.add_argument(
         "--schedule",
         type=_schedule_arg,
-        help="20/12/2026 (once), 'monthly 20', 'quarterly 20', 'yearly 20/12' or an RRULE",
+        help=_("20/12/2026 (once), 'monthly 20', 'quarterly 20', 'yearly 20/12' or an RRULE"),
     )
-    c.add_argument("--template", choices=sorted(TEMPLATES), help="; ".join(TEMPLATES.values()))
     c.add_argument(
-        "--shift-days", type=int, default=0, help="with --template: move every due date (-5)"
+        "--template",
+        choices=TEMPLATE_NAMES,
+        help=_(
+            "cchc-quarterly: the CCHC reports (Quý I 20/3, 6 tháng 20/6, Quý III 20/9, Năm 20/12)"
+        ),
     )
-    c.add_argument("--units", help="unit codes: their officials and those of units below")
-    c.add_argument("--people", help="person ids or names (Name@UNIT when names repeat)")
+    c.add_argument(
+        "--shift-days", type=int, default=0, help=_("with --template: move every due date (-5)")
+    )
+    c.add_argument("--units", help=_("unit codes: their officials and those of units below"))
+    c.add_argument("--people", help=_("person ids or names (Name@UNIT when names repeat)"))
     c.add_argument(
         "--offsets",
         type=_offsets_arg,
-        default=DEFAULT_OFFSETS,
-        help="working days before the due date to remind (default 10,5,1,0)",
+        default=OFFSETS_DEFAULT,
+        help=_("working days before the due date to remind (default 10,5,1,0)"),
     )
-    c.add_argument("--no-overdue", action="store_true", help="no daily reminders when overdue")
+    c.add_argument("--no-overdue", action="store_true", help=_("no daily reminders when overdue"))
     c.add_argument(
         "--escalate-after",
         type=int,
-        default=DEFAULT_ESCALATE_AFTER,
-        help="tell the unit's leader after N working days overdue (default 2; 0: never)",
+        default=ESCALATE_DEFAULT,
+        help=_("tell the unit's leader after N working days overdue (default 2; 0: never)"),
     )
-    c.add_argument("--note", help="a line shown in every reminder")
+    c.add_argument("--note", help=_("a line shown in every reminder"))
     c.add_argument(
-        "--starts", type=_day_arg, help="first day occurrences count from (default today)"
+        "--starts", type=_day_arg, help=_("first day occurrences count from (default today)")
     )
     c.set_defaults(func=_add)
-    c = dsub.add_parser("list", help="deadlines, their schedule, targets and next due date")
-    c.add_argument("--all", action="store_true", help="include disabled deadlines")
+    c = dsub.add_parser("list", help=_("deadlines, their schedule, targets and next due date"))
+    c.add_argument("--all", action="store_true", help=_("include disabled deadlines"))
     c.set_defaults(func=_list)
-    for action, active in (("disable", False), ("enable", True)):
-        c = dsub.add_parser(action, help=f"{action} a deadline's reminders")
-        c.add_argument("code")
-        c.set_defaults(func=_set_active, active=active)
+    c = dsub.add_parser("disable", help=_("stop a deadline's reminders"))
+    c.add_argument("code", metavar=_("CODE"), help=_("the deadline's code"))
+    c.set_defaults(func=_set_active, active=False)
+    c = dsub.add_parser("enable", help=_("start a deadline's reminders again"))
+    c.add_argument("code", metavar=_("CODE"), help=_("the deadline's code"))
+    c.set_defaults(func=_set_active, active=True)
 
 
 def _schedule_arg(text: str) -> Schedule:
+    from scheduler.recurrence import ScheduleError, parse_schedule
+
     try:
         return parse_schedule(text)
     except ScheduleError as exc:
@@ -82,6 +83,8 @@ def _schedule_arg(text: str) -> Schedule:
 
 
 def _offsets_arg(text: str) -> tuple[int, ...]:
+    from bot.services.deadlines import parse_offsets
+
     try:
         return parse_offsets(text)
     except ValueError as exc:
@@ -89,9 +92,13 @@ def _offsets_arg(text: str) -> tuple[int, ...]:
 
 
 def _day_arg(text: str) -> date:
+    from scheduler.recurrence import parse_date
+
     day = parse_date(text)
     if day is None:
-        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use dd/mm/yyyy or yyyy-mm-dd)")
+        raise argparse.ArgumentTypeError(
+            _("not a date: {text} (use dd/mm/yyyy or yyyy-mm-dd)").format(text=text)
+        )
     return day
 
 
@@ -100,16 +107,26 @@ def _today(app: App) -> date:
 
 
 def _add(settings, args) -> int:
+    from bot.services.deadlines import (
+        DeadlineSpec,
+        create,
+        describe_schedule,
+        split_list,
+        template_specs,
+    )
+    from flows.i18n import translator
+    from scheduler.recurrence import Schedule, ScheduleError
+
     if args.template and (args.title or args.schedule):
         raise UsageError(
-            "--template makes its own titles and schedules: leave out --title/--schedule"
+            _("--template makes its own titles and schedules: leave out --title/--schedule")
         )
     if not args.template and not (args.code and args.title and args.schedule):
-        raise UsageError("give --code, --title and --schedule (or --template)")
+        raise UsageError(_("give --code, --title and --schedule (or --template)"))
     if args.shift_days and not args.template:
-        raise UsageError("--shift-days goes with --template")
+        raise UsageError(_("--shift-days goes with --template"))
     if args.escalate_after < 0:
-        raise UsageError("--escalate-after must be 0 (never) or more")
+        raise UsageError(_("--escalate-after must be 0 (never) or more"))
     base = DeadlineSpec(
         code=args.code or "CCHC",
         title=args.title or "",
@@ -132,7 +149,6 @@ def _add(settings, args) -> int:
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        _ = t.gettext
         today = _today(app)
         async with app.db.write() as session:
             created = []
@@ -162,9 +178,13 @@ def _add(settings, args) -> int:
 
 
 def _list(settings, args) -> int:
+    from bot.services.deadlines import describe_offsets, describe_schedule
+    from flows.i18n import translator
+    from scheduler.recurrence import parse_schedule
+    from storage import deadlines as store
+
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        _ = t.gettext
         today = _today(app)
         async with app.db.read() as session:
             found = await store.all_deadlines(session, active_only=not args.all)
@@ -201,12 +221,13 @@ def _list(settings, args) -> int:
 
 
 def _set_active(settings, args) -> int:
+    from storage import deadlines as store
+
     async def body(app: App) -> int:
-        _ = translator(settings.default_locale, settings.timezone).gettext
         async with app.db.write() as session:
             deadline = await store.by_code(session, args.code)
             if deadline is None:
-                raise UsageError(f"unknown deadline {args.code!r}")
+                raise UsageError(_("unknown deadline {code}").format(code=repr(args.code)))
             cancelled = await store.set_active(session, deadline.id, args.active, app.now())
         if args.active:
             print(_("{code} is enabled again.").format(code=deadline.code))

@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.common import (
-    UsageError,
-    non_negative,
-    run_async,
-)
-from flows.i18n import translator
+from bot.cli.common import UsageError, _, non_negative, role_word, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -18,14 +13,18 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="load demo units, procedures, quotas, officials and responses")
+    p = sub.add_parser(
+        "demo", help=_("load demo units, procedures, quotas, officials and responses")
+    )
     p.add_argument(
         "--responses",
         type=non_negative,
         default=200,
-        help="recent synthetic responses (default 200)",
+        help=_("recent synthetic responses (default 200)"),
     )
-    p.add_argument("--if-empty", action="store_true", help="do nothing when the database has data")
+    p.add_argument(
+        "--if-empty", action="store_true", help=_("do nothing when the database has data")
+    )
     p.set_defaults(func=_demo)
 
 
@@ -35,8 +34,6 @@ def _demo(settings: Settings, args) -> int:
     from flows.text import format_code
 
     async def body(app: App) -> int:
-        t = translator(settings.default_locale, settings.timezone)
-        _ = t.gettext
         async with app.db.write() as session:
             if not await demo.is_empty(session):
                 if args.if_empty:
@@ -66,7 +63,7 @@ def _demo(settings: Settings, args) -> int:
             print(f"  {format_code(inv.code)}  {inv.unit_name}")
         print(_("Registration codes for staff (send to the bot within 14 days):"))
         for name, role, unit_code, code in summary.registrations:
-            print(f"  {format_code(code)}  {name} ({role}, {unit_code})")
+            print(f"  {format_code(code)}  {name} ({role_word(role)}, {unit_code})")
         if summary.dossier_codes:
             link = web_link(app, summary.dossier_codes[0].code)
             print(_("Try a survey in the browser: {link}").format(link=link))

@@ -6,11 +6,7 @@ import argparse
 from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.cli.common import (
-    UsageError,
-    run_async,
-)
-from flows.i18n import translator
+from bot.cli.common import UsageError, _, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -21,25 +17,32 @@ from storage import holiday_overrides as holiday_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("holiday", help="days off and worked days that differ from the law's list")
-    hsub = p.add_subparsers(dest="holiday_command", required=True, metavar="ACTION")
-    c = hsub.add_parser("add", help="make a day a day off (or, with --working, a working day)")
-    c.add_argument("day", type=_day_arg)
-    c.add_argument("--name", default="", help="e.g. 'Nghỉ bù Tết'")
-    c.add_argument("--working", action="store_true", help="a worked day (e.g. a swapped Saturday)")
+    p = sub.add_parser(
+        "holiday", help=_("days off and worked days that differ from the law's list")
+    )
+    hsub = p.add_subparsers(dest="holiday_command", required=True, metavar=_("ACTION"))
+    c = hsub.add_parser("add", help=_("make a day a day off (or, with --working, a working day)"))
+    c.add_argument("day", type=_day_arg, metavar=_("DAY"), help=_("the day (dd/mm/yyyy)"))
+    c.add_argument("--name", default="", help=_("e.g. 'Nghỉ bù Tết'"))
+    c.add_argument(
+        "--working", action="store_true", help=_("a worked day (e.g. a swapped Saturday)")
+    )
     c.set_defaults(func=_holiday_add)
-    c = hsub.add_parser("remove", help="drop an override")
-    c.add_argument("day", type=_day_arg)
+    c = hsub.add_parser("remove", help=_("drop an override"))
+    c.add_argument("day", type=_day_arg, metavar=_("DAY"), help=_("the day (dd/mm/yyyy)"))
     c.set_defaults(func=_holiday_remove)
-    c = hsub.add_parser("list", help="public holidays and overrides of a year")
-    c.add_argument("--year", type=int, help="default: this year")
+    c = hsub.add_parser("list", help=_("public holidays and overrides of a year"))
+    c.add_argument("--year", type=int, help=_("default: this year"))
     c.set_defaults(func=_holiday_list)
 
 
 def _day_arg(text: str) -> date:
+
     day = parse_date(text)
     if day is None:
-        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use dd/mm/yyyy or yyyy-mm-dd)")
+        raise argparse.ArgumentTypeError(
+            _("not a date: {text} (use dd/mm/yyyy or yyyy-mm-dd)").format(text=text)
+        )
     return day
 
 
@@ -48,6 +51,8 @@ def _today(app: App) -> date:
 
 
 def _holiday_add(settings, args) -> int:
+    from flows.i18n import translator
+
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
         async with app.db.write() as session:
@@ -64,16 +69,19 @@ def _holiday_add(settings, args) -> int:
 
 
 def _holiday_remove(settings, args) -> int:
+
     async def body(app: App) -> int:
         async with app.db.write() as session:
             if not await holiday_store.remove_override(session, args.day):
-                raise UsageError(f"no override on {args.day:%d/%m/%Y}")
+                raise UsageError(_("no override on {date}").format(date=f"{args.day:%d/%m/%Y}"))
         return 0
 
     return run_async(settings, body)
 
 
 def _holiday_list(settings, args) -> int:
+    from flows.i18n import translator
+
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
         year = args.year or _today(app).year

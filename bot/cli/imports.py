@@ -6,22 +6,44 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.common import (
-    UsageError,
-    run_async,
-)
+from bot.cli.common import UsageError, _, run_async
 
 if TYPE_CHECKING:
     from bot.core.settings import Settings
 
+# The importers' kinds (``bot.services.imports.IMPORTERS``), listed here so that
+# ``--help`` need not import the services; a test keeps the two the same.
+KINDS = ("deadlines", "dossiers", "people", "procedures", "units")
+CHOICES = (*KINDS, "ballots")  # ballots: XLSX too, read by bot/services/ballots.py
+
+
+def kind_word(kind: str) -> str:
+    """What an import kind loads, in the CLI's language ("2 đơn vị")."""
+    words = {
+        "deadlines": _("deadlines"),
+        "dossiers": _("dossiers"),
+        "people": _("people"),
+        "procedures": _("procedures"),
+        "units": _("units"),
+        "ballots": _("paper ballots"),
+    }
+    return words.get(kind, kind)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from bot.services import deadlines  # noqa: F401  (registers the deadlines importer)
-    from bot.services.imports import IMPORTERS
-
-    p = sub.add_parser("import", help="bulk load from CSV (a bad file loads nothing)")
-    p.add_argument("kind", choices=sorted([*IMPORTERS, "ballots"]))  # ballots: .xlsx too
-    p.add_argument("file", type=Path)
+    p = sub.add_parser("import", help=_("bulk load from CSV (a bad file loads nothing)"))
+    p.add_argument(
+        "kind",
+        choices=CHOICES,
+        metavar=_("KIND"),
+        help=_("what the file holds: {kinds}").format(kinds=", ".join(CHOICES)),
+    )
+    p.add_argument(
+        "file",
+        type=Path,
+        metavar=_("FILE"),
+        help=_("the CSV file (UTF-8, a header line first), or XLSX for ballots"),
+    )
     p.set_defaults(func=_import)
 
 
@@ -29,7 +51,7 @@ def _import(settings: Settings, args) -> int:
     from bot.services.imports import cli_import
 
     if not args.file.is_file():
-        raise UsageError(f"no such file: {args.file}")
+        raise UsageError(_("no such file: {path}").format(path=args.file))
     if args.kind == "ballots":  # paper ballots, XLSX or CSV: bot/services/ballots.py
         from bot.cli.ballots import import_ballots
 

@@ -6,12 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.common import (
-    UsageError,
-    resolve_unit,
-    run_async,
-)
-from flows.i18n import translator
+from bot.cli.common import UsageError, _, resolve_unit, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -19,16 +14,18 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("invite", help="survey codes")
-    isub = p.add_subparsers(dest="invite_command", required=True, metavar="ACTION")
-    c = isub.add_parser("create", help="create a one-time survey code")
-    c.add_argument("--unit", required=True, help="unit code")
-    c.add_argument("--dossier", help="receipt code of a completed dossier")
-    c.add_argument("--procedure", help="procedure code")
-    c.add_argument("--counter", action="store_true", help="a reusable counter code instead")
-    c.add_argument("--qr", type=Path, help="write a QR code PNG of the survey link here")
+    p = sub.add_parser("invite", help=_("survey codes"))
+    isub = p.add_subparsers(dest="invite_command", required=True, metavar=_("ACTION"))
+    c = isub.add_parser("create", help=_("create a one-time survey code"))
+    c.add_argument("--unit", required=True, help=_("unit code or name"))
+    c.add_argument("--dossier", help=_("receipt code of a completed dossier"))
+    c.add_argument("--procedure", help=_("procedure code"))
+    c.add_argument("--counter", action="store_true", help=_("a reusable counter code instead"))
+    c.add_argument("--qr", type=Path, help=_("write a QR code PNG of the survey link here"))
     c.add_argument(
-        "--poster", type=Path, help="with --counter: write an A4 counter poster (.png or .pdf)"
+        "--poster",
+        type=Path,
+        help=_("with --counter: write an A4 counter poster (.png or .pdf)"),
     )
     c.set_defaults(func=_invite_create)
 
@@ -41,15 +38,16 @@ def _invite_create(settings: Settings, args) -> int:
     from storage.models import Dossier, Procedure
 
     if args.counter and args.dossier:
-        raise UsageError("--counter and --dossier exclude each other")
+        raise UsageError(_("--counter and --dossier exclude each other"))
     if args.poster and not args.counter:
-        raise UsageError("--poster is for counter codes: add --counter")
+        raise UsageError(_("--poster is for counter codes: add --counter"))
     if args.poster and args.poster.suffix.lower() not in (".png", ".pdf"):
-        raise UsageError("--poster must end in .png or .pdf")
+        raise UsageError(_("--poster must end in .png or .pdf"))
+
+    from flows.i18n import translator
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        _ = t.gettext
         async with app.db.write() as session:
             unit = await resolve_unit(app, session, args.unit)
             procedure = dossier = None
@@ -60,7 +58,9 @@ def _invite_create(settings: Settings, args) -> int:
                     .first()
                 )
                 if procedure is None:
-                    raise UsageError(f"unknown procedure {args.procedure!r}")
+                    raise UsageError(
+                        _("unknown procedure {code}").format(code=repr(args.procedure))
+                    )
             if args.dossier:
                 dossier = (
                     (
@@ -72,9 +72,11 @@ def _invite_create(settings: Settings, args) -> int:
                     .first()
                 )
                 if dossier is None:
-                    raise UsageError(f"unknown dossier {args.dossier!r}")
+                    raise UsageError(_("unknown dossier {code}").format(code=repr(args.dossier)))
                 if dossier.unit_id != unit.id:
-                    raise UsageError(f"dossier {args.dossier!r} belongs to another unit")
+                    raise UsageError(
+                        _("dossier {code} belongs to another unit").format(code=repr(args.dossier))
+                    )
             issued = await invites.issue_invite(
                 app,
                 session,

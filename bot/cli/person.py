@@ -5,12 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.common import (
-    UsageError,
-    resolve_unit,
-    run_async,
-)
-from flows.i18n import LOCALES, translator
+from bot.cli.common import UsageError, _, resolve_unit, role_word, run_async
+from flows.i18n import LOCALES
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -18,16 +14,23 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("person", help="officials, leaders and admins")
-    psub = p.add_subparsers(dest="person_command", required=True, metavar="ACTION")
-    c = psub.add_parser("add", help="add a person; prints their registration code")
-    c.add_argument("--name", required=True)
-    c.add_argument("--unit", required=True, help="unit code")
-    c.add_argument("--role", required=True, choices=("official", "leader", "admin", "surveyor"))
-    c.add_argument("--locale", choices=LOCALES, default=None)
+    p = sub.add_parser("person", help=_("officials, leaders and admins"))
+    psub = p.add_subparsers(dest="person_command", required=True, metavar=_("ACTION"))
+    c = psub.add_parser("add", help=_("add a person; prints their registration code"))
+    c.add_argument("--name", required=True, help=_("their full name"))
+    c.add_argument("--unit", required=True, help=_("unit code or name"))
+    c.add_argument(
+        "--role",
+        required=True,
+        choices=("official", "leader", "admin", "surveyor"),
+        help=_("official, leader, admin or surveyor"),
+    )
+    c.add_argument(
+        "--locale", choices=LOCALES, default=None, help=_("their language (default: the bot's)")
+    )
     c.add_argument(
         "--phone",
-        help="mobile number for ZNS reminders when Zalo refuses a chat message (kept encrypted)",
+        help=_("mobile number for ZNS reminders when Zalo refuses a chat message (kept encrypted)"),
     )
     c.set_defaults(func=_person_add)
 
@@ -38,14 +41,13 @@ def _person_add(settings: Settings, args) -> int:
     from flows.text import format_code
 
     if not args.name.strip():
-        raise UsageError("--name must not be empty")
+        raise UsageError(_("--name must not be empty"))
     try:
         phone = normalise_phone(args.phone) if args.phone else None
     except PhoneError as exc:
         raise UsageError(f"--phone: {exc}") from None
 
     async def body(app: App) -> int:
-        _ = translator(settings.default_locale, settings.timezone).gettext
         async with app.db.write() as session:
             unit = await resolve_unit(app, session, args.unit)
             pid, code = await invites.issue_registration(
@@ -62,7 +64,7 @@ def _person_add(settings: Settings, args) -> int:
                 await set_official_phone(app, session, pid, phone)
         print(
             _("Added {name} ({role}) to {unit}.").format(
-                name=args.name.strip(), role=args.role, unit=unit.name
+                name=args.name.strip(), role=role_word(args.role), unit=unit.name
             )
         )
         print(_("Registration code: {code}").format(code=format_code(code)))

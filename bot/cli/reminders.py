@@ -6,23 +6,20 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot.cli.common import (
-    run_async,
-)
-from flows.i18n import translator
+from bot.cli.common import _, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reminders", help="reminder planning and dispatch")
-    rsub = p.add_subparsers(dest="reminders_command", required=True, metavar="ACTION")
-    c = rsub.add_parser("run-due", help="one planning-and-dispatch pass (idempotent)")
+    p = sub.add_parser("reminders", help=_("reminder planning and dispatch"))
+    rsub = p.add_subparsers(dest="reminders_command", required=True, metavar=_("ACTION"))
+    c = rsub.add_parser("run-due", help=_("one planning-and-dispatch pass (idempotent)"))
     c.add_argument(
         "--now",
         type=_moment_arg,
-        help="as of this moment (ISO 8601; local time when no offset is given)",
+        help=_("as of this moment (ISO 8601; local time when no offset is given)"),
     )
     c.set_defaults(func=_run_due)
 
@@ -32,7 +29,7 @@ def _moment_arg(text: str) -> datetime:
         return datetime.fromisoformat(text.strip().replace(" ", "T", 1))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"not an ISO 8601 time: {text!r} (e.g. 2027-03-09T08:00+07:00)"
+            _("not an ISO 8601 time: {text} (e.g. 2027-03-09T08:00+07:00)").format(text=text)
         ) from None
 
 
@@ -44,7 +41,6 @@ def _run_due(settings, args) -> int:
         moment = moment.replace(tzinfo=settings.tz)
 
     async def body(app: App) -> int:
-        _ = translator(settings.default_locale, settings.timezone).gettext
         result = await run_due(app, moment)
         print(
             _(

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.common import (
     UsageError,
+    _,
     date_arg,
     emit,
     format_args,
@@ -18,7 +18,6 @@ from bot.cli.common import (
     run_async,
     write_workbook,
 )
-from flows.i18n import translator
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -26,32 +25,40 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="satisfaction and quota reports")
-    rsub = p.add_subparsers(dest="report_command", required=True, metavar="REPORT")
-    c = rsub.add_parser("satisfaction", help="percentages per unit and element")
-    c.add_argument("--unit", help="unit code (default: the top unit)")
+    p = sub.add_parser("report", help=_("satisfaction and quota reports"))
+    rsub = p.add_subparsers(dest="report_command", required=True, metavar=_("REPORT"))
+    c = rsub.add_parser("satisfaction", help=_("percentages per unit and element"))
+    c.add_argument("--unit", help=_("unit code or name (default: the top unit)"))
     c.add_argument(
-        "--from", dest="date_from", type=date_arg, help="first day (dd/mm/yyyy or yyyy-mm-dd)"
+        "--from",
+        dest="date_from",
+        type=date_arg,
+        help=_("first day (dd/mm/yyyy or yyyy-mm-dd)"),
     )
-    c.add_argument("--to", dest="date_to", type=date_arg, help="last day")
-    c.add_argument("--period", help="10/2023, Q4/2023, 2023, 'tháng này'… (instead of --from/--to)")
+    c.add_argument("--to", dest="date_to", type=date_arg, help=_("last day"))
+    c.add_argument(
+        "--period", help=_("10/2023, Q4/2023, 2023, 'tháng này'… (instead of --from/--to)")
+    )
     format_args(c)
-    c.add_argument("--chart", type=Path, help="also draw the chart as a PNG to this file")
+    c.add_argument("--chart", type=Path, help=_("also draw the chart as a PNG to this file"))
     c.add_argument(
         "--as-leader",
         action="store_true",
-        help="figures as a leader sees them (small-number rule; what the API returns)",
+        help=_("figures as a leader sees them (small-number rule; what the API returns)"),
     )
     c.set_defaults(func=_report_satisfaction)
-    c = rsub.add_parser("quota", help="questionnaires collected against targets")
-    c.add_argument("--unit", help="unit code (default: the top unit)")
-    c.add_argument("--period", help="10/2023, Q4/2023, 2023… (default: this quarter)")
+    c = rsub.add_parser("quota", help=_("questionnaires collected against targets"))
+    c.add_argument("--unit", help=_("unit code or name (default: the top unit)"))
+    c.add_argument("--period", help=_("10/2023, Q4/2023, 2023… (default: this quarter)"))
     format_args(c)
     c.set_defaults(func=_report_quota)
 
 
 def _report_satisfaction(settings: Settings, args) -> int:
+    import asyncio
+
     from bot.render import report_text as reporting
+    from flows.i18n import translator
     from flows.privacy import Privacy
     from storage import reports
 
@@ -90,6 +97,7 @@ def _report_satisfaction(settings: Settings, args) -> int:
 
 def _report_quota(settings: Settings, args) -> int:
     from bot.render import report_text as reporting
+    from flows.i18n import translator
     from storage import quotas as quota_store
 
     need_out(args)

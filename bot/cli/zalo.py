@@ -11,29 +11,34 @@ the database, where the running bot finds and refreshes it.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import secrets
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
+
+from bot.cli.common import UsageError, _, run_async
+
+if TYPE_CHECKING:
+    from bot.core.app import App
+    from bot.core.settings import Settings
 
 from bot.channels.zalo import adapter as zalo
 from bot.channels.zalo.client import ZaloAuthError, ZaloError, new_pkce
-from bot.cli.common import UsageError, date_arg, run_async
-from bot.core.app import App
-from bot.core.settings import Settings
+from bot.cli.common import date_arg
 from flows.i18n import translator
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("zalo", help="Zalo OA: connect the app, show the tokens' state")
-    zsub = p.add_subparsers(dest="zalo_command", required=True, metavar="ACTION")
-    c = zsub.add_parser("connect", help="get the first token pair through an OA admin's approval")
+    p = sub.add_parser("zalo", help=_("Zalo OA: connect the app, show the tokens' state"))
+    zsub = p.add_subparsers(dest="zalo_command", required=True, metavar=_("ACTION"))
+    c = zsub.add_parser(
+        "connect", help=_("get the first token pair through an OA admin's approval")
+    )
     c.add_argument(
         "--redirect-uri",
-        help="the callback URL registered for the Zalo app (default: SIPAS_PUBLIC_URL)",
+        help=_("the callback URL registered for the Zalo app (default: SIPAS_PUBLIC_URL)"),
     )
     c.set_defaults(func=_connect)
-    s = zsub.add_parser("status", help="whether tokens are stored and how long they are valid")
+    s = zsub.add_parser("status", help=_("whether tokens are stored and how long they are valid"))
     s.set_defaults(func=_status)
     r = zsub.add_parser("ratings", help="ratings given in Zalo on the ZNS rating template")
     rsub = r.add_subparsers(dest="ratings_command", required=True, metavar="ACTION")
@@ -60,31 +65,37 @@ def code_from(line: str, state: str) -> str:
     code alone. A pasted address must carry our ``state`` (it is from this attempt)."""
     text = line.strip()
     if not text:
-        raise UsageError("nothing pasted: run 'sipas-bot zalo connect' again")
+        raise UsageError(_("nothing pasted: run 'sipas-bot zalo connect' again"))
     if "://" not in text and "code=" not in text:
         return text
     query = parse_qs(urlsplit(text).query or text.split("?", 1)[-1])
     code = (query.get("code") or [""])[0]
     if not code:
-        raise UsageError("the pasted address has no code=…: copy the whole address again")
+        raise UsageError(_("the pasted address has no code=…: copy the whole address again"))
     if (query.get("state") or [state])[0] != state:
-        raise UsageError("the pasted address belongs to another attempt: use the new link")
+        raise UsageError(_("the pasted address belongs to another attempt: use the new link"))
     return code
 
 
 def _connect(settings: Settings, args) -> int:
+    import asyncio
+    import secrets
+
+    from flows.i18n import translator
+
     if not settings.zalo_sends:
-        raise UsageError("set SIPAS_ZALO_APP_ID and SIPAS_ZALO_APP_SECRET first")
+        raise UsageError(_("set SIPAS_ZALO_APP_ID and SIPAS_ZALO_APP_SECRET first"))
     redirect = args.redirect_uri or settings.public_url
     if not redirect:
         raise UsageError(
-            "--redirect-uri is needed (the callback URL registered for the Zalo app), "
-            "or set SIPAS_PUBLIC_URL"
+            _(
+                "--redirect-uri is needed (the callback URL registered for the Zalo app), "
+                "or set SIPAS_PUBLIC_URL"
+            )
         )
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        _ = t.gettext
         verifier, challenge = new_pkce()
         state = secrets.token_urlsafe(12)
         async with zalo.open_channel(app) as channel:
@@ -101,7 +112,7 @@ def _connect(settings: Settings, args) -> int:
             try:
                 grant = await channel.oauth.exchange_code(code, verifier)
             except ZaloAuthError as exc:
-                raise UsageError(f"Zalo refused the code: {exc}") from None
+                raise UsageError(_("Zalo refused the code: {error}").format(error=exc)) from None
             pair = await channel.tokens.store_grant(grant)
         until = t.datetime(pair.expires_at) if pair.expires_at else "?"
         print(
@@ -116,9 +127,10 @@ def _connect(settings: Settings, args) -> int:
 
 
 def _status(settings: Settings, args) -> int:
+    from flows.i18n import translator
+
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        _ = t.gettext
         async with zalo.open_channel(app) as channel:
             pair = await channel.tokens.stored()
         if pair is None:

@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 
 CREDENTIAL = "zalo"
 REFRESH_MARGIN = timedelta(hours=1)  # refresh this long before the access token expires
+# A pair from the environment comes without its expiry: it is taken to live as long as
+# Zalo's access tokens do from the moment it was stored (a token that dies sooner is
+# refused on use and refreshed then). Refreshing it at once would spend the single-use
+# refresh token for nothing.
+ASSUMED_LIFETIME = timedelta(hours=25)
 KEEPER_INTERVAL = 300.0  # seconds between the keeper's checks
 
 
@@ -56,9 +61,17 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_at: datetime | None  # None: not known (a pair given in the environment)
+    stored_at: datetime | None = None  # when a pair of unknown expiry was stored
+
+    def deadline(self) -> datetime | None:
+        """The known expiry, else the assumed one of a pair of unknown age."""
+        if self.expires_at is not None:
+            return self.expires_at
+        return self.stored_at + ASSUMED_LIFETIME if self.stored_at is not None else None
 
     def expiring(self, now: datetime, margin: timedelta = REFRESH_MARGIN) -> bool:
-        return self.expires_at is not None and self.expires_at - now <= margin
+        deadline = self.deadline()
+        return deadline is not None and deadline - now <= margin
 
 
 def fingerprint(access_token: str | None, refresh_token: str | None) -> str | None:
@@ -95,7 +108,8 @@ class ZaloTokens:
             try:
                 pair = await self._refresh(pair.access_token)
             except (ZaloError, httpx.HTTPError) as exc:
-                if pair.expires_at is None or pair.expires_at <= now:
+                deadline = pair.deadline()
+                if deadline is None or deadline <= now:
                     raise
                 log.warning(
                     "early refresh of the Zalo token failed (%s); using it until expiry", exc
@@ -110,12 +124,10 @@ class ZaloTokens:
 
     async def keep_fresh(self, stop: asyncio.Event, interval: float = KEEPER_INTERVAL) -> None:
         """Refresh ahead of expiry even when nothing is sent (a refresh token unused for
-        about three months dies). A pair of unknown age is refreshed once to learn it."""
+        about three months dies)."""
         while not stop.is_set():
             try:
-                pair = self._pair or await self._load()
-                if pair.expires_at is None or pair.expiring(self.app.now()):
-                    await self._refresh(pair.access_token)
+                await self.refresh_if_due()
             except ZaloNotConnected:
                 log.warning("Zalo is not connected yet: run 'sipas-bot zalo connect'")
             except ZaloError as exc:
@@ -124,6 +136,15 @@ class ZaloTokens:
                 log.exception("refreshing the Zalo token failed; will try again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
+
+    async def refresh_if_due(self) -> bool:
+        """One check of the keeper: refresh when the access token is near its (known or
+        assumed) expiry, and only then; whether it refreshed."""
+        pair = self._pair or await self._load()
+        if not pair.expiring(self.app.now()):
+            return False
+        await self._refresh(pair.access_token)
+        return True
 
     async def store_grant(self, grant: TokenGrant) -> TokenPair:
         """Store a pair obtained outside a refresh (the first pair from an admin's approval)."""
@@ -157,7 +178,7 @@ class ZaloTokens:
             data = await credentials.lock(session, CREDENTIAL, now)
             pair = self._decode(data)
             if self._seed and data.get("seed") != self._seed:
-                pair = TokenPair(self._env_access, self._env_refresh, None)
+                pair = TokenPair(self._env_access, self._env_refresh, None, now)
                 await credentials.put(session, CREDENTIAL, self._encode(pair, now), now)
                 log.info("Zalo tokens taken from the environment")
         if pair is None:
@@ -184,7 +205,7 @@ class ZaloTokens:
 
     def _pair_of(self, grant: TokenGrant, now: datetime) -> TokenPair:
         expires = now + timedelta(seconds=grant.expires_in) if grant.expires_in else None
-        return TokenPair(grant.access_token, grant.refresh_token, expires)
+        return TokenPair(grant.access_token, grant.refresh_token, expires, None if expires else now)
 
     def _encode(self, pair: TokenPair, now: datetime) -> dict[str, Any]:
         keys = self.app.keys
@@ -206,4 +227,7 @@ class ZaloTokens:
             log.warning("stored Zalo tokens cannot be decrypted (was the secret key changed?)")
             return None
         expires = data.get("expires_at")
-        return TokenPair(access, refresh, datetime.fromisoformat(expires) if expires else None)
+        if expires:
+            return TokenPair(access, refresh, datetime.fromisoformat(expires))
+        stored = data.get("stored_at")
+        return TokenPair(access, refresh, None, datetime.fromisoformat(stored) if stored else None)
