@@ -159,7 +159,7 @@ async def test_an_imported_dossier_with_a_phone_is_invited_by_zns(world, tmp_pat
         "R-CSV-2,P.W1,T-HT-01,24/02/2027 08:00,\n"
     )
     result = await import_csv(world.app, "dossiers", path)
-    assert result.loaded == 2 and "invitation queued" in result.output[0]
+    assert result.loaded == 2 and "đã xếp lời mời qua ZNS" in result.output[0]
     await world.drain()
     assert [s.phone for s in world.fake.zns_sent] == ["84905777888"]
     async with world.app.db.read() as session:
