@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(settings: Settings, args) -> int:
+    from bot.services import deadlines  # noqa: F401  (registers the deadlines importer)
     from bot.services.imports import cli_import
 
     if not args.file.is_file():
