@@ -295,6 +295,15 @@ class Recipient:
     locale: str
 
 
+async def leaders_or_admins(session: AsyncSession, unit_path: str) -> tuple[str, list[Recipient]]:
+    """Who is told about a unit's feedback: its nearest leaders, else its nearest admins."""
+    for role in ("leader", "admin"):
+        people = await nearest_with_role(session, unit_path, role)
+        if people:
+            return role, people
+    return "admin", []
+
+
 async def nearest_with_role(session: AsyncSession, unit_path: str, role: str) -> list[Recipient]:
     """The active people with ``role`` at the unit itself or, failing that, at its
     nearest ancestor that has some (a counter's alerts go to its ward's leader)."""

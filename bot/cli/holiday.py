@@ -11,10 +11,6 @@ from bot.cli.common import UsageError, _, run_async
 if TYPE_CHECKING:
     from bot.core.app import App
 
-from scheduler.calendar import holiday_lines, load_calendar
-from scheduler.recurrence import parse_date
-from storage import holiday_overrides as holiday_store
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -37,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _day_arg(text: str) -> date:
+    from scheduler.recurrence import parse_date
 
     day = parse_date(text)
     if day is None:
@@ -52,11 +49,12 @@ def _today(app: App) -> date:
 
 def _holiday_add(settings, args) -> int:
     from flows.i18n import translator
+    from storage import holiday_overrides as store
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
         async with app.db.write() as session:
-            await holiday_store.set_override(session, args.day, args.working, args.name, app.now())
+            await store.set_override(session, args.day, args.working, args.name, app.now())
         text = (
             t.gettext("{date} is a working day.")
             if args.working
@@ -69,10 +67,11 @@ def _holiday_add(settings, args) -> int:
 
 
 def _holiday_remove(settings, args) -> int:
+    from storage import holiday_overrides as store
 
     async def body(app: App) -> int:
         async with app.db.write() as session:
-            if not await holiday_store.remove_override(session, args.day):
+            if not await store.remove_override(session, args.day):
                 raise UsageError(_("no override on {date}").format(date=f"{args.day:%d/%m/%Y}"))
         return 0
 
@@ -81,13 +80,15 @@ def _holiday_remove(settings, args) -> int:
 
 def _holiday_list(settings, args) -> int:
     from flows.i18n import translator
+    from scheduler.calendar import holiday_lines, load_calendar
+    from storage import holiday_overrides as store
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
         year = args.year or _today(app).year
         async with app.db.read() as session:
             cal = await load_calendar(session)
-            own = {o.day: o for o in await holiday_store.list_overrides(session, year)}
+            own = {o.day: o for o in await store.list_overrides(session, year)}
         print("\n".join(holiday_lines(cal, own, year, t)))
         return 0
 

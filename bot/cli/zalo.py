@@ -15,16 +15,11 @@ import sys
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from bot.cli.common import UsageError, _, run_async
+from bot.cli.common import UsageError, _, date_arg, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
     from bot.core.settings import Settings
-
-from bot.channels.zalo import adapter as zalo
-from bot.channels.zalo.client import ZaloAuthError, ZaloError, new_pkce
-from bot.cli.common import date_arg
-from flows.i18n import translator
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -81,6 +76,8 @@ def _connect(settings: Settings, args) -> int:
     import asyncio
     import secrets
 
+    from bot.channels.zalo import adapter as zalo
+    from bot.channels.zalo.client import ZaloAuthError, new_pkce
     from flows.i18n import translator
 
     if not settings.zalo_sends:
@@ -127,6 +124,7 @@ def _connect(settings: Settings, args) -> int:
 
 
 def _status(settings: Settings, args) -> int:
+    from bot.channels.zalo import adapter as zalo
     from flows.i18n import translator
 
     async def body(app: App) -> int:
@@ -166,6 +164,9 @@ def _need_zns(settings: Settings) -> None:
 
 
 def _ratings_sync(settings: Settings, args) -> int:
+    from bot.channels.zalo.client import ZaloError
+    from flows.i18n import translator
+
     _need_zns(settings)
     if not settings.zns_rating_template:
         raise UsageError("set SIPAS_ZNS_RATING_TEMPLATE_ID (or SIPAS_ZNS_INVITE_TEMPLATE_ID)")
@@ -193,6 +194,8 @@ def _ratings_sync(settings: Settings, args) -> int:
 
 
 def _ratings_unmatched(settings: Settings, args) -> int:
+    from flows.i18n import translator
+
     async def body(app: App) -> int:
         from storage import zns
 
@@ -214,6 +217,8 @@ def _ratings_unmatched(settings: Settings, args) -> int:
 
 
 def _zns_spend(settings: Settings, args) -> int:
+    from flows.i18n import translator
+
     async def body(app: App) -> int:
         from storage import zns
 
@@ -241,6 +246,8 @@ def _zns_spend(settings: Settings, args) -> int:
 
 
 def _zns_requeue(settings: Settings, args) -> int:
+    from flows.i18n import translator
+
     async def body(app: App) -> int:
         from bot.services.intake import next_send_time
         from storage import zns

@@ -48,10 +48,10 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, "request body too large", headers={"Connection": "close"})
 
 
-# Up to this many bytes, a refused body is left for the server to read and discard, so
+# Up to this many bytes (8 MiB), a refused body is left for the server to read and discard, so
 # the client (which is still sending it) gets the 413 instead of a reset connection;
 # past it the connection is closed rather than read for nothing.
-DRAIN_LIMIT = 1024 * KIB
+DRAIN_LIMIT = 8 * 1024 * KIB
 
 
 async def _too_large(send, *, close: bool = True) -> None:

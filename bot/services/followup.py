@@ -34,11 +34,7 @@ async def on_feedback(ctx: DbContext, feedback_id: int, e: OpenFeedback) -> None
     item = await feedback.feedback_by_id(ctx.session, feedback_id)
     if item is None:
         return
-    role = "leader"
-    people = await admin.nearest_with_role(ctx.session, item.unit_path, role)
-    if not people:
-        role = "admin"
-        people = await admin.nearest_with_role(ctx.session, item.unit_path, role)
+    role, people = await admin.leaders_or_admins(ctx.session, item.unit_path)
     privacy = for_role(role, ctx.app.settings.privacy_min_responses)
     told = None
     for person in people:
