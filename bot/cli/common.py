@@ -74,7 +74,12 @@ def clean_message(text: str) -> str:
 
 def role_word(role: str) -> str:
     """A person's role in the CLI's language."""
-    words = {"official": _("official"), "leader": _("leader"), "admin": _("administrator")}
+    words = {
+        "official": _("official"),
+        "leader": _("leader"),
+        "admin": _("administrator"),
+        "surveyor": _("surveyor"),
+    }
     return words.get(role, role)
 
 
