@@ -250,3 +250,20 @@ async def write_workbook(app: App, session, unit, period: Period, out: Path) -> 
     hours = app.settings.feedback_target_hours
     xlsx = await asyncio.to_thread(export.build, data, t, Privacy(), app.now(), hours)
     await asyncio.to_thread(out.write_bytes, xlsx)
+
+
+def day_arg(text: str):
+    """An argparse type: one calendar day (dd/mm/yyyy or yyyy-mm-dd)."""
+    from scheduler.recurrence import parse_date
+
+    day = parse_date(text)
+    if day is None:
+        raise argparse.ArgumentTypeError(
+            _("not a date: {text} (use dd/mm/yyyy or yyyy-mm-dd)").format(text=text)
+        )
+    return day
+
+
+def local_today(app: App):
+    """Today in the deployment's zone."""
+    return app.now().astimezone(app.tz).date()

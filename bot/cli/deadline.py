@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, _, run_async
+from bot.cli.common import UsageError, _, day_arg, local_today, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -59,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.add_argument("--note", help=_("a line shown in every reminder"))
     c.add_argument(
-        "--starts", type=_day_arg, help=_("first day occurrences count from (default today)")
+        "--starts", type=day_arg, help=_("first day occurrences count from (default today)")
     )
     c.set_defaults(func=_add)
     c = dsub.add_parser("list", help=_("deadlines, their schedule, targets and next due date"))
@@ -89,21 +88,6 @@ def _offsets_arg(text: str) -> tuple[int, ...]:
         return parse_offsets(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _day_arg(text: str) -> date:
-    from scheduler.recurrence import parse_date
-
-    day = parse_date(text)
-    if day is None:
-        raise argparse.ArgumentTypeError(
-            _("not a date: {text} (use dd/mm/yyyy or yyyy-mm-dd)").format(text=text)
-        )
-    return day
-
-
-def _today(app: App) -> date:
-    return app.now().astimezone(app.tz).date()
 
 
 def _add(settings, args) -> int:
@@ -149,7 +133,7 @@ def _add(settings, args) -> int:
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        today = _today(app)
+        today = local_today(app)
         async with app.db.write() as session:
             created = []
             for spec in specs:
@@ -185,7 +169,7 @@ def _list(settings, args) -> int:
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        today = _today(app)
+        today = local_today(app)
         async with app.db.read() as session:
             found = await store.all_deadlines(session, active_only=not args.all)
             targets = await store.targets(session, [d.id for d in found])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, _, run_async
+from bot.cli.common import UsageError, _, day_arg, local_today, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -18,33 +17,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     hsub = p.add_subparsers(dest="holiday_command", required=True, metavar=_("ACTION"))
     c = hsub.add_parser("add", help=_("make a day a day off (or, with --working, a working day)"))
-    c.add_argument("day", type=_day_arg, metavar=_("DAY"), help=_("the day (dd/mm/yyyy)"))
+    c.add_argument("day", type=day_arg, metavar=_("DAY"), help=_("the day (dd/mm/yyyy)"))
     c.add_argument("--name", default="", help=_("e.g. 'Nghỉ bù Tết'"))
     c.add_argument(
         "--working", action="store_true", help=_("a worked day (e.g. a swapped Saturday)")
     )
     c.set_defaults(func=_holiday_add)
     c = hsub.add_parser("remove", help=_("drop an override"))
-    c.add_argument("day", type=_day_arg, metavar=_("DAY"), help=_("the day (dd/mm/yyyy)"))
+    c.add_argument("day", type=day_arg, metavar=_("DAY"), help=_("the day (dd/mm/yyyy)"))
     c.set_defaults(func=_holiday_remove)
     c = hsub.add_parser("list", help=_("public holidays and overrides of a year"))
     c.add_argument("--year", type=int, help=_("default: this year"))
     c.set_defaults(func=_holiday_list)
-
-
-def _day_arg(text: str) -> date:
-    from scheduler.recurrence import parse_date
-
-    day = parse_date(text)
-    if day is None:
-        raise argparse.ArgumentTypeError(
-            _("not a date: {text} (use dd/mm/yyyy or yyyy-mm-dd)").format(text=text)
-        )
-    return day
-
-
-def _today(app: App) -> date:
-    return app.now().astimezone(app.tz).date()
 
 
 def _holiday_add(settings, args) -> int:
@@ -85,7 +69,7 @@ def _holiday_list(settings, args) -> int:
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
-        year = args.year or _today(app).year
+        year = args.year or local_today(app).year
         async with app.db.read() as session:
             cal = await load_calendar(session)
             own = {o.day: o for o in await store.list_overrides(session, year)}

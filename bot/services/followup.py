@@ -31,6 +31,28 @@ async def on_feedback(ctx: DbContext, feedback_id: int, e: OpenFeedback) -> None
     """Tell the unit's leadership about a feedback item that asks for contact."""
     if not e.wants_contact:
         return
+
+    def lines(item, t, privacy) -> list[str]:
+        _ = t.gettext
+        reason = reason_labels(t.locale).get(item.reason or "", "") or _("Other reason")
+        out = [
+            _("{unit}: a dissatisfied citizen asks to be contacted (feedback #{id}).").format(
+                unit=item.unit_name, id=item.id
+            ),
+            _("Reason: {reason}").format(reason=reason),
+        ]
+        if item.text:
+            out.append(f"“{privacy.comment(item.text)}”")
+        out.append(_("You can answer them in this chat: press the button, or send /feedback."))
+        return out
+
+    await tell_leaders(ctx, feedback_id, lines)
+
+
+async def tell_leaders(ctx: DbContext, feedback_id: int, lines_of) -> None:
+    """Message a feedback item to its unit's nearest leaders (else admins), each in their
+    language, with a button to handle it; ``lines_of(item, translator, privacy)`` says
+    what. Sent once per person; the item records who was told."""
     item = await feedback.feedback_by_id(ctx.session, feedback_id)
     if item is None:
         return
@@ -39,20 +61,8 @@ async def on_feedback(ctx: DbContext, feedback_id: int, e: OpenFeedback) -> None
     told = None
     for person in people:
         t = translator(person.locale, ctx.app.settings.timezone)
-        _ = t.gettext
-        reason = reason_labels(t.locale).get(item.reason or "", "") or _("Other reason")
-        lines = [
-            _("{unit}: a dissatisfied citizen asks to be contacted (feedback #{id}).").format(
-                unit=item.unit_name, id=item.id
-            ),
-            _("Reason: {reason}").format(reason=reason),
-        ]
-        if item.text:
-            lines.append(f"“{privacy.comment(item.text)}”")
-        lines.append(_("You can answer them in this chat: press the button, or send /feedback."))
-        reply = Reply(
-            "\n".join(lines), (Button(_("Handle #{id}").format(id=item.id), f"ad.f:h:{item.id}"),)
-        )
+        button = Button(t.gettext("Handle #{id}").format(id=item.id), f"ad.f:h:{item.id}")
+        reply = Reply("\n".join(lines_of(item, t, privacy)), (button,))
         if await notify_person(
             ctx.session,
             person.person_id,

@@ -26,15 +26,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.app import App
 from bot.core.context import DbContext
 from bot.services import followup
-from bot.services.notify import notify_person
 from bot.services.zns import CHANNEL, dossier_of
 from flows import questionnaire as qn
-from flows.contract import Button, Reply
 from flows.i18n import translator
-from flows.privacy import for_role
 from flows.text import fold
-from storage import admin, dossiers, rollups, surveys
-from storage import feedback as feedback_store
+from storage import dossiers, rollups, surveys
 from storage import zns as store
 from storage.models import Dossier
 
@@ -170,16 +166,9 @@ async def _feedback(ctx: DbContext, key: str, dossier: Dossier, rating: Any, at:
 
 
 async def _tell_leader(ctx: DbContext, feedback_id: int, dossier: Dossier, rating: Any) -> None:
-    item = await feedback_store.feedback_by_id(ctx.session, feedback_id)
-    if item is None:
-        return
-    role, people = await admin.leaders_or_admins(ctx.session, item.unit_path)
-    privacy = for_role(role, ctx.app.settings.privacy_min_responses)
-    told = None
-    for person in people:
-        t = translator(person.locale, ctx.app.settings.timezone)
+    def lines(item, t, privacy) -> list[str]:
         _ = t.gettext
-        lines = [
+        out = [
             _(
                 "{unit}: a citizen rated the service {stars} of 5 stars in Zalo for dossier "
                 "{receipt} (feedback #{id})."
@@ -188,25 +177,15 @@ async def _tell_leader(ctx: DbContext, feedback_id: int, dossier: Dossier, ratin
             )
         ]
         if rating.reasons:
-            lines.append(_("Reasons: {reasons}").format(reasons="; ".join(rating.reasons)))
+            out.append(_("Reasons: {reasons}").format(reasons="; ".join(rating.reasons)))
         if rating.note:
-            lines.append(f"“{privacy.comment(rating.note)}”")
-        lines.append(
+            out.append(f"“{privacy.comment(rating.note)}”")
+        out.append(
             _(
                 "The rating came through Zalo ZNS: no reply to the citizen is possible there. "
                 "Use the receipt code to find the dossier."
             )
         )
-        reply = Reply(
-            "\n".join(lines), (Button(_("Handle #{id}").format(id=item.id), f"ad.f:h:{item.id}"),)
-        )
-        if await notify_person(
-            ctx.session,
-            person.person_id,
-            reply,
-            ctx.now,
-            dedupe_key=f"feedback:{item.id}:{person.person_id}",
-        ):
-            told = told or person.person_id
-    if told is not None:
-        await feedback_store.note_notified(ctx.session, item.id, told, ctx.now)
+        return out
+
+    await followup.tell_leaders(ctx, feedback_id, lines)
