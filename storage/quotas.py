@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, String, func, literal, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
@@ -61,13 +61,15 @@ async def quota_progress(
 ) -> list[QuotaProgress]:
     """Every quota of ``root``'s subtree whose period overlaps ``start``–``end``.
 
-    Two grouped queries per distinct quota period (responses from the rollups, completed
-    dossiers), each returning a row per unit and field, summed up the unit tree here: a
-    province's hundred wards answer as fast as one. (A join per quota made PostgreSQL walk
-    the day rollups once per ward, several times slower.)
+    One grouped statement for every distinct quota period (responses from the rollups,
+    completed dossiers), returning a row per unit (and field, when a quota is limited to
+    fields), summed up the unit tree here: a province's hundred wards answer as fast as
+    one. (A join per quota made PostgreSQL walk the day rollups once per ward, several
+    times slower.)
     """
     await plan_for_these_values(session)
-    # Plain columns, not ORM objects: loading 200 objects cost more than the sums.
+    # Plain columns, not ORM objects: loading 200 objects cost more than the sums. The
+    # quota's fields come in the same statement (a row per quota and field).
     stmt = (
         select(
             Quota.id,
@@ -79,53 +81,42 @@ async def quota_progress(
             Unit.code.label("unit_code"),
             Unit.name.label("unit_name"),
             Unit.path.label("unit_path"),
+            ProcedureField.id.label("field_id"),
+            ProcedureField.name.label("field_name"),
         )
         .join(Unit, Unit.id == Quota.unit_id)
+        .outerjoin(QuotaField, QuotaField.quota_id == Quota.id)
+        .outerjoin(ProcedureField, ProcedureField.id == QuotaField.field_id)
         .where(
             Unit.path.startswith(root.path),
             Quota.period_start <= end,
             Quota.period_end >= start,
         )
-        .order_by(Unit.path, Quota.period_start, Quota.id)
+        .order_by(Unit.path, Quota.period_start, Quota.id, ProcedureField.name)
     )
-    quotas = (await session.exec(stmt)).all()
+    quotas = []
+    fields: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for row in (await session.exec(stmt)).all():
+        if not quotas or quotas[-1].id != row.id:
+            quotas.append(row)
+        if row.field_id is not None:
+            fields[row.id].append((row.field_id, row.field_name))
     if not quotas:
         return []
-    ids = [q.id for q in quotas]
-    fields: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for quota_id, field_id, name in (
-        await session.exec(
-            select(QuotaField.quota_id, ProcedureField.id, ProcedureField.name)
-            .join(ProcedureField, ProcedureField.id == QuotaField.field_id)
-            .where(QuotaField.quota_id.in_(ids))
-            .order_by(ProcedureField.name)
-        )
-    ).all():
-        fields[quota_id].append((field_id, name))
 
     by_period: dict[tuple[date, date], list] = defaultdict(list)
     for quota in quotas:
         by_period[(quota.period_start, quota.period_end)].append(quota)
+    periods = list(by_period)  # usually one or two
+    by_field = bool(fields)  # group by field only when some quota is limited to fields
+    counts = await _period_counts(session, root, periods, tz, by_field)
     collected: dict[int, int] = {}
     channels: dict[int, dict[str, int]] = {}
     dossiers: dict[int, int] = {}
-    for (first, last), period_quotas in by_period.items():  # usually one or two periods
-        lo, hi = utc_bounds(first, last, tz)
-        responses = _subtree_sums(await _responses_per_unit_field(session, root, first, last))
-        completed = _subtree_sums(
-            await session.exec(
-                select(Unit.path, Procedure.field_id, func.count(Dossier.id))
-                .join(Unit, Unit.id == Dossier.unit_id)
-                .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
-                .where(
-                    Unit.path.startswith(root.path),
-                    Dossier.completed_at >= lo,
-                    Dossier.completed_at < hi,
-                )
-                .group_by(Unit.path, Procedure.field_id)
-            )
-        )
-        for quota in period_quotas:
+    for index, period in enumerate(periods):
+        responses = counts.get((index, "r"), {})
+        completed = counts.get((index, "d"), {})
+        for quota in by_period[period]:
             allowed = {field_id for field_id, _name in fields[quota.id]} or None
             channels[quota.id] = _per_channel(responses, quota.unit_path, allowed)
             collected[quota.id] = sum(channels[quota.id].values())
@@ -150,30 +141,78 @@ async def quota_progress(
     ]
 
 
-async def _responses_per_unit_field(session, root: Unit, first: date, last: date) -> list:
-    """(unit path, field, channel, responses) over local days ``first``–``last``: whole
-    calendar months from the month rollups, the days before and after them from the day
-    rollups."""
-    parts = [(RollupChannel, RollupChannel.day, first, last)]
-    whole = _whole_months(first, last)
-    if whole is not None:
-        lo, hi = whole
-        parts = [
-            (RollupChannelMonth, RollupChannelMonth.month, lo, hi),
-            (RollupChannel, RollupChannel.day, first, lo - timedelta(days=1)),
-            (RollupChannel, RollupChannel.day, _next_month(hi), last),
-        ]
-    rows = []
-    for table, period, a, b in parts:
-        if a <= b:
-            query = (
-                select(Unit.path, table.field_id, table.channel, func.sum(table.responses))
-                .join(Unit, Unit.id == table.unit_id)
-                .where(Unit.path.startswith(root.path), period.between(a, b))
-                .group_by(Unit.path, table.field_id, table.channel)
+async def _period_counts(
+    session, root: Unit, periods: list[tuple[date, date]], tz: ZoneInfo, by_field: bool
+) -> dict[tuple[int, str], dict[str, dict[tuple, int]]]:
+    """Responses (kind ``r``, per channel) and completed dossiers (kind ``d``) in each of
+    ``periods``, per unit and (when ``by_field``) field, rolled up the unit tree: one
+    statement for them all (a UNION ALL), since the round trips cost more than the sums.
+
+    Responses over whole calendar months come from the month rollups, the days before
+    and after them from the day rollups."""
+    parts = []
+    for index, (first, last) in enumerate(periods):
+        for table, period, a, b in _rollup_parts(first, last):
+            if a <= b:
+                field_col = table.field_id if by_field else literal(0, Integer)
+                parts.append(
+                    select(
+                        literal(index, Integer).label("period"),
+                        literal("r", String).label("kind"),
+                        Unit.path.label("path"),
+                        field_col.label("field"),
+                        table.channel.label("channel"),
+                        func.sum(table.responses).label("n"),
+                    )
+                    .join(Unit, Unit.id == table.unit_id)
+                    .where(Unit.path.startswith(root.path), period.between(a, b))
+                    .group_by(
+                        *(
+                            [Unit.path, table.field_id, table.channel]
+                            if by_field
+                            else [Unit.path, table.channel]
+                        )
+                    )
+                )
+        lo, hi = utc_bounds(first, last, tz)
+        field_col = Procedure.field_id if by_field else literal(0, Integer)
+        parts.append(
+            select(
+                literal(index, Integer).label("period"),
+                literal("d", String).label("kind"),
+                Unit.path.label("path"),
+                field_col.label("field"),
+                literal("", String).label("channel"),
+                func.count(Dossier.id).label("n"),
             )
-            rows.extend((await session.exec(query)).all())
-    return rows
+            .join(Unit, Unit.id == Dossier.unit_id)
+            .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
+            .where(
+                Unit.path.startswith(root.path),
+                Dossier.completed_at >= lo,
+                Dossier.completed_at < hi,
+            )
+            .group_by(*([Unit.path, Procedure.field_id] if by_field else [Unit.path]))
+        )
+    grouped: dict[tuple[int, str], list] = defaultdict(list)
+    for index, kind, path, field_id, channel, n in (await session.exec(union_all(*parts))).all():
+        key = (field_id, channel) if kind == "r" else (field_id,)
+        grouped[(index, kind)].append((path, *key, n))
+    return {group: _subtree_sums(rows) for group, rows in grouped.items()}
+
+
+def _rollup_parts(first: date, last: date) -> list:
+    """(table, period column, from, to) covering local days ``first``–``last``: whole
+    calendar months from the month rollups, the days around them from the day rollups."""
+    whole = _whole_months(first, last)
+    if whole is None:
+        return [(RollupChannel, RollupChannel.day, first, last)]
+    lo, hi = whole
+    return [
+        (RollupChannelMonth, RollupChannelMonth.month, lo, hi),
+        (RollupChannel, RollupChannel.day, first, lo - timedelta(days=1)),
+        (RollupChannel, RollupChannel.day, _next_month(hi), last),
+    ]
 
 
 def _whole_months(first: date, last: date) -> tuple[date, date] | None:
