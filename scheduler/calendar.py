@@ -39,7 +39,32 @@ _MAX_SCAN = 366
 @functools.cache
 def _vietnam() -> holidays.HolidayBase:
     # One shared, lazily expanded table (years are added as they are looked up).
+    country = _vietnam_class()
+    if country is not None:
+        return country(language="vi")
     return holidays.country_holidays("VN", language="vi")
+
+
+def _vietnam_class() -> type[holidays.HolidayBase] | None:
+    """The package's Vietnam calendar class, loaded from its own module alone.
+
+    ``country_holidays`` imports ``holidays.countries``, whose ``__init__`` imports all
+    250 countries: about 0.1 s of every command's start-up. The Vietnam module itself
+    only needs the package's calendars and helpers. Should the package be laid out
+    differently one day, this gives None and the registry is used (the test
+    ``test_vietnam_loaded_alone_is_the_registry_s_calendar`` compares the two)."""
+    import importlib.util
+
+    path = Path(holidays.__file__).parent / "countries" / "vietnam.py"
+    try:
+        spec = importlib.util.spec_from_file_location("holidays.countries.vietnam", path)
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.Vietnam
+    except Exception:  # any surprise in the package's layout: use its registry
+        return None
 
 
 class WorkCalendar:

@@ -17,6 +17,25 @@ def local(*args) -> datetime:
     return datetime(*args, tzinfo=TZ)
 
 
+def test_vietnam_loaded_alone_is_the_registry_s_calendar():
+    """The calendar is loaded from the package's Vietnam module alone (start-up time); it
+    must be the very calendar the package's registry gives, names and working days."""
+    import holidays
+
+    from scheduler import calendar
+
+    alone = calendar._vietnam_class()
+    assert alone is not None, "the package's layout changed: the slow registry path is in use"
+    ours, registry = alone(language="vi"), holidays.country_holidays("VN", language="vi")
+    for year in (2025, 2026, 2027, 2028):
+        ours.get(date(year, 1, 1)), registry.get(date(year, 1, 1))  # expand the years
+    assert dict(ours) == dict(registry) and len(ours) > 40
+    day = date(2026, 1, 1)
+    while day < date(2029, 1, 1):
+        assert ours.is_working_day(day) == registry.is_working_day(day), day
+        day += timedelta(days=1)
+
+
 def test_offsets_skip_tet_2027():
     # Tết Đinh Mùi: Thu 4/2 – Wed 10/2/2027 off (with the weekend inside it).
     cal = WorkCalendar()

@@ -106,3 +106,23 @@ def test_locale_from_clients():
     assert normalise_locale("en_US") == "en"
     assert normalise_locale("fr") == "vi"
     assert normalise_locale(None, "en") == "en"
+
+
+def test_compiled_catalogues_are_cached_by_content_and_rebuilt_when_damaged(tmp_path, monkeypatch):
+    """The compiled catalogue is kept under the .po's content hash; a damaged cache file
+    is compiled again, never trusted, and an unwritable cache is skipped."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    translations.cache_clear()
+    try:
+        assert translations("vi").gettext("Thank you!") != "Thank you!"
+        (cached,) = (tmp_path / "sipas-bot").glob("sipas-vi-*.mo")
+        cached.write_bytes(b"not a catalogue")
+        translations.cache_clear()
+        assert translations("vi").gettext("Thank you!") != "Thank you!"
+        assert cached.read_bytes().startswith(b"\xde\x12\x04\x95")  # rewritten: .mo magic
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+        (tmp_path / "file").write_text("a file where the directory would go")
+        translations.cache_clear()
+        assert translations("vi").gettext("Thank you!") != "Thank you!"
+    finally:
+        translations.cache_clear()

@@ -6,5 +6,5 @@ core (``bot.core.effects``) and the report attachments with the context, so the 
 never imports upward. Every entry point imports it before handling an event.
 """
 
-from bot import render  # noqa: F401  (registers the chart and workbook makers)
+from bot.render import attachments  # noqa: F401  (registers the chart and workbook makers)
 from bot.services import admin_effects, assisted, reminders, survey_effects  # noqa: F401
