@@ -20,9 +20,11 @@ run: $(STAMP)
 	$(BIN)/sipas-bot demo --if-empty
 	$(BIN)/sipas-bot serve
 
-## test: install, then the whole suite (PostgreSQL tests need SIPAS_TEST_POSTGRES_URL)
+## test: install, then the whole suite (PostgreSQL tests need SIPAS_TEST_POSTGRES_URL), on
+## PYTEST_WORKERS processes (pytest-xdist; 0 runs it in this process)
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## chat: talk to the bot on the console, with a fresh demo survey code
 chat: $(STAMP)
