@@ -174,3 +174,28 @@ def test_bad_settings_exit_2():
         text=True,
     )
     assert env_result.returncode == 2 and "SIPAS_TIMEZONE" in env_result.stderr
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(demo_dir):
+    """``sipas-bot holiday list | head -1``: when the pipe's reader has gone, the command
+    stops with exit code 1 and no traceback or error line."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")},
+        "SIPAS_DATABASE_URL": f"sqlite:///{demo_dir / 'cli.db'}",
+        "SIPAS_DATA_DIR": str(demo_dir / "data"),
+    }
+    read, write = os.pipe()
+    os.close(read)  # nobody will read: the first write fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", "holiday", "list", "--year", "2026"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=demo_dir,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 1 and done.stderr == ""
