@@ -176,7 +176,7 @@ async def _period_counts(
                 )
         lo, hi = utc_bounds(first, last, tz)
         field_col = Procedure.field_id if by_field else literal(0, Integer)
-        parts.append(
+        dossiers = (
             select(
                 literal(index, Integer).label("period"),
                 literal("d", String).label("kind"),
@@ -186,13 +186,16 @@ async def _period_counts(
                 func.count(Dossier.id).label("n"),
             )
             .join(Unit, Unit.id == Dossier.unit_id)
-            .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
             .where(
                 Unit.path.startswith(root.path),
                 Dossier.completed_at >= lo,
                 Dossier.completed_at < hi,
             )
-            .group_by(*([Unit.path, Procedure.field_id] if by_field else [Unit.path]))
+        )
+        if by_field:
+            dossiers = dossiers.outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
+        parts.append(
+            dossiers.group_by(*([Unit.path, Procedure.field_id] if by_field else [Unit.path]))
         )
     grouped: dict[tuple[int, str], list] = defaultdict(list)
     for index, kind, path, field_id, channel, n in (await session.exec(union_all(*parts))).all():
