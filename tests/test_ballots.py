@@ -170,6 +170,7 @@ async def test_a_csv_file_and_the_printed_form(clerk, tmp_path):
     pdf = tmp_path / "phieu.pdf"
     made = clerk("ballots", "form", "--unit", "P.W1", "--out", str(pdf))
     assert made.returncode == 0, made.stderr
+    assert "fontTools" not in made.stderr  # no library chatter on the operator's screen
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and b"/MediaBox [0 0 595.28 841.89]" in data  # A4
     assert b"DejaVu" in data  # the font with the Vietnamese glyphs is embedded

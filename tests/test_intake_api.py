@@ -183,6 +183,27 @@ async def test_every_invalid_field_is_a_422_naming_it(api):
     assert await count(api.sipas, Dossier) == 0 and await count(api.sipas, Outbox) == 0
 
 
+async def test_every_unknown_reference_is_named_at_once(api):
+    """The checks against the database name every bad field in one 422, not the first."""
+    body = {
+        **BODY,
+        "unit_code": "NOPE",
+        "procedure_code": "NOPE-2",
+        "completed_at": "2026-11-24T12:00:00+07:00",  # the clock says 09:00 local
+        "citizen": {"channel": "zalo", "user_id": "1234567890"},  # no Zalo on this server
+    }
+    response = await post(api, body)
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert [(e["loc"], e["type"]) for e in errors] == [
+        (["body", "unit_code"], "unknown_unit"),
+        (["body", "procedure_code"], "unknown_procedure"),
+        (["body", "completed_at"], "future_time"),
+        (["body", "citizen", "channel"], "channel_off"),
+    ]
+    assert await count(api.sipas, Dossier) == 0
+
+
 async def test_unreadable_bodies_are_refused_without_a_trace(api):
     bad_json = await api.post(
         "/api/v1/dossiers",

@@ -77,11 +77,23 @@ async def test_a_dossier_with_a_phone_is_one_zns_call_with_the_right_data_at_the
     await world.drain()
     assert world.fake.zns_sent == []  # not at night
 
+    from bot.core import metrics
+
+    def counted(name):  # the process-wide registry: compare before and after
+        return metrics.REGISTRY.get_sample_value(name, {"template": INVITE}) or 0.0
+
+    sent_before, spend_before = (
+        counted("sipas_zns_sent_total"),
+        counted("sipas_zns_spend_dong_total"),
+    )
     local(clock, 2026, 11, 25, 7, 30)
     await world.drain()
     await world.drain()
     (sent,) = world.fake.zns_sent
     assert sent.phone == PHONE and sent.template_id == INVITE
+    assert counted("sipas_zns_sent_total") == sent_before + 1
+    price = world.app.settings.zns_price_vnd
+    assert counted("sipas_zns_spend_dong_total") == spend_before + price
     assert sent.data == {
         "ma_ho_so": "R-1",
         "don_vi": "Phường Một",
@@ -276,7 +288,7 @@ async def test_at_the_daily_cap_the_rest_wait_as_dead_letters_then_go_the_next_d
         assert len({s.tracking_id for s in w.fake.zns_sent}) == 4
 
 
-async def test_zalo_quota_not_on_zalo_template_and_data_errors(world):
+async def test_zalo_quota_not_on_zalo_template_and_data_errors(world, clock):
     world.fake.not_on_zalo.add("84905000001")
     await world.dossier("R-1", "0905 000 001")
     await world.drain()
@@ -300,10 +312,16 @@ async def test_zalo_quota_not_on_zalo_template_and_data_errors(world):
     errors = [r.last_error for r in rows]
     assert "-118" in errors[0] and not errors[0].startswith(store.WAIT)
     assert errors[1].startswith("zns-wait quota") and "-144" in errors[1]
-    assert errors[2].startswith("zns-wait data") and "ten_cong_dan" in errors[2]
-    # The wrong data never reached Zalo.
+    # Data that does not fit the template is refused for good: it would not fit tomorrow.
+    assert errors[2].startswith("zns: refused before sending") and "ten_cong_dan" in errors[2]
+    # The wrong data never reached Zalo, and the daily upkeep does not queue it again.
     sends = world.fake.zns_calls("/message/template")
     assert len(sends) == 2
+    clock.advance(days=1)
+    await zns_service.upkeep(world.app)
+    async with world.app.db.read() as session:
+        refused = await session.get(Outbox, rows[2].id)
+    assert refused.status == "dead" and refused.last_error == errors[2]
 
 
 async def database_text(app, url: str) -> bytes:

@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        # Libraries that narrate their work at INFO (Alembic's migrations, fontTools
+        # subsetting the ballot form's fonts: a hundred lines) say only what goes wrong.
+        for chatty in ("alembic", "fontTools"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     from pydantic import ValidationError
 
     from bot.core.settings import Settings

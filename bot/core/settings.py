@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     zns_rating_template_id: str | None = None  # default: the invitation template
     zns_reminder_template_id: str | None = None
     zns_reminder_params: str = "can_bo=name,cong_viec=title,han=due_date,ma=answer_token"
-    zns_daily_cap: int = Field(default=500, ge=0)  # messages per local day; 0: none
+    zns_daily_cap: int = Field(default=500, ge=0)  # messages per local day; 0 sends none
     zns_rate: float = Field(default=5.0, gt=0)  # messages per second
     zns_poll_minutes: int = Field(default=5, ge=1)  # rating list polled this often
     zns_price_vnd: int = Field(default=300, ge=0)  # per message, for spend estimates

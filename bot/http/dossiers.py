@@ -199,9 +199,11 @@ async def register_dossier(
         async with app.db.write() as session:
             result = await intake.register(app, session, data)
     except intake.IntakeError as exc:
-        loc = ["body", *exc.field.split(".")]
-        error = {"loc": loc, "msg": exc.message, "type": exc.kind}
-        return JSONResponse({"detail": [error]}, status_code=422)
+        errors = [
+            {"loc": ["body", *field.split(".")], "msg": message, "type": kind}
+            for field, message, kind in exc.problems
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
     except intake.DossierConflict as exc:
         return JSONResponse({"detail": str(exc)}, status_code=409)
     if result.created:

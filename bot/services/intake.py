@@ -58,13 +58,15 @@ class DossierInput:
 
 
 class IntakeError(Exception):
-    """Input that refers to something unknown or impossible; nothing was written."""
+    """Input that refers to something unknown or impossible; nothing was written.
 
-    def __init__(self, field: str, message: str, kind: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.kind = kind
+    ``problems`` names every such field at once, as (field, message, kind); ``field``,
+    ``message`` and ``kind`` are the first of them."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message, _ in problems))
+        self.problems = problems
+        self.field, self.message, self.kind = problems[0]
 
 
 class DossierConflict(Exception):
@@ -134,23 +136,29 @@ async def register(
     if when.tzinfo is None:  # local time, as people write it
         when = when.replace(tzinfo=app.tz)
     data = replace(data, completed_at=when.astimezone(UTC))
+    problems: list[tuple[str, str, str]] = []  # every bad field at once, not the first
     unit = await lookups.unit(session, data.unit_code)
     if unit is None:
-        raise IntakeError("unit_code", f"unknown unit code '{data.unit_code}'", "unknown_unit")
+        problems.append(("unit_code", f"unknown unit code '{data.unit_code}'", "unknown_unit"))
     procedure = await lookups.procedure(session, data.procedure_code)
     if procedure is None:
-        raise IntakeError(
-            "procedure_code",
-            f"unknown procedure code '{data.procedure_code}'",
-            "unknown_procedure",
+        problems.append(
+            (
+                "procedure_code",
+                f"unknown procedure code '{data.procedure_code}'",
+                "unknown_procedure",
+            )
         )
     if data.completed_at > now + CLOCK_SKEW:
-        raise IntakeError("completed_at", "is in the future", "future_time")
+        problems.append(("completed_at", "is in the future", "future_time"))
     channel = data.citizen_channel
     if channel is not None and not channel_enabled(app.settings, channel):
-        raise IntakeError(
-            "citizen.channel", f"channel '{channel}' is not set up on this server", "channel_off"
+        problems.append(
+            ("citizen.channel", f"channel '{channel}' is not set up on this server", "channel_off")
         )
+    if problems:
+        raise IntakeError(problems)
+    assert unit is not None and procedure is not None
 
     dossier = await dossiers.add(
         session,

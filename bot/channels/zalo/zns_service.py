@@ -29,6 +29,7 @@ from bot.channels.zalo import facts
 from bot.channels.zalo.adapter import ZaloChannel, open_channel
 from bot.channels.zalo.client import ZaloError, ZaloOAClient
 from bot.channels.zalo.zns import TemplateInfo, ZnsClient
+from bot.core import metrics
 from bot.core.app import App
 from bot.core.outbox_sender import (
     Dead,
@@ -98,7 +99,9 @@ class ZnsTransport:
             return self._wait("template", day, text)
         problems = info.problems(data)
         if problems:
-            return self._wait("data", day, "refused before sending: " + "; ".join(problems))
+            # The data will not fit tomorrow either: a plain dead letter, never queued
+            # again by the daily upkeep (unlike the cap, quota and template waits).
+            return Dead(scrub("zns: refused before sending: " + "; ".join(problems)))
         cap = self.app.settings.zns_daily_cap
         async with self.app.db.write() as session:
             encrypted = await store.phone_enc(session, recipient)
@@ -131,6 +134,8 @@ class ZnsTransport:
             return Retry(f"zns {type(exc).__name__}")
         async with self.app.db.write() as session:
             await store.erase_if_done(session, recipient)
+        metrics.ZNS_SENT.labels(template_id).inc()
+        metrics.ZNS_SPEND.labels(template_id).inc(self.app.settings.zns_price_vnd)
         return Sent(sent.msg_id)
 
     async def _template(self, template_id: str) -> TemplateInfo:
