@@ -96,3 +96,22 @@ async def test_postgres_table_locked_by_another_session(app, client):
         other.rollback()
     assert locked.status_code == 503 and locked.json()["writes"] == "failed"
     assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_database_that_does_not_answer_is_an_error(tmp_path, clock):
+    """The database file's folder is gone (a lost disk, a wrong path): 503 "error"."""
+    from bot.core.app import App
+    from tests.conftest import make_settings
+
+    missing = tmp_path / "gone" / "sipas.db"
+    app = App(make_settings(f"sqlite:///{missing}", tmp_path / "data"), clock=clock)
+    api = create_app(app, run_background=False)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api), base_url="http://t"
+        ) as http:
+            answer = await http.get("/healthz")
+        assert answer.status_code == 503
+        assert answer.json()["status"] == "error" and answer.json()["database"]
+    finally:
+        await app.close()
