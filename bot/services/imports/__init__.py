@@ -87,8 +87,8 @@ from bot.services.imports.framework import (
     Written,
     describe,
     importer,
-    run_import,
 )
+from bot.services.imports.pipeline import run_import
 from bot.services.imports.progress import progress_for
 from bot.services.imports.units import Code
 from flows.i18n import translator

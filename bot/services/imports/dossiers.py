@@ -137,7 +137,10 @@ class DossierImporter(Importer):
         return errors
 
     async def _replays(self, session, items: list[Item]) -> list[RowError]:
-        known = await bulk.dossiers_by_receipt(session, [i.receipt for i in items])
+        there = await bulk.known_receipts(session, [i.receipt for i in items])
+        if not there:
+            return []
+        known = await bulk.dossiers_by_receipt(session, sorted(there))
         if not known:
             return []
         invites = await bulk.first_invites(session, [d[0] for d in known.values()])
@@ -196,14 +199,16 @@ class DossierImporter(Importer):
         transaction opens."""
         app, keys = self.app, self.app.keys
         fresh = [item for item in items if item.replay is None]
-        codes = iter(new_codes(len(fresh)))
+        fresh_codes = new_codes(len(fresh))
+        codes = iter(fresh_codes)
+        sealed = iter(keys.encrypt_many(fresh_codes))
         out = []
         for item in items:
             if item.replay is not None:
                 out.append(Built(item))
                 continue
             code = next(codes)
-            built = Built(item, code, keys.code_hash(code), keys.encrypt(code))
+            built = Built(item, code, keys.code_hash(code), next(sealed))
             if item.channel:
                 built.citizen = keys.user_hash(item.channel, item.user_id)
                 reply = intake.invitation(app, item.receipt, item.unit.name, code)

@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from bot.core.keys import new_code
 from bot.services.imports.framework import (
     Importer,
+    PhoneCell,
     RowError,
     RowModel,
     RowProblem,
@@ -19,7 +21,6 @@ from bot.services.imports.framework import (
 )
 from bot.services.imports.units import also_on
 from flows.i18n import N_
-from flows.phone import normalise_phone
 from flows.text import CODE_ALPHABET, CODE_LENGTH, format_code
 from storage import bulk
 from storage.models import Person
@@ -51,7 +52,10 @@ def new_codes(n: int) -> list[str]:
     out = []
     for i in range(n):
         value = int.from_bytes(raw[8 * i : 8 * i + 8], "big")
-        out.append("".join(CODE_ALPHABET[(value >> (5 * k)) & 31] for k in range(CODE_LENGTH)))
+        code = "".join(CODE_ALPHABET[(value >> (5 * k)) & 31] for k in range(CODE_LENGTH))
+        if not any(ch.isdigit() for ch in code):  # about 1 in 90: drawn again, as new_code
+            code = new_code()
+        out.append(code)
     return out
 
 
@@ -63,17 +67,7 @@ class PersonRow(RowModel):
     unit_code: str = Field(min_length=1, max_length=64)
     role: str
     locale: str = "vi"
-    phone: str | None = None  # for ZNS reminders outside Zalo's messaging window
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return normalise_phone(value)
-        except ValueError:
-            raise RowProblem(N_("not a Vietnamese mobile number")) from None
+    phone: PhoneCell = None  # for ZNS reminders outside Zalo's messaging window
 
     @field_validator("role")
     @classmethod
