@@ -119,6 +119,7 @@ class Importer:
     label: ClassVar[str] = ""  # N_("units"): the kind's name in messages
     Row: ClassVar[type[BaseModel]]
     chunk_size: ClassVar[int] = 200  # first chunk; later ones adapt to HOLD_TARGET
+    min_chunk: ClassVar[int] = 50  # fewer for kinds whose rows are slow to write
 
     def __init__(self, app: App, t: Translator) -> None:
         self.app, self.t, self._ = app, t, t.gettext

@@ -112,7 +112,7 @@ async def _run(app, imp: Importer, t: Translator, table, progress, on_output) ->
     if not rows:
         raise ImportFailed([RowError(1, _("no rows to load"))])
     result = ImportResult(imp.kind, 0, rows=rows)
-    await _publish(app, imp, t, progress, result, on_output)
+    await publish(app, imp, t, progress, result, on_output)
     return result
 
 
@@ -188,8 +188,19 @@ def _row_errors(t: Translator, line: int, exc: ValidationError) -> list[RowError
     return out
 
 
-async def _publish(app, imp: Importer, t: Translator, progress, result, on_output) -> None:
+async def publish(
+    app: App,
+    imp: Importer,
+    t: Translator,
+    progress: Progress,
+    result: ImportResult,
+    on_output: Callable[[list[str]], None] | None = None,
+) -> None:
+    """Write ``imp.plan()`` chunk by chunk, one short write transaction each (sized to
+    ``HOLD_TARGET``), counting into ``result``; ``ImportFailed`` when the first chunk is
+    refused, ``ImportStopped`` when a later one is (the earlier ones stay)."""
     items = imp.plan()
+    least = max(1, min(MIN_CHUNK, imp.min_chunk))
     progress.start(t.gettext("Loading"), sum(imp.weight(i) for i in items))
     size, position = max(imp.chunk_size, 1), 0
     target = HOLD_TARGET if app.db.is_sqlite else HOLD_TARGET_POSTGRES
@@ -221,8 +232,8 @@ async def _publish(app, imp: Importer, t: Translator, progress, result, on_outpu
         position += len(part)
         # Keep each transaction near its target whatever the machine and the database.
         if held > 0:
-            size = int(min(max(size * target / held, size / 2, MIN_CHUNK), size * 2))
-            size = max(MIN_CHUNK, min(size, MAX_CHUNK))
+            size = int(min(max(size * target / held, size / 2, least), size * 2))
+            size = max(least, min(size, MAX_CHUNK))
         # Outside the write lock: SQLite's checkpoint (file I/O in the driver's thread)
         # while this thread builds the next chunk, then a breath for waiting writers.
         copying = None
