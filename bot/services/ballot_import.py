@@ -48,7 +48,7 @@ class _BallotImporter(Importer):
 
     kind = "ballots"
     label = N_("paper ballots")
-    chunk_size = 20
+    chunk_size = 2  # first chunk: a ballot takes several milliseconds
     min_chunk = 1  # a ballot is some twenty statements
 
     def __init__(self, app: App, t: Translator, q: qn.Questionnaire, todo: list[Ballot]) -> None:
@@ -79,10 +79,9 @@ class _BallotImporter(Importer):
         known = await origins.known_ballots(session, [b.ballot.key for b in built])
         qid = await app.questionnaire_id(session, q.code, q.version)
         written = Written(existing=len(known))
-        for b in built:
+        todo = [b for b in built if b.ballot.key not in known]
+        for b in todo:
             ballot = b.ballot
-            if ballot.key in known:
-                continue
             await surveys.start_response(
                 session,
                 key=b.response_key,
@@ -93,13 +92,20 @@ class _BallotImporter(Importer):
                 started_at=b.at,
                 procedure_id=ballot.procedure_id,
             )
-            for item, (element, value) in ballot.answers.items():
-                await surveys.record_answer(session, b.response_key, item, element, value, b.at)
+        await surveys.record_answers(
+            session,
+            [
+                (b.response_key, item, element, value, b.at)
+                for b in todo
+                for item, (element, value) in b.ballot.answers.items()
+            ],
+        )
+        for b in todo:
             response_id = await surveys.complete_response(
-                session, b.response_key, ballot.comment, b.at
+                session, b.response_key, b.ballot.comment, b.at
             )
             assert response_id is not None
-            await origins.add(session, response_id, ballot_key=ballot.key)
+            await origins.add(session, response_id, ballot_key=b.ballot.key)
             await rollups.apply_response(session, response_id, app.tz)
             written.created += 1
         return written
@@ -170,4 +176,11 @@ async def import_ballots(
             raise BallotsFailed(
                 [CellError(e.line, "", "", e.message) for e in failed.errors]
             ) from None
-    return BallotResult(q.code, result.loaded, result.existing, len(ballots))
+    return BallotResult(
+        q.code,
+        result.loaded,
+        result.existing,
+        len(ballots),
+        result.chunks,
+        result.longest_write,
+    )

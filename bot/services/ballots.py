@@ -84,6 +84,8 @@ class BallotResult:
     loaded: int
     already: int  # loaded by an earlier import
     rows: int
+    chunks: int = 0  # write transactions
+    longest_write: float = 0.0  # seconds of the longest
 
 
 def column_letter(index: int) -> str:
