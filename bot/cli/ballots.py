@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,7 +108,6 @@ def import_ballots(settings: Settings, path: Path) -> int:
     """``import ballots FILE``: every bad cell on stderr and nothing loaded, or the count."""
     from bot.services.ballot_import import import_ballots as run_import
     from bot.services.ballots import BallotsFailed
-    from bot.services.imports import NICENESS
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
@@ -121,8 +119,6 @@ def import_ballots(settings: Settings, path: Path) -> int:
             )
             print(text, file=sys.stderr)
 
-        if hasattr(os, "nice"):  # background work, as every import: serve keeps the CPU
-            os.nice(NICENESS)
         if sys.stderr.isatty():  # a bar (ballots, ballots/s, time left); lines when piped
             from bot.services.imports.progress import progress_for
 

@@ -3,6 +3,7 @@ registration code (only its keyed hash is stored; the code is printed once)."""
 
 from __future__ import annotations
 
+import base64
 import os
 from datetime import timedelta
 from typing import Any
@@ -44,18 +45,22 @@ ROLE_WORDS = {
 }
 
 
+_FROM_BASE32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET)
+
+
 def new_codes(n: int) -> list[str]:
     """``n`` random codes as ``bot.core.keys.new_code`` makes them (12 characters of the
-    32-letter code alphabet, 60 random bits each) from one read of the OS's random
-    source: a tenth of the cost, for files of codes."""
-    raw = os.urandom(8 * n)
-    out = []
-    for i in range(n):
-        value = int.from_bytes(raw[8 * i : 8 * i + 8], "big")
-        code = "".join(CODE_ALPHABET[(value >> (5 * k)) & 31] for k in range(CODE_LENGTH))
+    32-letter code alphabet, 60 random bits each, at least one digit) from one read of
+    the OS's random source, base32-encoded at once: a tenth of the cost, for files."""
+    if n <= 0:
+        return []
+    # Every 5 random bytes are 8 characters of 5 uniform bits each.
+    raw = os.urandom(5 * -(-n * CODE_LENGTH // 8))
+    text = base64.b32encode(raw).decode().translate(_FROM_BASE32)
+    out = [text[CODE_LENGTH * i : CODE_LENGTH * (i + 1)] for i in range(n)]
+    for i, code in enumerate(out):
         if not any(ch.isdigit() for ch in code):  # about 1 in 90: drawn again, as new_code
-            code = new_code()
-        out.append(code)
+            out[i] = new_code()
     return out
 
 
