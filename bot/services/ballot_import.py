@@ -50,6 +50,8 @@ class _BallotImporter(Importer):
     label = N_("paper ballots")
     chunk_size = 2  # first chunk: a ballot takes several milliseconds
     min_chunk = 1  # a ballot is some twenty statements
+    # Its rollup upserts lock the rows a citizen's completing press updates too.
+    hold_postgres = 0.1
 
     def __init__(self, app: App, t: Translator, q: qn.Questionnaire, todo: list[Ballot]) -> None:
         super().__init__(app, t)

@@ -60,6 +60,8 @@ class DossierImporter(Importer):
         self.now = self.app.now()
         self.seen: dict[str, int] = {}
         self.items: list[Item] = []
+        if self.app.settings.zns_invites:  # its import, outside the write transactions
+            from bot.services import zns  # noqa: F401
 
     def _can_send(self, channel: str) -> bool:
         if channel not in self.channels:
@@ -336,11 +338,13 @@ class DossierImporter(Importer):
     async def _zns_invitations(self, session, new: list[Built], ids, send_after, now) -> dict:
         """Dossiers with a phone and no chat account: the ZNS invitation, one at a time
         through the same rules as the integration API (bot.services.zns)."""
+        out: dict = {}
+        if not any(b.item.phone is not None and b.item.channel is None for b in new):
+            return out
         from types import SimpleNamespace
 
-        from bot.services import zns
+        from bot.services import zns  # imported by ``prepare`` already: not in the lock
 
-        out: dict = {}
         for b in new:
             item = b.item
             if item.phone is None or item.channel is not None:

@@ -120,6 +120,9 @@ class Importer:
     Row: ClassVar[type[BaseModel]]
     chunk_size: ClassVar[int] = 200  # first chunk; later ones adapt to HOLD_TARGET
     min_chunk: ClassVar[int] = 50  # fewer for kinds whose rows are slow to write
+    # PostgreSQL transactions' target (``pipeline.HOLD_TARGET_POSTGRES`` when None):
+    # shorter for kinds that update rows live requests update too (rollups).
+    hold_postgres: ClassVar[float | None] = None
 
     def __init__(self, app: App, t: Translator) -> None:
         self.app, self.t, self._ = app, t, t.gettext

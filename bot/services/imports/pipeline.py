@@ -203,7 +203,7 @@ async def publish(
     least = max(1, min(MIN_CHUNK, imp.min_chunk))
     progress.start(t.gettext("Loading"), sum(imp.weight(i) for i in items))
     size, position = max(imp.chunk_size, 1), 0
-    target = HOLD_TARGET if app.db.is_sqlite else HOLD_TARGET_POSTGRES
+    target = HOLD_TARGET if app.db.is_sqlite else (imp.hold_postgres or HOLD_TARGET_POSTGRES)
     part = items[:size]
     built = imp.build(part)
     while part:
