@@ -234,7 +234,7 @@ async def publish(
         if held > 0:
             size = int(min(max(size * target / held, size / 2, least), size * 2))
             size = max(least, min(size, MAX_CHUNK))
-        # Outside the write lock: SQLite's checkpoint (file I/O in the driver's thread)
+        # Outside the write lock: SQLite's checkpoint (file I/O, in a worker thread)
         # while this thread builds the next chunk, then a breath for waiting writers.
         copying = None
         if app.db.is_sqlite and result.chunks % CHECKPOINT_EVERY == 0:
