@@ -9,7 +9,8 @@ people, dossiers; ``--rows`` dossiers, a fifth of them with a Telegram chat id s
 an invitation, and a tenth as many units and procedures, a fifth as many people). Each
 kind is loaded through ``bot.services.imports.run_import`` (check the whole file, then
 publish in short transactions), timed end to end, with the check phase, the number of
-transactions and the longest one. The reference, in the same run, just before: the same
+transactions and the longest one, and the CPU time per row of this process (its threads
+included: SQLite's driver thread), which the machine's load hardly changes. The reference, in the same run, just before: the same
 rows, already parsed, written by the bare driver into the kind's table in one transaction
 (SQLite: ``sqlite3`` ``executemany``; PostgreSQL: asyncpg ``copy_records_to_table``), then
 deleted. Then a dossier file of ``--rows`` rows whose last row is bad: the time until it
@@ -20,7 +21,8 @@ the fake Bot API of tests/fake_telegram.py) on a fresh database; a separate load
 posts survey conversations (tests/citizens.py), 8 citizens at a time; meanwhile
 ``python -m bot import dossiers FILE`` runs as its own process. Printed: the import's
 wall time and rows/s, and for the webhooks posted during the import: count, errors (any
-status but 200), p50/p99/max; ``/healthz`` polled during the import (non-200 count).
+status but 200), p50/p99/max; ``/healthz`` polled during the import (non-200 count). The
+reference, in the same run: p50/p99 of the same load in the seconds before the import.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -49,6 +52,7 @@ SECRET_KEY = "bench-imports-secret-key"
 WEBHOOK_SECRET = "bench_webhook_Secret"
 WARDS = 100
 WHEN = "24/11/2025 08:15"
+PRE_IMPORT = 8  # seconds of load before the import; the last 6 are the reference
 
 
 # --- files -------------------------------------------------------------------------------
@@ -139,6 +143,11 @@ _REF_ROWS = {  # the reference's rows, deleted after it
     "person": "registration_code_hash LIKE 'ref%'",
     "dossier": "true",
 }
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def reference_sqlite(path: Path, table: str, columns: list[str], values: list) -> float:
@@ -239,9 +248,11 @@ async def bench_kinds(kind_db: str, url: str, workdir: Path, n: int) -> list[dic
             else:
                 ref = await reference_postgres(url, table, columns, values)
             phases = Phases()
+            cpu = _cpu()
             start = time.perf_counter()
             result = await run_import(app, kind, path, progress=phases, on_output=lambda _l: None)
             took = time.perf_counter() - start
+            cpu = _cpu() - cpu  # this process, its threads included (SQLite's driver)
             check = phases.times["Đang kiểm tra"]
             row = {
                 "db": kind_db,
@@ -252,6 +263,7 @@ async def bench_kinds(kind_db: str, url: str, workdir: Path, n: int) -> list[dic
                 "check": check[1] - check[0],
                 "reference": ref,
                 "ratio": took / ref,
+                "cpu": cpu,
                 "chunks": result.chunks,
                 "longest": result.longest_write * 1000,
             }
@@ -260,6 +272,7 @@ async def bench_kinds(kind_db: str, url: str, workdir: Path, n: int) -> list[dic
                 f"  {kind_db:<8} {kind:<10} {row['rows']:>7} rows in {took:6.2f} s"
                 f" = {row['rate']:8.0f} rows/s (check {row['check']:5.2f} s)"
                 f"  bare {ref * 1000:7.1f} ms -> {row['ratio']:5.1f}x"
+                f"  CPU {cpu / len(rows) * 1e6:4.0f} us/row"
                 f"  {result.chunks} transactions, longest {row['longest']:.0f} ms",
                 flush=True,
             )
@@ -371,7 +384,7 @@ async def bench_serving(kind_db: str, url: str, workdir: Path, n: int, tg) -> di
         parent, child = ctx.Pipe(duplex=False)
         loader = ctx.Process(target=_load_main, args=(child, stop, base, as_wire(people), 8))
         loader.start()
-        await asyncio.sleep(3)  # the load is steady before the import starts
+        await asyncio.sleep(PRE_IMPORT)  # the reference: the same load, no import yet
         health: Counter = Counter()
         began = time.time()
         importer = await start_process(
@@ -393,6 +406,7 @@ async def bench_serving(kind_db: str, url: str, workdir: Path, n: int, tg) -> di
     finally:
         await stop_process(server)
         tg.webhook = None
+    before = sorted(s[1] for s in samples if began - PRE_IMPORT + 2 <= s[0] < began)
     during = sorted(s for s in samples if began <= s[0] <= ended)
     lat = sorted(s[1] for s in during)
     errors = Counter(s[2] for s in during if s[2] != "200")
@@ -408,6 +422,9 @@ async def bench_serving(kind_db: str, url: str, workdir: Path, n: int, tg) -> di
         "p99": lat[min(k - 1, int(k * 0.99))] * 1000 if k else 0,
         "max": lat[-1] * 1000 if k else 0,
         "health": dict(health),
+        "before": len(before),
+        "before_p50": before[len(before) // 2] * 1000 if before else 0,
+        "before_p99": before[min(len(before) - 1, int(len(before) * 0.99))] * 1000 if before else 0,
     }
     print(
         f"  {kind_db:<8} import of {n} dossiers next to serve: {row['import']:.1f} s"
@@ -415,6 +432,11 @@ async def bench_serving(kind_db: str, url: str, workdir: Path, n: int, tg) -> di
         f" errors {row['errors'] or 0}, p50 {row['p50']:.0f} ms, p99 {row['p99']:.0f} ms,"
         f" max {row['max']:.0f} ms; /healthz {row['health']}",
         flush=True,
+    )
+    print(
+        f"    reference, the same load in the {PRE_IMPORT - 2} s before the import:"
+        f" {row['before']} webhooks, p50 {row['before_p50']:.0f} ms,"
+        f" p99 {row['before_p99']:.0f} ms; load average {os.getloadavg()[0]:.2f}"
     )
     slow = sorted(during, key=lambda s: -s[1])[:5]
     print(
@@ -429,7 +451,7 @@ async def bench_serving(kind_db: str, url: str, workdir: Path, n: int, tg) -> di
 async def main(args) -> None:
     from tests.fake_telegram import FakeTelegram
 
-    print(f"# bench/imports.py · {machine()}")
+    print(f"# bench/imports.py · {machine()} · load average {os.getloadavg()[0]:.2f}")
     print(f"# {' '.join(sys.argv)}")
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     with tempfile.TemporaryDirectory(prefix="sipas-imports-") as tmp:

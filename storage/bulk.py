@@ -7,8 +7,10 @@ work. They do not commit: callers write one chunk per short transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -136,6 +138,28 @@ async def dossiers_by_receipt(session: AsyncSession, receipts: Sequence[str]) ->
     return found
 
 
+async def known_receipts(session: AsyncSession, receipts: Sequence[str]) -> set[str]:
+    """Which of these receipt codes are registered: one driver query per 5,000 (the
+    usual answer, for a new file, is none; ``dossiers_by_receipt`` then reads only the
+    ones found)."""
+    driver = await _driver(session)
+    found: set[str] = set()
+    values = list(receipts)
+    for start in range(0, len(values), 5000):
+        part = values[start : start + 5000]
+        if dialect(session) == "postgresql":
+            rows = await driver.fetch(
+                "SELECT receipt_code FROM dossier WHERE receipt_code = ANY($1::varchar[])", part
+            )
+            found.update(r[0] for r in rows)
+            continue
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT receipt_code FROM dossier WHERE receipt_code IN ({marks})"
+        async with driver.execute(sql, part) as cursor:
+            found.update(r[0] for r in await cursor.fetchall())
+    return found
+
+
 async def first_invites(session: AsyncSession, dossier_ids: Sequence[int]) -> dict[int, Any]:
     """The first survey invite of each dossier: ``{dossier id: (code_hash, code_enc,
     expires_at)}``."""
@@ -197,6 +221,25 @@ async def tune_for_bulk(session: AsyncSession) -> None:
         await conn.exec_driver_sql("PRAGMA cache_size = -65536")  # 64 MB
         await conn.exec_driver_sql("PRAGMA wal_autocheckpoint = 0")
         conn.info["sipas_bulk"] = True
+
+
+def start_checkpoint(engine: Any) -> asyncio.Future | None:
+    """SQLite: the ``PASSIVE`` checkpoint of ``checkpoint`` on a connection of its own in
+    a worker thread, begun now: the caller keeps the CPU meanwhile (the copy is file
+    I/O) and awaits the future before its next transaction. None on PostgreSQL (or an
+    in-memory database)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        return None
+
+    def run() -> None:
+        conn = sqlite3.connect(path, timeout=10)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
+
+    return asyncio.get_running_loop().run_in_executor(None, run)
 
 
 async def checkpoint(engine: Any) -> None:

@@ -151,6 +151,25 @@ async def record_answer(
     await conn.execute(_record_answer_statement(session), {**params, "value": value, "at": at})
 
 
+async def record_answers(
+    session: AsyncSession,
+    answers: list[tuple[str, str, str, int | None, datetime]],
+    scale: str = "satisfaction",
+) -> None:
+    """``record_answer`` for many ``(response key, item, element, value, at)`` in one
+    ``executemany`` (bulk loads: paper ballots)."""
+    if not answers:
+        return
+    conn = await session.connection()
+    await conn.execute(
+        _record_answer_statement(session),
+        [
+            {"key": key, "item": item, "element": element, "scale": scale, "value": v, "at": at}
+            for key, item, element, v, at in answers
+        ],
+    )
+
+
 @built_once
 def _record_answer_statement(session: AsyncSession):
     responses, answers = Response.__table__, Answer.__table__

@@ -134,10 +134,11 @@ def test_a_report_loads_no_web_channel_or_drawing_library(demo_dir):
 def test_the_cli_lists_of_kinds_and_defaults_are_the_services_own():
     from bot.cli import deadline, imports
     from bot.services import deadlines
-    from bot.services.imports import IMPORTERS
+    from bot.services.imports import IMPORTERS, NICENESS
     from scheduler.recurrence import TEMPLATES
 
     assert tuple(sorted(IMPORTERS)) == imports.KINDS
+    assert imports.NICENESS == NICENESS
     assert deadline.OFFSETS_DEFAULT == deadlines.DEFAULT_OFFSETS
     assert deadline.ESCALATE_DEFAULT == deadlines.DEFAULT_ESCALATE_AFTER
     assert tuple(sorted(TEMPLATES)) == deadline.TEMPLATE_NAMES

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.services import imports
 from bot.services.imports import ImportFailed, cli_import, import_csv
-from bot.services.imports import framework as fw
+from bot.services.imports import pipeline as fw
 from storage.models import Person, Procedure, ProcedureField, Unit
 
 

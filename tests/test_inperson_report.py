@@ -11,7 +11,7 @@ from statistics import fmean
 from sqlalchemy import select
 
 from bot.core.app import App
-from bot.services import ballots, kiosk
+from bot.services import ballot_import, kiosk
 from storage import quotas as quota_store
 from storage import reports
 from storage.models import Answer, Quota, Response, Unit
@@ -118,7 +118,7 @@ async def test_a_province_report_matches_a_hand_count_over_all_channels(db_url, 
             "2,21/11/2026,P.W2,3,3,2,3,,4,Chờ lâu\n",
             encoding="utf-8",
         )
-        await ballots.import_ballots(app, csv)
+        await ballot_import.import_ballots(app, csv)
         # A burst on the tablet: five ratings in under a minute, flagged, not counted.
         await tablet(app, org.ward, clock, ["5"] * 5)
         async with app.db.write() as session:

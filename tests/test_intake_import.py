@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.core.app import App
 from bot.services.imports import ImportFailed, import_csv, run_import
 from bot.services.imports import dossiers as dossier_import
-from bot.services.imports import framework as fw
+from bot.services.imports import pipeline as fw
 from storage.models import Dossier, Outbox, SurveyInvite
 from tests.builders import Citizen, make_org
 

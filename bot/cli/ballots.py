@@ -106,8 +106,8 @@ def _form(settings: Settings, args) -> int:
 
 def import_ballots(settings: Settings, path: Path) -> int:
     """``import ballots FILE``: every bad cell on stderr and nothing loaded, or the count."""
+    from bot.services.ballot_import import import_ballots as run_import
     from bot.services.ballots import BallotsFailed
-    from bot.services.ballots import import_ballots as run_import
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
@@ -119,8 +119,14 @@ def import_ballots(settings: Settings, path: Path) -> int:
             )
             print(text, file=sys.stderr)
 
+        if sys.stderr.isatty():  # a bar (ballots, ballots/s, time left); lines when piped
+            from bot.services.imports.progress import progress_for
+
+            call, bar = None, progress_for(t, sys.stderr)
+        else:
+            call, bar = progress, None
         try:
-            result = await run_import(app, path, progress)
+            result = await run_import(app, path, call, bar=bar)
         except BallotsFailed as failed:
             for error in failed.errors[:200]:
                 print(f"{path.name}: {error.describe(_)}", file=sys.stderr)

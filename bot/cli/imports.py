@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 # The importers' kinds (``bot.services.imports.IMPORTERS``), listed here so that
 # ``--help`` need not import the services; a test keeps the two the same.
 KINDS = ("deadlines", "dossiers", "people", "procedures", "units")
+NICENESS = 10  # as bot.services.imports.NICENESS (not imported: it is heavy)
 CHOICES = (*KINDS, "ballots")  # ballots: XLSX too, read by bot/services/ballots.py
 
 
@@ -48,14 +50,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import(settings: Settings, args) -> int:
-    from bot.services import deadlines  # noqa: F401  (registers the deadlines importer)
-    from bot.services.imports import cli_import
-
     if not args.file.is_file():
         raise UsageError(_("no such file: {path}").format(path=args.file))
-    if args.kind == "ballots":  # paper ballots, XLSX or CSV: bot/services/ballots.py
+    if hasattr(os, "nice"):
+        # An import is background work: it yields the CPU to ``serve``, from before the
+        # imports below (a second of CPU on a small server) to its end.
+        os.nice(NICENESS)
+    if args.kind == "ballots":  # paper ballots, XLSX or CSV: bot/services/ballot_import.py
         from bot.cli.ballots import import_ballots
 
         return import_ballots(settings, args.file)
+    from bot.services import deadlines  # noqa: F401  (registers the deadlines importer)
+    from bot.services.imports import cli_import
 
-    return run_async(settings, lambda app: cli_import(app, args.kind, args.file))
+    return run_async(settings, lambda app: cli_import(app, args.kind, args.file, background=False))

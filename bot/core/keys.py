@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import os
 import secrets
+import struct
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -40,7 +42,9 @@ class Keyring:
     def __init__(self, secret: bytes) -> None:
         self._id_key = self._derive(secret, b"sipas/user-id")
         self._code_key = self._derive(secret, b"sipas/code")
-        self._fernet = Fernet(base64.urlsafe_b64encode(self._derive(secret, b"sipas/contact")))
+        contact = self._derive(secret, b"sipas/contact")
+        self._fernet = Fernet(base64.urlsafe_b64encode(contact))
+        self._sign_key, self._aes_key = contact[:16], contact[16:]  # Fernet's halves
         self.web_key = self._derive(secret, b"sipas/web-session")  # signs web chat sessions
 
     @staticmethod
@@ -58,6 +62,37 @@ class Keyring:
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode()).decode()
+
+    def encrypt_many(self, texts: list[str]) -> list[str]:
+        """``[encrypt(t) for t in texts]`` for files of codes, about a tenth of the cost:
+        the same Fernet tokens (AES-128-CBC, then HMAC-SHA256; ``decrypt`` reads them),
+        with one read of the random source and one AES context for the whole batch (CBC
+        done block by block over ECB, which is what CBC is)."""
+        if not texts:
+            return []
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+        block = Cipher(algorithms.AES(self._aes_key), modes.ECB()).encryptor()
+        ivs = os.urandom(16 * len(texts))
+        stamp = b"\x80" + struct.pack(">Q", int(time.time()))
+        sign, sha256, b64 = self._sign_key, hashlib.sha256, base64.urlsafe_b64encode
+        out = []
+        for n, text in enumerate(texts):
+            data = text.encode()
+            pad = 16 - len(data) % 16  # PKCS#7
+            data += bytes((pad,)) * pad
+            iv = ivs[16 * n : 16 * n + 16]
+            previous, parts = int.from_bytes(iv, "big"), []
+            for start in range(0, len(data), 16):
+                mixed = (previous ^ int.from_bytes(data[start : start + 16], "big")).to_bytes(
+                    16, "big"
+                )
+                cipher = block.update(mixed)
+                parts.append(cipher)
+                previous = int.from_bytes(cipher, "big")
+            body = stamp + iv + b"".join(parts)
+            out.append(b64(body + hmac.new(sign, body, sha256).digest()).decode())
+        return out
 
     def decrypt(self, token: str) -> str | None:
         try:

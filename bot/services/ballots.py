@@ -1,15 +1,17 @@
 """Paper ballots typed into a workbook (``sipas-bot import ballots FILE.xlsx|.csv``).
 
-Interface (what the CLI calls; the import framework can wrap the same pieces):
+Interface (what the CLI calls):
 
 - ``read_rows(path) -> list[list]``: every row of the first sheet (XLSX read with
   python-calamine) or of the CSV file (UTF-8, BOM and ``;`` accepted), as cell values;
 - ``check(session, rows, file_hash, tz, today) -> (list[Ballot], list[CellError])``:
   every cell checked; each error names its row and column;
-- ``load(app, session, ballots, progress) -> int``: stores the ballots not loaded yet
-  (channel ``paper``), with their rollups, in the caller's transaction;
-- ``import_ballots(app, path, progress) -> BallotResult``: all three, one transaction;
-  ``BallotsFailed`` (nothing written) when any cell is bad.
+- ``bot.services.ballot_import.import_ballots(app, path, progress, bar=)``: reads,
+  checks every cell (``BallotsFailed``, nothing written, when any is bad), then stores
+  the ballots not loaded yet (channel ``paper``, with their rollups) on the import
+  framework's chunked publishing: a few ballots per short write transaction, each
+  ballot whole, so chats served meanwhile keep answering; after a crash the same file
+  again loads the rest.
 
 Each ballot gets a key: its ``ballot_id`` with its unit, or else the file's SHA-256 and
 its row number; a key already loaded is skipped, so importing a file twice loads nothing
@@ -18,22 +20,18 @@ twice. Rows whose first cell starts with ``#`` are notes; empty rows are skipped
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from bot.core.app import App
 from bot.render.ballot_template import COMMENT, FIXED
 from flows import questionnaire as qn
 from flows.common import FREE_TEXT_LIMIT
-from flows.i18n import translator
-from storage import origins, procedures, rollups, surveys, units
+from storage import procedures, units
 
 CHANNEL = "paper"
 MAX_BYTES = 50 * 1024 * 1024
@@ -86,6 +84,8 @@ class BallotResult:
     loaded: int
     already: int  # loaded by an earlier import
     rows: int
+    chunks: int = 0  # write transactions
+    longest_write: float = 0.0  # seconds of the longest
 
 
 def column_letter(index: int) -> str:
@@ -265,49 +265,6 @@ async def check(
     return q, ballots, errors
 
 
-async def load(
-    app: App, session, q: qn.Questionnaire, ballots: list[Ballot], progress: Progress | None
-) -> tuple[int, int]:
-    """Store the ballots not loaded yet; returns (loaded, already loaded)."""
-    known = await origins.known_ballots(session, [b.key for b in ballots])
-    todo = [b for b in ballots if b.key not in known]
-    qid = await app.questionnaire_id(session, q.code, q.version)
-    for n, ballot in enumerate(todo, 1):
-        at = datetime.combine(ballot.day, time(12, 0), app.tz).astimezone(ZoneInfo("UTC"))
-        key = hashlib.sha256(f"paper:{ballot.key}".encode()).hexdigest()[:32]
-        await surveys.start_response(
-            session,
-            key=key,
-            unit_id=ballot.unit_id,
-            questionnaire_id=qid,
-            channel=CHANNEL,
-            respondent_hash=app.keys.user_hash(CHANNEL, ballot.key),
-            started_at=at,
-            procedure_id=ballot.procedure_id,
-        )
-        for item, (element, value) in ballot.answers.items():
-            await surveys.record_answer(session, key, item, element, value, at)
-        response_id = await surveys.complete_response(session, key, ballot.comment, at)
-        assert response_id is not None
-        await origins.add(session, response_id, ballot_key=ballot.key)
-        await rollups.apply_response(session, response_id, app.tz)
-        if progress and (n % PROGRESS_EVERY == 0 or n == len(todo)):
-            progress(n, len(todo))
-    return len(todo), len(known)
-
-
-def _read(path: Path) -> tuple[list[list], str]:
+def read_file(path: Path) -> tuple[list[list], str]:
+    """``read_rows(path)`` and the file's SHA-256 (ballots without a number are keyed by it)."""
     return read_rows(path), hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-async def import_ballots(app: App, path: Path, progress: Progress | None = None) -> BallotResult:
-    """Check the whole file, then load it in one transaction (``BallotsFailed``: nothing)."""
-    rows, file_hash = await asyncio.to_thread(_read, path)
-    today = app.now().astimezone(app.tz).date()
-    async with app.db.write() as session:
-        _ = translator(app.settings.default_locale, app.settings.timezone).gettext
-        q, ballots, errors = await check(session, rows, file_hash, today, _)
-        if errors or q is None:
-            raise BallotsFailed(errors)
-        loaded, already = await load(app, session, q, ballots, progress)
-    return BallotResult(q.code, loaded, already, len(ballots))

@@ -14,7 +14,9 @@ How an import runs
    hold SQLite's write lock about ``HOLD_TARGET`` (50 ms; then a checkpoint and a 5 ms
    pause, outside the lock) so webhooks served meanwhile keep answering, and on
    PostgreSQL (row locks only) about 0.5 s; CPU work (codes, hashes, encryption) happens
-   before the transaction.
+   before the transaction, and SQLite's checkpoint runs in a worker thread while the
+   next chunk is built. The cyclic garbage collector is off for the whole import
+   (``pipeline``): its passes over a large file's objects cost more than the load.
    Rows that are in the database already with the same details are reported as such
    and written again never.
 
@@ -60,6 +62,9 @@ deadlines importer) is published in a single transaction: fine for small files.
 ``@reader(".xlsx")`` on a function ``Path -> Table`` (header, rows as ``(line,
 cells)``, an estimate of the row count) adds a file format to every kind.
 
+Paper ballots (``bot.services.ballot_import``) have their own reader and checks and use
+``pipeline.publish`` for the same chunked writing.
+
 Entry points: ``run_import`` (returns an ``ImportResult``, raises ``ImportFailed``) and
 ``cli_import`` (everything the command prints, with its progress bar; returns the exit
 code).
@@ -87,8 +92,8 @@ from bot.services.imports.framework import (
     Written,
     describe,
     importer,
-    run_import,
 )
+from bot.services.imports.pipeline import run_import
 from bot.services.imports.progress import progress_for
 from bot.services.imports.units import Code
 from flows.i18n import translator

@@ -10,9 +10,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from bot.services.imports.framework import RowModel, RowProblem
+from bot.services.imports.framework import PhoneCell, RowModel, RowProblem
 from flows.i18n import N_
-from flows.phone import normalise_phone
 
 _DATE_FORMATS = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y")
 # The same forms as _DATE_FORMATS, read without strptime (a tenth of its cost).
@@ -28,17 +27,7 @@ class DossierRow(RowModel):
     completed_at: datetime  # without an offset: local time (SIPAS_TIMEZONE)
     citizen_channel: Literal["telegram", "zalo"] | None = None
     citizen_user_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9]+$")
-    phone: str | None = None  # the citizen's mobile number, for a ZNS invitation
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return normalise_phone(value)
-        except ValueError:
-            raise RowProblem(N_("not a Vietnamese mobile number")) from None
+    phone: PhoneCell = None  # the citizen's mobile number, for a ZNS invitation
 
     @field_validator("completed_at", mode="before")
     @classmethod

@@ -60,6 +60,8 @@ class DossierImporter(Importer):
         self.now = self.app.now()
         self.seen: dict[str, int] = {}
         self.items: list[Item] = []
+        if self.app.settings.zns_invites:  # its import, outside the write transactions
+            from bot.services import zns  # noqa: F401
 
     def _can_send(self, channel: str) -> bool:
         if channel not in self.channels:
@@ -137,7 +139,10 @@ class DossierImporter(Importer):
         return errors
 
     async def _replays(self, session, items: list[Item]) -> list[RowError]:
-        known = await bulk.dossiers_by_receipt(session, [i.receipt for i in items])
+        there = await bulk.known_receipts(session, [i.receipt for i in items])
+        if not there:
+            return []
+        known = await bulk.dossiers_by_receipt(session, sorted(there))
         if not known:
             return []
         invites = await bulk.first_invites(session, [d[0] for d in known.values()])
@@ -196,14 +201,16 @@ class DossierImporter(Importer):
         transaction opens."""
         app, keys = self.app, self.app.keys
         fresh = [item for item in items if item.replay is None]
-        codes = iter(new_codes(len(fresh)))
+        fresh_codes = new_codes(len(fresh))
+        codes = iter(fresh_codes)
+        sealed = iter(keys.encrypt_many(fresh_codes))
         out = []
         for item in items:
             if item.replay is not None:
                 out.append(Built(item))
                 continue
             code = next(codes)
-            built = Built(item, code, keys.code_hash(code), keys.encrypt(code))
+            built = Built(item, code, keys.code_hash(code), next(sealed))
             if item.channel:
                 built.citizen = keys.user_hash(item.channel, item.user_id)
                 reply = intake.invitation(app, item.receipt, item.unit.name, code)
@@ -331,11 +338,13 @@ class DossierImporter(Importer):
     async def _zns_invitations(self, session, new: list[Built], ids, send_after, now) -> dict:
         """Dossiers with a phone and no chat account: the ZNS invitation, one at a time
         through the same rules as the integration API (bot.services.zns)."""
+        out: dict = {}
+        if not any(b.item.phone is not None and b.item.channel is None for b in new):
+            return out
         from types import SimpleNamespace
 
-        from bot.services import zns
+        from bot.services import zns  # imported by ``prepare`` already: not in the lock
 
-        out: dict = {}
         for b in new:
             item = b.item
             if item.phone is None or item.channel is not None:

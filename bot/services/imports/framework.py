@@ -1,36 +1,22 @@
-"""The import pipeline: read, check every row, then publish in short transactions.
+"""What an import kind is made of: its rows, its ``Importer``, its errors and results.
 
-See the package docstring (``bot.services.imports``) for the plug-in API.
+The pipeline that runs them is ``bot.services.imports.pipeline``; the package docstring
+(``bot.services.imports``) has the plug-in API.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
-from bot.services.imports.progress import Progress, Silent
-from bot.services.imports.reading import FileProblem, open_table
-from flows.i18n import N_, Translator, translator
-from storage import bulk
-
-CHECK_BATCH = 1000  # valid rows handed to ``Importer.check`` at a time
-HOLD_TARGET = 0.05  # seconds a publishing transaction should hold SQLite's write lock
-# PostgreSQL locks rows, not the database: longer transactions block no webhook, and
-# fewer of them cost fewer round trips.
-HOLD_TARGET_POSTGRES = 0.5
-MIN_CHUNK, MAX_CHUNK = 50, 20_000
-# SQLite, after each chunk: the checkpoint (outside the write lock, so the log stays one
-# chunk long and no webhook's commit has to copy it), then a breath for waiting writers.
-CHECKPOINT_EVERY = 1
-PAUSE = 0.005
+from bot.services.imports.reading import FileProblem
+from flows.i18n import N_, Translator
+from flows.phone import normalise_phone
 
 
 @dataclass(frozen=True)
@@ -111,6 +97,20 @@ class RowModel(BaseModel):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+def mobile_number(value: str | None) -> str | None:
+    """A phone cell: a Vietnamese mobile number, normalised (``flows.phone``), or None."""
+    if value is None:
+        return None
+    try:
+        return normalise_phone(value)
+    except ValueError:
+        raise RowProblem(N_("not a Vietnamese mobile number")) from None
+
+
+# The phone column of any kind (dossiers, people): ``phone: PhoneCell = None``.
+PhoneCell = Annotated[str | None, AfterValidator(mobile_number)]
+
+
 class Importer:
     """One kind of import. Subclass, set ``kind``, ``label`` and ``Row``, register with
     ``@importer``; override the hooks below (see the package docstring)."""
@@ -119,6 +119,10 @@ class Importer:
     label: ClassVar[str] = ""  # N_("units"): the kind's name in messages
     Row: ClassVar[type[BaseModel]]
     chunk_size: ClassVar[int] = 200  # first chunk; later ones adapt to HOLD_TARGET
+    min_chunk: ClassVar[int] = 50  # fewer for kinds whose rows are slow to write
+    # PostgreSQL transactions' target (``pipeline.HOLD_TARGET_POSTGRES`` when None):
+    # shorter for kinds that update rows live requests update too (rollups).
+    hold_postgres: ClassVar[float | None] = None
 
     def __init__(self, app: App, t: Translator) -> None:
         self.app, self.t, self._ = app, t, t.gettext
@@ -219,172 +223,6 @@ def describe(t: Translator, error: RowError) -> str:
     return _("line {line}: {message}").format(line=error.line, message=error.message)
 
 
-def _file_error(t: Translator, problem: FileProblem) -> RowError:
+def file_error(t: Translator, problem: FileProblem) -> RowError:
+    """A problem of the whole file as a ``RowError``."""
     return RowError(problem.line, t.gettext(problem.message).format(**problem.fields))
-
-
-# --- the pipeline ----------------------------------------------------------------------
-
-
-async def run_import(
-    app: App,
-    kind: str,
-    path: Path,
-    *,
-    progress: Progress | None = None,
-    on_output: Callable[[list[str]], None] | None = None,
-) -> ImportResult:
-    """Check the whole file, then publish it chunk by chunk; ``ImportFailed`` (nothing
-    loaded) lists every bad row. Output lines go to ``on_output`` as each chunk commits
-    (else into the result)."""
-    t = translator(app.settings.default_locale, app.settings.timezone)
-    _ = t.gettext
-    progress = progress or Silent()
-    imp = IMPORTERS[kind](app, t)
-    try:
-        table = open_table(path)
-    except FileProblem as problem:
-        raise ImportFailed([_file_error(t, problem)]) from None
-    fields = imp.Row.model_fields
-    required = {name for name, f in fields.items() if f.is_required()}
-    errors = [
-        RowError(1, _("unknown column '{column}'").format(column=h))
-        for h in table.header
-        if h not in fields
-    ]
-    errors += [
-        RowError(1, _("missing column '{column}'").format(column=c))
-        for c in sorted(required - set(table.header))
-    ]
-    if errors:
-        raise ImportFailed(errors)
-
-    async with app.db.read() as session:
-        await imp.prepare(session)
-    rows, errors = await _check(imp, t, table, progress)
-    if errors and type(imp).write is Importer.write and imp._rows:
-        errors += await _dry_run(imp)
-    if errors:
-        raise ImportFailed(sorted(errors, key=lambda e: e.line))
-    if not rows:
-        raise ImportFailed([RowError(1, _("no rows to load"))])
-    result = ImportResult(kind, 0, rows=rows)
-    await _publish(app, imp, t, progress, result, on_output)
-    return result
-
-
-async def _check(imp: Importer, t: Translator, table, progress: Progress):
-    progress.start(t.gettext("Checking"), table.estimate)
-    errors: list[RowError] = []
-    batch: list[tuple[int, Any]] = []
-    width, count, pending = len(table.header), 0, 0
-    model = imp.Row
-
-    async def flush() -> None:
-        nonlocal batch, pending
-        if batch:
-            async with imp.app.db.read() as session:
-                errors.extend(await imp.check(session, batch))
-        progress.advance(pending)
-        batch, pending = [], 0
-
-    try:
-        for line, cells in table.rows:
-            count += 1
-            pending += 1
-            if len(cells) != width:
-                errors.append(
-                    RowError(
-                        line,
-                        t.gettext("{n} cells, the header has {width}").format(
-                            n=len(cells), width=width
-                        ),
-                    )
-                )
-            else:
-                try:
-                    raw = dict(zip(table.header, cells, strict=True))
-                    batch.append((line, model.model_validate(raw)))
-                except ValidationError as exc:
-                    errors.extend(_row_errors(t, line, exc))
-            if pending >= CHECK_BATCH:
-                await flush()
-    except FileProblem as problem:
-        errors.append(_file_error(t, problem))
-    await flush()
-    async with imp.app.db.read() as session:
-        errors.extend(await imp.finish_check(session))
-    progress.finish()
-    return count, errors
-
-
-class _Rollback(Exception):
-    pass
-
-
-async def _dry_run(imp: Importer) -> list[RowError]:
-    """Simple importers find clashes only by writing: write the valid rows, roll back."""
-    found: list[RowError] = []
-    try:
-        async with imp.app.db.write() as session:
-            try:
-                await imp.write(session, imp.plan())
-            except RowsRefused as refused:
-                found = refused.errors
-            raise _Rollback
-    except _Rollback:
-        pass
-    return found
-
-
-def _row_errors(t: Translator, line: int, exc: ValidationError) -> list[RowError]:
-    out = []
-    for problem in exc.errors(include_url=False):
-        column = ".".join(str(p) for p in problem["loc"]) or None
-        out.append(RowError(line, problem_text(t, problem), column))
-    return out
-
-
-async def _publish(app, imp: Importer, t: Translator, progress, result, on_output) -> None:
-    items = imp.plan()
-    progress.start(t.gettext("Loading"), sum(imp.weight(i) for i in items))
-    size, position = max(imp.chunk_size, 1), 0
-    target = HOLD_TARGET if app.db.is_sqlite else HOLD_TARGET_POSTGRES
-    while position < len(items):
-        part = items[position : position + size]
-        built = imp.build(part)
-        began = time.monotonic()
-        try:
-            async with app.db.write() as session:
-                await bulk.tune_for_bulk(session)
-                written = await imp.write(session, built)
-        except RowsRefused as refused:
-            done = result.loaded + result.existing
-            errors = sorted(refused.errors, key=lambda e: e.line)
-            progress.finish()
-            if not done:
-                raise ImportFailed(errors) from None
-            raise ImportStopped(errors, done) from None
-        held = time.monotonic() - began
-        result.longest_write = max(result.longest_write, held)
-        result.chunks += 1
-        result.loaded += written.created
-        result.existing += written.existing
-        if on_output is not None:
-            on_output(written.lines)
-        else:
-            result.output.extend(written.lines)
-        progress.advance(sum(imp.weight(i) for i in part))
-        position += len(part)
-        # Keep each transaction near its target whatever the machine and the database.
-        if held > 0:
-            size = int(min(max(size * target / held, size / 2, MIN_CHUNK), size * 2))
-            size = max(MIN_CHUNK, min(size, MAX_CHUNK))
-        if app.db.is_sqlite:
-            if result.chunks % CHECKPOINT_EVERY == 0:
-                await bulk.checkpoint(app.db.engine)
-            await asyncio.sleep(PAUSE)
-        else:
-            await asyncio.sleep(0)
-    await bulk.checkpoint(app.db.engine)
-    progress.finish()

@@ -1,0 +1,251 @@
+"""The import pipeline: read, check every row, then publish in short transactions.
+
+See the package docstring (``bot.services.imports``) for the plug-in API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.core.app import App
+from bot.services.imports.framework import (
+    IMPORTERS,
+    Importer,
+    ImportFailed,
+    ImportResult,
+    ImportStopped,
+    RowError,
+    RowsRefused,
+    file_error,
+    problem_text,
+)
+from bot.services.imports.progress import Progress, Silent
+from bot.services.imports.reading import FileProblem, open_table
+from flows.i18n import Translator, translator
+from storage import bulk
+
+CHECK_BATCH = 1000  # valid rows handed to ``Importer.check`` at a time
+HOLD_TARGET = 0.05  # seconds a publishing transaction should hold SQLite's write lock
+# PostgreSQL locks rows, not the database: longer transactions block no webhook, and
+# fewer of them cost fewer round trips.
+HOLD_TARGET_POSTGRES = 0.5
+MIN_CHUNK, MAX_CHUNK = 50, 20_000
+# SQLite, after each chunk: the checkpoint (outside the write lock, so the log stays one
+# chunk long and no webhook's commit has to copy it), then a breath for waiting writers.
+CHECKPOINT_EVERY = 1
+PAUSE = 0.005
+
+
+# --- the pipeline------------------------------------------------------------------
+
+
+async def run_import(
+    app: App,
+    kind: str,
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    on_output: Callable[[list[str]], None] | None = None,
+) -> ImportResult:
+    """Check the whole file, then publish it chunk by chunk; ``ImportFailed`` (nothing
+    loaded) lists every bad row. Output lines go to ``on_output`` as each chunk commits
+    (else into the result)."""
+    t = translator(app.settings.default_locale, app.settings.timezone)
+    _ = t.gettext
+    progress = progress or Silent()
+    imp = IMPORTERS[kind](app, t)
+    try:
+        table = open_table(path)
+    except FileProblem as problem:
+        raise ImportFailed([file_error(t, problem)]) from None
+    fields = imp.Row.model_fields
+    required = {name for name, f in fields.items() if f.is_required()}
+    errors = [
+        RowError(1, _("unknown column '{column}'").format(column=h))
+        for h in table.header
+        if h not in fields
+    ]
+    errors += [
+        RowError(1, _("missing column '{column}'").format(column=c))
+        for c in sorted(required - set(table.header))
+    ]
+    if errors:
+        raise ImportFailed(errors)
+
+    with _no_cycle_collection():
+        return await _run(app, imp, t, table, progress, on_output)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """The cyclic garbage collector off while a file is checked and published, as it
+    was before afterwards. A 100,000-row file keeps about a million objects alive (its
+    rows, then their codes), and the collector's full passes over them cost more than
+    the whole load and paused the writes inside the SQLite lock; the import's objects
+    are freed by reference counting, the few cycles (sessions) at the end."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+async def _run(app, imp: Importer, t: Translator, table, progress, on_output) -> ImportResult:
+    _ = t.gettext
+    async with app.db.read() as session:
+        await imp.prepare(session)
+    rows, errors = await _check(imp, t, table, progress)
+    if errors and type(imp).write is Importer.write and imp._rows:
+        errors += await _dry_run(imp)
+    if errors:
+        raise ImportFailed(sorted(errors, key=lambda e: e.line))
+    if not rows:
+        raise ImportFailed([RowError(1, _("no rows to load"))])
+    result = ImportResult(imp.kind, 0, rows=rows)
+    await publish(app, imp, t, progress, result, on_output)
+    return result
+
+
+async def _check(imp: Importer, t: Translator, table, progress: Progress):
+    progress.start(t.gettext("Checking"), table.estimate)
+    errors: list[RowError] = []
+    batch: list[tuple[int, Any]] = []
+    width, count, pending = len(table.header), 0, 0
+    model = imp.Row
+
+    async def flush() -> None:
+        nonlocal batch, pending
+        if batch:
+            async with imp.app.db.read() as session:
+                errors.extend(await imp.check(session, batch))
+        progress.advance(pending)
+        batch, pending = [], 0
+
+    try:
+        for line, cells in table.rows:
+            count += 1
+            pending += 1
+            if len(cells) != width:
+                errors.append(
+                    RowError(
+                        line,
+                        t.gettext("{n} cells, the header has {width}").format(
+                            n=len(cells), width=width
+                        ),
+                    )
+                )
+            else:
+                try:
+                    raw = dict(zip(table.header, cells, strict=True))
+                    batch.append((line, model.model_validate(raw)))
+                except ValidationError as exc:
+                    errors.extend(_row_errors(t, line, exc))
+            if pending >= CHECK_BATCH:
+                await flush()
+    except FileProblem as problem:
+        errors.append(file_error(t, problem))
+    await flush()
+    async with imp.app.db.read() as session:
+        errors.extend(await imp.finish_check(session))
+    progress.finish()
+    return count, errors
+
+
+class _Rollback(Exception):
+    pass
+
+
+async def _dry_run(imp: Importer) -> list[RowError]:
+    """Simple importers find clashes only by writing: write the valid rows, roll back."""
+    found: list[RowError] = []
+    try:
+        async with imp.app.db.write() as session:
+            try:
+                await imp.write(session, imp.plan())
+            except RowsRefused as refused:
+                found = refused.errors
+            raise _Rollback
+    except _Rollback:
+        pass
+    return found
+
+
+def _row_errors(t: Translator, line: int, exc: ValidationError) -> list[RowError]:
+    out = []
+    for problem in exc.errors(include_url=False):
+        column = ".".join(str(p) for p in problem["loc"]) or None
+        out.append(RowError(line, problem_text(t, problem), column))
+    return out
+
+
+async def publish(
+    app: App,
+    imp: Importer,
+    t: Translator,
+    progress: Progress,
+    result: ImportResult,
+    on_output: Callable[[list[str]], None] | None = None,
+) -> None:
+    """Write ``imp.plan()`` chunk by chunk, one short write transaction each (sized to
+    ``HOLD_TARGET``), counting into ``result``; ``ImportFailed`` when the first chunk is
+    refused, ``ImportStopped`` when a later one is (the earlier ones stay)."""
+    items = imp.plan()
+    least = max(1, min(MIN_CHUNK, imp.min_chunk))
+    progress.start(t.gettext("Loading"), sum(imp.weight(i) for i in items))
+    size, position = max(imp.chunk_size, 1), 0
+    target = HOLD_TARGET if app.db.is_sqlite else (imp.hold_postgres or HOLD_TARGET_POSTGRES)
+    part = items[:size]
+    built = imp.build(part)
+    while part:
+        began = time.monotonic()
+        try:
+            async with app.db.write() as session:
+                await bulk.tune_for_bulk(session)
+                written = await imp.write(session, built)
+        except RowsRefused as refused:
+            done = result.loaded + result.existing
+            errors = sorted(refused.errors, key=lambda e: e.line)
+            progress.finish()
+            if not done:
+                raise ImportFailed(errors) from None
+            raise ImportStopped(errors, done) from None
+        held = time.monotonic() - began
+        result.longest_write = max(result.longest_write, held)
+        result.chunks += 1
+        result.loaded += written.created
+        result.existing += written.existing
+        if on_output is not None:
+            on_output(written.lines)
+        else:
+            result.output.extend(written.lines)
+        progress.advance(sum(imp.weight(i) for i in part))
+        position += len(part)
+        # Keep each transaction near its target whatever the machine and the database.
+        if held > 0:
+            size = int(min(max(size * target / held, size / 2, least), size * 2))
+            size = max(least, min(size, MAX_CHUNK))
+        # Outside the write lock: SQLite's checkpoint (file I/O, in a worker thread)
+        # while this thread builds the next chunk, then a breath for waiting writers.
+        copying = None
+        if app.db.is_sqlite and result.chunks % CHECKPOINT_EVERY == 0:
+            copying = bulk.start_checkpoint(app.db.engine)
+        part = items[position : position + size]
+        built = imp.build(part) if part else None
+        if copying is not None:
+            await copying
+        if app.db.is_sqlite:
+            await asyncio.sleep(PAUSE)
+        else:
+            await asyncio.sleep(0)
+    await bulk.checkpoint(app.db.engine)
+    progress.finish()
