@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, run_async
+from bot.cli.common import UsageError, _, run_async
 from flows.i18n import translator
 
 if TYPE_CHECKING:
@@ -17,15 +17,15 @@ if TYPE_CHECKING:
 
 def register(dbsub: argparse._SubParsersAction) -> None:
     dbsub.add_parser(
-        "prune", help="remove old dedupe keys, old sent messages, undelivered web replies"
+        "prune", help=_("remove old dedupe keys, old sent messages, undelivered web replies")
     ).set_defaults(func=_prune)
     for name, text, func in (
-        ("backup", "a consistent copy of the database, also while serving", _backup),
-        ("check", "read a backup through and show what it holds", _check),
-        ("restore", "replace the database with a backup (stop the server first)", _restore),
+        ("backup", _("a consistent copy of the database, also while serving"), _backup),
+        ("check", _("read a backup through and show what it holds"), _check),
+        ("restore", _("replace the database with a backup (stop the server first)"), _restore),
     ):
         c = dbsub.add_parser(name, help=text)
-        c.add_argument("file", type=Path, metavar="FILE")
+        c.add_argument("file", type=Path, metavar=_("FILE"))
         c.set_defaults(func=func)
 
 
