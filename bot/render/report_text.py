@@ -187,12 +187,17 @@ def satisfaction_table(
         lines.append(f"  {unit_h:<{width}}  {resp_h:>6}  {sat_h:>9}")
         for s in ranked:
             name, count, share = (
-                s.unit_name[:width],
+                _fit(s.unit_name, width),
                 t.number(s.respondents),
                 t.percent(headline(s)) if headline(s) is not None else not_enough_short(t),
             )
             lines.append(f"  {name:<{width}}  {count:>6}  {share:>9}")
     return "\n".join(lines)
+
+
+def _fit(name: str, width: int) -> str:
+    """``name`` in a column ``width`` wide: cut with "…" when it is longer."""
+    return name if len(name) <= width else name[: width - 1].rstrip() + "…"
 
 
 # --- quotas ---------------------------------------------------------------------------------
