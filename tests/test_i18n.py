@@ -106,3 +106,13 @@ def test_locale_from_clients():
     assert normalise_locale("en_US") == "en"
     assert normalise_locale("fr") == "vi"
     assert normalise_locale(None, "en") == "en"
+
+
+def test_vietnamese_uses_one_style_of_quotation_marks():
+    """Words quoted in messages are “like this”; what a user typed or a code, 'like this';
+    never straight double quotes (issue 16, item 18)."""
+    straight = []
+    for message in catalogue("vi"):
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        straight += [s for s in strings if message.id and '"' in s]
+    assert not straight, straight
