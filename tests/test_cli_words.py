@@ -1,6 +1,6 @@
 """The command line's refusals and help in Vietnamese, the default language: bad
 schedules, duplicate codes, bad cells in a deadlines file, bad phone numbers, wrong
-output suffixes, unknown periods, the help of every command group. No English sentence
+output suffixes, unknown periods, bad settings, the help of every command group. No English sentence
 may show through (issue 16, item 17).
 
 Real processes on a private copy of the demo database (``tests/test_cli_usability.py``'s
@@ -8,7 +8,10 @@ fixtures)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -194,3 +197,30 @@ def test_help_of_every_group_is_vietnamese(demo_sipas, command):  # noqa: F811
         )
         if len(re.findall(r"[^\W\d_]{2,}", words)) >= 2:  # a description, not just names
             assert VIETNAMESE.search(line), (command, line)
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("SIPAS_TIMEZONE=Mars/Olympus", "không có múi giờ 'Mars/Olympus'"),
+        ("SIPAS_OFFICE_HOURS=7-17", "giờ làm việc phải có dạng 07:30-17:00"),
+        ("SIPAS_OFFICE_HOURS=17:00-07:00", "giờ làm việc phải kết thúc sau khi bắt đầu"),
+        ("SIPAS_INVITE_HOURS=x", "cần dạng HH:MM-HH:MM, không phải 'x'"),
+        ("SIPAS_HTTP_PORT=abc", "phải là số nguyên"),
+        ("SIPAS_RETENTION_INBOUND_DAYS=1", "không được nhỏ hơn 2"),
+    ],
+)
+def test_a_bad_setting_is_named_in_vietnamese(tmp_path, setting, said):
+    name, _sep, value = setting.partition("=")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
+    env |= {name: value, "SIPAS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "db", "upgrade"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    text = assert_vietnamese(result)
+    assert text.startswith(f"sipas-bot: {name}: ") and said in text, text
