@@ -30,7 +30,7 @@ VIETNAMESE = re.compile(r"[\u00c0-\u024f\u1ea0-\u1ef9]")  # letters with diacrit
 def english_words(text: str) -> list[str]:
     """English words left in ``text`` once quoted input, options and codes are out."""
     text = re.sub(r"'[^']*'|“[^”]*”", " ", text)
-    text = re.sub(r"--?[a-z][a-z-]*|\b[A-Z][A-Z0-9_.=]+\b|\S+\.(csv|xlsx|pdf|png)\b", " ", text)
+    text = re.sub(r"--?[a-z][a-z-]*|\b[A-Z][A-Z0-9_.=]+\b|\S+\.(csv|xlsx|pdf|png|db)\b", " ", text)
     text = re.sub(r"sipas-bot( [a-z-]+)*", " ", text)
     return ENGLISH.findall(text)
 
@@ -159,6 +159,8 @@ def test_other_refusals_are_vietnamese(demo_sipas):  # noqa: F811
             "ngày cuối ở trước ngày đầu",
         ),
         (("outbox", "resend", "abc"), "không phải số hiệu dòng tin gửi đi: 'abc'"),
+        (("db", "check", "nope.db"), "nope.db không phải là tệp"),
+        (("db", "backup", "cli.db"), "cli.db đã có: hãy chọn một tệp mới"),
         (
             ("kiosk", "add", "--unit", "DN.HAICHAU", "--counter", "x" * 300),
             "--counter: tối đa 255 ký tự",

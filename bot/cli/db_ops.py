@@ -80,7 +80,7 @@ def _backup(settings: Settings, args) -> int:
             await asyncio.to_thread(backup.backup, app.db, args.file)
             info = await asyncio.to_thread(backup.check, app.db, args.file)
         except backup.BackupError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_(exc.message).format(**exc.fields)) from None
         print(_("Backup written to {file}.").format(file=args.file))
         _print_counts(settings, info)
         print(_keep_key(settings))
@@ -108,7 +108,7 @@ def _check(settings: Settings, args) -> int:
         try:
             info = await asyncio.to_thread(backup.check, app.db, args.file)
         except backup.BackupError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_(exc.message).format(**exc.fields)) from None
         print(_("{file} is a readable backup.").format(file=args.file))
         _print_counts(settings, info)
         return 0
@@ -129,7 +129,7 @@ def _restore(settings: Settings, args) -> int:
         try:
             await asyncio.to_thread(backup.restore, app.db, args.file)
         except backup.BackupError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_(exc.message).format(**exc.fields)) from None
         print(
             _("Database restored from {file}. Run 'sipas-bot db upgrade' before serving.").format(
                 file=args.file
