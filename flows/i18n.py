@@ -36,6 +36,20 @@ def N_(message: str) -> str:
     return message
 
 
+class Problem(ValueError):
+    """Bad input whose reason a user reads: an ``N_`` message and its fields. ``str()``
+    is the English; ``text(t)`` the reason in ``t``'s language."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message.format(**fields))
+        self.message = message
+        self.fields = fields
+
+    def text(self, t: Translator) -> str:
+        """The reason in ``t``'s language."""
+        return t.gettext(self.message).format(**self.fields)
+
+
 def normalise_locale(value: str | None, default: str = DEFAULT_LOCALE) -> str:
     """``vi``/``en`` from what a client reports (``vi-VN``, ``en_US``); else ``default``."""
     if value:

@@ -161,6 +161,13 @@ class QuotaPace:
     per_day: int
 
 
+def with_quotas(t: Translator, reply: Reply, quotas: list[QuotaPace]) -> Reply:
+    """A catch-up message that carries the day's quota nudge too (one message, not two)."""
+    if not quotas:
+        return reply
+    return Reply(f"{reply.text}\n\n{nudge_reply(t, quotas).text}", reply.buttons)
+
+
 def nudge_reply(t: Translator, quotas: list[QuotaPace]) -> Reply:
     """The daily nudge about survey quotas behind pace."""
     _ = t.gettext

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import re
 
+from flows.i18n import N_, Problem
+
 COUNTRY = "84"
 _SEPARATORS = re.compile(r"[\s.\-()/]")
 _MOBILE = re.compile(r"^84[35789]\d{8}$")
 
 
-class PhoneError(ValueError):
+class PhoneError(Problem):
     """Not a Vietnamese mobile number."""
 
 
@@ -29,5 +31,7 @@ def normalise_phone(raw: str) -> str:
     elif text.startswith("0"):
         text = COUNTRY + text[1:]
     if not text.isdigit() or not _MOBILE.match(text):
-        raise PhoneError("not a Vietnamese mobile number (e.g. 0905 123 456 or +84 905 123 456)")
+        raise PhoneError(
+            N_("not a Vietnamese mobile number (e.g. 0905 123 456 or +84 905 123 456)")
+        )
     return text

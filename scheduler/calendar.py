@@ -24,6 +24,7 @@ import yaml
 from sqlalchemy import delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from flows.i18n import N_, Problem
 from storage.holiday_overrides import overrides
 from storage.models import HolidayOverride
 from storage.sql import insert
@@ -166,13 +167,13 @@ class OfficeHours:
         """``"07:30-17:00"`` → OfficeHours; ValueError for anything else."""
         match = _HOURS.match(text)
         if not match:
-            raise ValueError(f"office hours must look like 07:30-17:00, not {text!r}")
+            raise Problem(N_("office hours must look like 07:30-17:00, not '{text}'"), text=text)
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-            raise ValueError(f"not a time of day in {text!r}")
+            raise Problem(N_("not a time of day in '{text}'"), text=text)
         hours = cls(time(h1, m1), time(h2, m2))
         if hours.end <= hours.start:
-            raise ValueError(f"office hours must end after they start: {text!r}")
+            raise Problem(N_("office hours must end after they start: '{text}'"), text=text)
         return hours
 
     def is_open(self, moment: datetime, calendar: WorkCalendar, tz: ZoneInfo) -> bool:

@@ -8,8 +8,10 @@ why not. Nothing goes out outside office hours on working days: due rows wait.
 Several due rows of one assignment (after a night, a weekend or downtime) become one
 message, the latest; answered, snoozed or disabled ones are cancelled with a reason.
 Several reminders due to one person at once, one of them a catch-up (an official who
-has just linked their account, a deadline added late), become one digest message;
-regular reminders keep one message per task, each with its three buttons.
+has just linked their account, a deadline added late), become one digest message, and
+a person catching up also finds there the quotas behind pace that today's nudge would
+have told (``scheduler.nudges`` then sends them no separate nudge that day); regular
+reminders keep one message per task, each with its three buttons.
 """
 
 from __future__ import annotations
@@ -26,14 +28,18 @@ from flows.contract import Reply, TaskInfo
 from flows.i18n import translator
 from flows.officials import (
     Assignee,
+    QuotaPace,
     digest_reply,
     escalation_reply,
     not_mine_alert,
     reminder_reply,
+    with_quotas,
 )
+from scheduler import nudges
 from scheduler.calendar import OfficeHours, WorkCalendar
 from scheduler.planner import CATCH_UP
 from storage import deadlines as store
+from storage import outbox
 from storage import reminders as reminder_store
 from storage import tasks as task_store
 from storage.reminders import ClaimedReminder, ReminderContext
@@ -112,15 +118,21 @@ async def dispatch(
         )
         by_person[latest.person_id].append((latest, task))
     digested: list[tuple[ClaimedReminder, list[ClaimedReminder]]] = []
-    for found in by_person.values():
-        first = found[0][0]
-        t = translator(contexts[first.id].locale, tz.key)
-        if len(found) == 1 or all(r.kind != CATCH_UP for r, _task in found):
+    catching_up = {p for p, found in by_person.items() if any(r.kind == CATCH_UP for r, _ in found)}
+    quotas = await _quotas_not_told(session, cal, today, tz, catching_up)
+    for person_id, found in by_person.items():
+        t = translator(contexts[found[0][0].id].locale, tz.key)
+        if person_id not in catching_up:
             outgoing += [(r, reminder_reply(t, task, today)) for r, task in found]
             continue
         found.sort(key=lambda pair: (pair[1].due_on, pair[1].assignment_id))
-        outgoing.append((first, digest_reply(t, [task for _r, task in found], today)))
-        digested.append((first, [r for r, _task in found[1:]]))
+        first, task = found[0]
+        if len(found) == 1:
+            reply = reminder_reply(t, task, today)
+        else:
+            reply = digest_reply(t, [task for _r, task in found], today)
+            digested.append((first, [r for r, _task in found[1:]]))
+        outgoing.append((first, with_quotas(t, reply, quotas.get(person_id, []))))
 
     for r in escalations:
         if r.kind == store.DISOWNED:
@@ -155,6 +167,18 @@ async def dispatch(
         await reminder_store.set_reminder_status(session, ids, store.SKIPPED, reason)
         result.skipped += len(ids)
     return result
+
+
+async def _quotas_not_told(
+    session: AsyncSession, cal: WorkCalendar, today, tz: ZoneInfo, people: set[int]
+) -> dict[int, list[QuotaPace]]:
+    """The quotas behind pace of those ``people`` not nudged yet today: their catch-up
+    message carries them, and the nudge planner leaves them out for the day."""
+    if not people:
+        return {}
+    paces = await nudges.paces_by_person(session, cal, today, tz, people)
+    told = await outbox.taken_keys(session, [nudges.nudge_key(p, today) for p in paces])
+    return {p: found for p, found in paces.items() if nudges.nudge_key(p, today) not in told}
 
 
 async def _escalation(

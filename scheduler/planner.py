@@ -109,8 +109,10 @@ async def plan(
         if not a.reminded and _missed_first_reminder(cal, occ, today):
             catch_up = cal.next_working_day(today)
             # A deadline that wants no reminders once overdue gets no overdue catch-up.
+            # It is a catch-up even when an overdue reminder falls that day: dispatch
+            # then sends it within the one digest of what is pending.
             if occ.due_on >= catch_up or occ.overdue_daily:
-                days.setdefault(catch_up, CATCH_UP)
+                days[catch_up] = CATCH_UP
         rows += [
             NewReminder(
                 f"a{a.id}:{day.isoformat()}",

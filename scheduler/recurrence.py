@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrulestr
 
+from flows.i18n import N_, Problem
 from flows.text import fold
 
 QUARTER_END_MONTHS = (3, 6, 9, 12)
@@ -33,8 +34,8 @@ _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _DM = re.compile(r"^(\d{1,2})/(\d{1,2})$")
 
 
-class ScheduleError(ValueError):
-    """A schedule we cannot read, with a reason fit to show the user."""
+class ScheduleError(Problem):
+    """A schedule we cannot read, with a reason fit to show the user (``text(t)``)."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def parse_schedule(text: str) -> Schedule:
     """A schedule from what an admin typed; ``ScheduleError`` says what is wrong."""
     raw = text.strip()
     if not raw:
-        raise ScheduleError("the schedule is empty")
+        raise ScheduleError(N_("the schedule is empty"))
     upper = raw.upper()
     if upper.startswith(("RRULE:", "FREQ=", "RRULE ")):
         rule = raw.split(":", 1)[1] if upper.startswith("RRULE:") else raw
@@ -133,8 +134,11 @@ def parse_schedule(text: str) -> Schedule:
             rest = folded[len(word) :].strip()
             return _simple(kind, rest, raw)
     raise ScheduleError(
-        f"cannot read schedule {raw!r}: use a date (20/12/2026), 'monthly 20', "
-        "'quarterly 20', 'yearly 20/12' or an RRULE"
+        N_(
+            "cannot read the schedule '{text}': use a date (20/12/2026), 'monthly 20', "
+            "'quarterly 20', 'yearly 20/12' or an RRULE"
+        ),
+        text=raw,
     )
 
 
@@ -142,32 +146,40 @@ def _simple(kind: str, rest: str, raw: str) -> Schedule:
     if kind == "once":
         due = parse_date(rest)
         if due is None:
-            raise ScheduleError(f"not a date in {raw!r}")
+            raise ScheduleError(N_("no date in '{text}' (use dd/mm/yyyy)"), text=raw)
         return Schedule("once", due=due)
     if kind in ("monthly", "quarterly"):
         if not rest.isdigit() or not 1 <= int(rest) <= 31:
-            raise ScheduleError(f"{kind} needs a day of the month (1–31), not {rest!r}")
+            if kind == "monthly":
+                message = N_("a monthly schedule needs a day of the month (1–31), not '{day}'")
+            else:
+                message = N_("a quarterly schedule needs a day of the month (1–31), not '{day}'")
+            raise ScheduleError(message, day=rest)
         return Schedule(kind, day=int(rest))
     m = _DM.match(rest)
     if not m:
-        raise ScheduleError(f"yearly needs a day/month such as 20/12, not {rest!r}")
+        raise ScheduleError(
+            N_("a yearly schedule needs a day/month such as 20/12, not '{day}'"), day=rest
+        )
     day, month = int(m[1]), int(m[2])
     try:
         date(2025, month, day)  # a common year: 29/2 would skip three years in four
     except ValueError:
-        raise ScheduleError(f"{day}/{month} is not a day of every year") from None
+        raise ScheduleError(
+            N_("{day}/{month} is not a day of every year"), day=day, month=month
+        ) from None
     return Schedule("yearly", day=day, month=month)
 
 
 def _rrule(rule: str) -> Schedule:
     try:
         parsed = rrulestr(rule, dtstart=datetime(2025, 1, 1))
-    except (ValueError, TypeError) as exc:
-        raise ScheduleError(f"not a valid RRULE {rule!r}: {exc}") from None
+    except (ValueError, TypeError):
+        raise ScheduleError(N_("'{rule}' is not a valid RRULE"), rule=rule) from None
     if parsed._freq not in _ALLOWED_FREQS:  # a reminder per hour is never a deadline
-        raise ScheduleError("an RRULE deadline repeats at most daily (FREQ=DAILY or slower)")
+        raise ScheduleError(N_("an RRULE deadline repeats at most daily (FREQ=DAILY or slower)"))
     if "DTSTART" in rule.upper():
-        raise ScheduleError("leave DTSTART out of the RRULE: the deadline's start date is used")
+        raise ScheduleError(N_("leave DTSTART out of the RRULE: the deadline's start date is used"))
     return Schedule("rrule", rule=rule.upper())
 
 
@@ -203,9 +215,13 @@ def template(name: str, shift_days: int = 0) -> list[TemplateItem]:
     """The deadlines of a built-in template, due ``shift_days`` calendar days earlier
     (negative) or later than the ministry's dates."""
     if name not in TEMPLATES:
-        raise ScheduleError(f"unknown template {name!r} (have: {', '.join(sorted(TEMPLATES))})")
+        raise ScheduleError(
+            N_("unknown template '{name}' (there is: {names})"),
+            name=name,
+            names=", ".join(sorted(TEMPLATES)),
+        )
     if abs(shift_days) > MAX_SHIFT:
-        raise ScheduleError(f"--shift-days must be between -{MAX_SHIFT} and {MAX_SHIFT}")
+        raise ScheduleError(N_("--shift-days must be between -{n} and {n}"), n=MAX_SHIFT)
     items = []
     for suffix, title, month, note in _CCHC:
         due = date(2025, month, 20) + timedelta(days=shift_days)

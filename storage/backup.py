@@ -25,8 +25,19 @@ from storage.db import Database, sqlite_file
 COUNTED = ("inbound_event", "conversation", "response", "answer", "outbox", "person", "unit")
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogues (storage imports nothing of flows.i18n)."""
+    return message
+
+
 class BackupError(Exception):
-    """The copy could not be made, read or restored (the message says why)."""
+    """The copy could not be made, read or restored: an ``N_`` reason and its fields
+    (``str()`` is the English; callers translate ``message`` and format ``fields``)."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message.format(**fields))
+        self.message = message
+        self.fields = fields
 
 
 @dataclass
@@ -56,16 +67,20 @@ def _run(command: list[str], env: dict[str, str]) -> str:
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     except FileNotFoundError:
-        raise BackupError(f"{command[0]} is not installed (PostgreSQL client tools)") from None
+        raise BackupError(
+            N_("{tool} is not installed (PostgreSQL client tools)"), tool=command[0]
+        ) from None
     if done.returncode != 0:
-        raise BackupError(f"{command[0]} failed: {done.stderr.strip()[-500:]}")
+        raise BackupError(
+            N_("{tool} failed: {error}"), tool=command[0], error=done.stderr.strip()[-500:]
+        )
     return done.stdout
 
 
 def backup(db: Database, target: Path) -> None:
     """Write a consistent copy of the database to ``target`` (which must not exist)."""
     if target.exists():
-        raise BackupError(f"{target} exists already: choose a new file")
+        raise BackupError(N_("{file} exists already: choose a new file"), file=target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if db.is_postgres:
         args, env = _pg_env(db)
@@ -73,7 +88,7 @@ def backup(db: Database, target: Path) -> None:
         return
     source = sqlite_file(db.url)
     if source is None or not source.exists():
-        raise BackupError("the database is not a SQLite file")
+        raise BackupError(N_("the database is not a SQLite file"))
     src = sqlite3.connect(source)
     dst = sqlite3.connect(target)
     try:
@@ -89,15 +104,17 @@ def _sqlite_info(path: Path) -> BackupInfo:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise BackupError(f"{path} cannot be opened: {exc}") from None
+        raise BackupError(N_("{file} cannot be opened: {error}"), file=path, error=exc) from None
     try:
         ok = conn.execute("PRAGMA quick_check").fetchone()[0]
         if ok != "ok":
-            raise BackupError(f"{path} is damaged: {ok}")
+            raise BackupError(N_("{file} is damaged: {error}"), file=path, error=ok)
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED}
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} is not a backup of this bot: {exc}") from None
+        raise BackupError(
+            N_("{file} is not a backup of this bot: {error}"), file=path, error=exc
+        ) from None
     finally:
         conn.close()
     return BackupInfo(revision[0] if revision else None, counts)
@@ -106,7 +123,7 @@ def _sqlite_info(path: Path) -> BackupInfo:
 def check(db: Database, path: Path) -> BackupInfo:
     """Read a backup through and say what it holds; ``BackupError`` when it is unusable."""
     if not path.is_file():
-        raise BackupError(f"{path} is not a file")
+        raise BackupError(N_("{file} is not a file"), file=path)
     if db.is_postgres:
         _, env = _pg_env(db)
         listing = _run(["pg_restore", "--list", str(path)], env)
@@ -114,7 +131,7 @@ def check(db: Database, path: Path) -> BackupInfo:
             line.split()[-2] for line in listing.splitlines() if " TABLE DATA public " in line
         ]
         if "alembic_version" not in tables:
-            raise BackupError(f"{path} is not a backup of this bot")
+            raise BackupError(N_("{file} is not a backup of this bot"), file=path)
         return BackupInfo(None, {t: -1 for t in COUNTED if t in tables})
     return _sqlite_info(path)
 
@@ -140,7 +157,7 @@ def restore(db: Database, path: Path) -> None:
         return
     target = sqlite_file(db.url)
     if target is None:
-        raise BackupError("the database is not a SQLite file")
+        raise BackupError(N_("the database is not a SQLite file"))
     target.parent.mkdir(parents=True, exist_ok=True)
     src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     dst = sqlite3.connect(target)

@@ -87,6 +87,15 @@ async def enqueue(session: AsyncSession, messages: list[NewMessage], now: dateti
     return len((await session.exec(_deduped_insert(session), params=rows)).all())
 
 
+async def taken_keys(session: AsyncSession, keys: list[str]) -> set[str]:
+    """Those of ``keys`` some outbox row carries as its dedupe key already."""
+    taken: set[str] = set()
+    for at in range(0, len(keys), 500):
+        stmt = select(Outbox.dedupe_key).where(Outbox.dedupe_key.in_(keys[at : at + 500]))
+        taken.update((await session.exec(stmt)).scalars())
+    return taken
+
+
 @built_once
 def _plain_insert(session: AsyncSession):
     return insert(session, Outbox)

@@ -172,3 +172,21 @@ async def cancel_reminders(session: AsyncSession, assignment_id: int, reason: st
         .where(Reminder.assignment_id == assignment_id, Reminder.status == PENDING)
         .values(status=CANCELLED, reason=reason)
     )
+
+
+async def catching_up(
+    session: AsyncSession, person_ids: list[int], kind: str, start: datetime, end: datetime
+) -> set[int]:
+    """Those of ``person_ids`` with a reminder of ``kind`` due in ``[start, end)`` that is
+    pending or was sent (not cancelled or skipped)."""
+    found: set[int] = set()
+    for at in range(0, len(person_ids), 500):
+        stmt = select(Reminder.person_id).where(
+            Reminder.person_id.in_(person_ids[at : at + 500]),
+            Reminder.kind == kind,
+            Reminder.due_at >= start,
+            Reminder.due_at < end,
+            Reminder.status.in_((PENDING, SENT)),
+        )
+        found.update((await session.exec(stmt.distinct())).scalars())
+    return found

@@ -126,3 +126,13 @@ def test_compiled_catalogues_are_cached_by_content_and_rebuilt_when_damaged(tmp_
         assert translations("vi").gettext("Thank you!") != "Thank you!"
     finally:
         translations.cache_clear()
+
+
+def test_vietnamese_uses_one_style_of_quotation_marks():
+    """Words quoted in messages are “like this”; what a user typed or a code, 'like this';
+    never straight double quotes (issue 16, item 18)."""
+    straight = []
+    for message in catalogue("vi"):
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        straight += [s for s in strings if message.id and '"' in s]
+    assert not straight, straight

@@ -61,7 +61,7 @@ def test_admin_sets_up_the_quarterly_cchc_reports(tmp_path):
     assert "CCHC-Y  Báo cáo công tác cải cách hành chính năm" in listing.stdout
     assert "Hạn tiếp theo: 15/12/" in listing.stdout and "Giao cho: TN" in listing.stdout
     again = sipas("deadline", "add", "--template", "cchc-quarterly", "--units", "TN")
-    assert again.returncode == 2 and "already exists" in again.stderr
+    assert again.returncode == 2 and "hạn công việc 'CCHC-Q1' đã có" in again.stderr
 
     # The official links a chat account (the console here), then a pass runs.
     chat = sipas("chat", "--user", "an", stdin=f"/start {code}\n")
@@ -79,9 +79,9 @@ def test_admin_sets_up_the_quarterly_cchc_reports(tmp_path):
     assert bad.returncode == 2
     lines = bad.stderr.splitlines()
     assert any(line.startswith("bad.csv: dòng 3, cột schedule:") for line in lines), lines
-    assert "bad.csv: dòng 4: unknown unit 'NOPE'" in lines
-    assert "bad.csv: dòng 5: code 'BC-1' is also on line 2" in lines
-    assert any(line.startswith("bad.csv: dòng 6: say who it is for") for line in lines)
+    assert "bad.csv: dòng 4: không có đơn vị mã 'NOPE'" in lines
+    assert "bad.csv: dòng 5, cột code: 'BC-1' trùng với dòng 2" in lines
+    assert any(line.startswith("bad.csv: dòng 6: cho biết hạn dành cho ai") for line in lines)
     assert any(line.startswith("bad.csv: dòng 7, cột offsets:") for line in lines)
     assert "BC-1" not in sipas("deadline", "list").stdout  # nothing of a bad file loads
 

@@ -394,3 +394,20 @@ def test_every_channel_has_a_translated_label():
         assert report_text.channel_label(channel, vi) != ""
     assert report_text.channel_label("kiosk", vi) == "máy tính bảng tại quầy"
     assert report_text.channel_label("new-channel", vi) == "new-channel"
+
+
+async def test_a_long_unit_name_is_cut_with_an_ellipsis_in_the_table(app, rated):
+    from sqlalchemy import update
+
+    from storage.models import Unit
+
+    long = "Bộ phận tiếp nhận và trả kết quả giải quyết thủ tục hành chính của phường Một"
+    async with app.db.write() as session:
+        await session.exec(update(Unit).where(Unit.id == rated.ward.id).values(name=long))
+    day = today(app)
+    async with app.db.read() as session:
+        report = await reports.satisfaction(session, rated.province, day, day, app.tz)
+    text = reporting.satisfaction_table(report, translator("vi"), month(day.year, day.month))
+    (line,) = [line for line in text.splitlines() if line.startswith("  Bộ phận")]
+    cut = line.split("  ")[1]
+    assert cut.endswith("…") and len(cut) == 40 and long.startswith(cut[:-1])

@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "SIPAS_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
-        print(f"sipas-bot: {name}: {clean_message(first['msg'])}", file=sys.stderr)
+        name = "SIPAS_" + str(first["loc"][0]).upper() if first["loc"] else _("settings")
+        print(f"sipas-bot: {name}: {settings_problem(first)}", file=sys.stderr)
         return 2
     set_locale(settings.default_locale)
     try:
@@ -119,6 +119,17 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"sipas-bot: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+
+
+def settings_problem(problem: dict) -> str:
+    """What is wrong with a setting, in the user's language (not pydantic's English)."""
+    from bot.services.imports.framework import problem_text
+    from flows.i18n import Problem
+
+    error = (problem.get("ctx") or {}).get("error")
+    if isinstance(error, Problem):
+        return error.text(cli_translator())
+    return clean_message(problem_text(cli_translator(), problem))
 
 
 def schema_problem(settings, exc: BaseException) -> str | None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, resolve_unit, run_async
+from bot.cli.common import UsageError, _, resolve_unit, run_async
 from flows.i18n import translator
 
 if TYPE_CHECKING:
@@ -18,15 +18,15 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("ballots", help="paper ballots: data-entry workbook, printed form")
-    bsub = p.add_subparsers(dest="ballots_command", required=True, metavar="ACTION")
-    t = bsub.add_parser("template", help="the XLSX workbook clerks type paper ballots into")
+    p = sub.add_parser("ballots", help=_("paper ballots: data-entry workbook, printed form"))
+    bsub = p.add_subparsers(dest="ballots_command", required=True, metavar=_("ACTION"))
+    t = bsub.add_parser("template", help=_("the XLSX workbook clerks type paper ballots into"))
     t.add_argument("--questionnaire", default="sipas-2023")
-    t.add_argument("--unit", help="unit code: its subtree only, filled in on every row")
+    t.add_argument("--unit", help=_("unit code: its subtree only, filled in on every row"))
     t.add_argument("--out", type=Path, required=True, help="FILE.xlsx")
     t.set_defaults(func=_template)
-    f = bsub.add_parser("form", help="the paper questionnaire to print (A4 PDF)")
-    f.add_argument("--unit", required=True, help="unit code")
+    f = bsub.add_parser("form", help=_("the paper questionnaire to print (A4 PDF)"))
+    f.add_argument("--unit", required=True, help=_("unit code"))
     f.add_argument("--questionnaire", default="sipas-2023")
     f.add_argument("--out", type=Path, required=True, help="FILE.pdf")
     f.set_defaults(func=_form)
@@ -39,7 +39,9 @@ def _questionnaire(code: str):
         return qn.get(code)
     except KeyError:
         known = ", ".join(sorted(qn.catalogue()))
-        raise UsageError(f"unknown questionnaire {code!r} (known: {known})") from None
+        raise UsageError(
+            _("unknown questionnaire '{code}' (there is: {known})").format(code=code, known=known)
+        ) from None
 
 
 def _template(settings: Settings, args) -> int:
@@ -48,7 +50,7 @@ def _template(settings: Settings, args) -> int:
 
     q = _questionnaire(args.questionnaire)
     if args.out.suffix.lower() != ".xlsx":
-        raise UsageError("--out must end in .xlsx")
+        raise UsageError(_("--out must end in {suffix}").format(suffix=".xlsx"))
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)
@@ -86,7 +88,7 @@ def _form(settings: Settings, args) -> int:
 
     q = _questionnaire(args.questionnaire)
     if args.out.suffix.lower() != ".pdf":
-        raise UsageError("--out must end in .pdf")
+        raise UsageError(_("--out must end in {suffix}").format(suffix=".pdf"))
 
     async def body(app: App) -> int:
         t = translator(settings.default_locale, settings.timezone)

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, run_async
+from bot.cli.common import UsageError, _, run_async
 from flows.i18n import translator
 
 if TYPE_CHECKING:
@@ -17,15 +17,15 @@ if TYPE_CHECKING:
 
 def register(dbsub: argparse._SubParsersAction) -> None:
     dbsub.add_parser(
-        "prune", help="remove old dedupe keys, old sent messages, undelivered web replies"
+        "prune", help=_("remove old dedupe keys, old sent messages, undelivered web replies")
     ).set_defaults(func=_prune)
     for name, text, func in (
-        ("backup", "a consistent copy of the database, also while serving", _backup),
-        ("check", "read a backup through and show what it holds", _check),
-        ("restore", "replace the database with a backup (stop the server first)", _restore),
+        ("backup", _("a consistent copy of the database, also while serving"), _backup),
+        ("check", _("read a backup through and show what it holds"), _check),
+        ("restore", _("replace the database with a backup (stop the server first)"), _restore),
     ):
         c = dbsub.add_parser(name, help=text)
-        c.add_argument("file", type=Path, metavar="FILE")
+        c.add_argument("file", type=Path, metavar=_("FILE"))
         c.set_defaults(func=func)
 
 
@@ -80,7 +80,7 @@ def _backup(settings: Settings, args) -> int:
             await asyncio.to_thread(backup.backup, app.db, args.file)
             info = await asyncio.to_thread(backup.check, app.db, args.file)
         except backup.BackupError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_(exc.message).format(**exc.fields)) from None
         print(_("Backup written to {file}.").format(file=args.file))
         _print_counts(settings, info)
         print(_keep_key(settings))
@@ -108,7 +108,7 @@ def _check(settings: Settings, args) -> int:
         try:
             info = await asyncio.to_thread(backup.check, app.db, args.file)
         except backup.BackupError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_(exc.message).format(**exc.fields)) from None
         print(_("{file} is a readable backup.").format(file=args.file))
         _print_counts(settings, info)
         return 0
@@ -129,7 +129,7 @@ def _restore(settings: Settings, args) -> int:
         try:
             await asyncio.to_thread(backup.restore, app.db, args.file)
         except backup.BackupError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_(exc.message).format(**exc.fields)) from None
         print(
             _("Database restored from {file}. Run 'sipas-bot db upgrade' before serving.").format(
                 file=args.file

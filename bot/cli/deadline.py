@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, _, day_arg, local_today, run_async
+from bot.cli.common import UsageError, _, cli_translator, day_arg, local_today, run_async
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -78,16 +78,17 @@ def _schedule_arg(text: str) -> Schedule:
     try:
         return parse_schedule(text)
     except ScheduleError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(exc.text(cli_translator())) from None
 
 
 def _offsets_arg(text: str) -> tuple[int, ...]:
     from bot.services.deadlines import parse_offsets
+    from flows.i18n import Problem
 
     try:
         return parse_offsets(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    except Problem as exc:
+        raise argparse.ArgumentTypeError(exc.text(cli_translator())) from None
 
 
 def _add(settings, args) -> int:
@@ -127,7 +128,7 @@ def _add(settings, args) -> int:
         try:
             specs = template_specs(args.template, base.code, args.shift_days, base)
         except ScheduleError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(exc.text(cli_translator())) from None
     else:
         specs = [base]
 
@@ -137,7 +138,7 @@ def _add(settings, args) -> int:
         async with app.db.write() as session:
             created = []
             for spec in specs:
-                deadline, errors = await create(session, spec, today)
+                deadline, errors = await create(session, spec, today, t)
                 if errors:
                     raise UsageError(f"{spec.code}: " + "; ".join(errors))
                 created.append((deadline, spec))

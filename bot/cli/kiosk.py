@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, resolve_unit, run_async
+from bot.cli.common import UsageError, _, resolve_unit, run_async
 from flows.i18n import translator
 
 if TYPE_CHECKING:
@@ -14,19 +14,19 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("kiosk", help="counter tablets: pair, list, revoke")
-    ksub = p.add_subparsers(dest="kiosk_command", required=True, metavar="ACTION")
-    a = ksub.add_parser("add", help="register a tablet; prints its one-time pairing link")
-    a.add_argument("--unit", required=True, help="unit code")
-    a.add_argument("--counter", help="the counter's name, e.g. 'Quầy 2'")
+    p = sub.add_parser("kiosk", help=_("counter tablets: pair, list, revoke"))
+    ksub = p.add_subparsers(dest="kiosk_command", required=True, metavar=_("ACTION"))
+    a = ksub.add_parser("add", help=_("register a tablet; prints its one-time pairing link"))
+    a.add_argument("--unit", required=True, help=_("unit code"))
+    a.add_argument("--counter", help=_("the counter's name, e.g. 'Quầy 2'"))
     a.add_argument(
         "--procedures",
         default="",
-        help="comma-separated procedure codes the tablet offers to pick from (optional)",
+        help=_("comma-separated procedure codes the tablet offers to pick from (optional)"),
     )
     a.set_defaults(func=_add)
-    ksub.add_parser("list", help="every tablet and its status").set_defaults(func=_list)
-    r = ksub.add_parser("revoke", help="revoke a tablet: it stops showing the survey at once")
+    ksub.add_parser("list", help=_("every tablet and its status")).set_defaults(func=_list)
+    r = ksub.add_parser("revoke", help=_("revoke a tablet: it stops showing the survey at once"))
     r.add_argument("id", type=int)
     r.set_defaults(func=_revoke)
 
@@ -37,7 +37,7 @@ def _add(settings: Settings, args) -> int:
 
     counter = (args.counter or "").strip() or None
     if counter and len(counter) > 255:
-        raise UsageError("--counter: at most 255 characters")
+        raise UsageError(_("--counter: at most {n} characters").format(n=255))
     codes = [c.strip() for c in args.procedures.split(",") if c.strip()]
 
     async def body(app: App) -> int:

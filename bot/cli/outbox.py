@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, run_async
+from bot.cli.common import UsageError, _, run_async
 from flows.i18n import translator
 
 if TYPE_CHECKING:
@@ -22,24 +22,24 @@ CHANNELS = ("telegram", "zalo", "web", "console")
 
 def _row_id(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not an outbox row id: {text!r}")
+        raise argparse.ArgumentTypeError(_("not an outbox row id: '{text}'").format(text=text))
     return int(text)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("outbox", help="outbound messages: dead letters")
-    osub = p.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
-    c = osub.add_parser("list", help="rows still to send, or dead letters with --dead")
-    c.add_argument("--dead", action="store_true", help="dead letters (newest first)")
-    c.add_argument("--channel", choices=CHANNELS, help="only this channel")
-    c.add_argument("--limit", type=_row_id, default=50, help="at most this many (default 50)")
+    p = sub.add_parser("outbox", help=_("outbound messages: dead letters"))
+    osub = p.add_subparsers(dest="outbox_command", required=True, metavar=_("ACTION"))
+    c = osub.add_parser("list", help=_("rows still to send, or dead letters with --dead"))
+    c.add_argument("--dead", action="store_true", help=_("dead letters (newest first)"))
+    c.add_argument("--channel", choices=CHANNELS, help=_("only this channel"))
+    c.add_argument("--limit", type=_row_id, default=50, help=_("at most this many (default 50)"))
     c.set_defaults(func=_list)
-    c = osub.add_parser("resend", help="send dead letters again, after checking them")
-    c.add_argument("ids", nargs="+", type=_row_id, metavar="ID", help="outbox row ids")
+    c = osub.add_parser("resend", help=_("send dead letters again, after checking them"))
+    c.add_argument("ids", nargs="+", type=_row_id, metavar="ID", help=_("outbox row ids"))
     c.add_argument(
         "--unknown-ok",
         action="store_true",
-        help="also rows whose outcome is unknown (the chat may have them already)",
+        help=_("also rows whose outcome is unknown (the chat may have them already)"),
     )
     c.set_defaults(func=_resend)
 

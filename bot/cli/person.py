@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from bot.cli.common import UsageError, _, resolve_unit, role_word, run_async
+from bot.cli.common import UsageError, _, cli_translator, resolve_unit, role_word, run_async
 from flows.i18n import LOCALES
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def _person_add(settings: Settings, args) -> int:
     try:
         phone = normalise_phone(args.phone) if args.phone else None
     except PhoneError as exc:
-        raise UsageError(f"--phone: {exc}") from None
+        raise UsageError("--phone: " + exc.text(cli_translator())) from None
 
     async def body(app: App) -> int:
         async with app.db.write() as session:

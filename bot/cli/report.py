@@ -58,7 +58,7 @@ def _report_satisfaction(settings: Settings, args) -> int:
     import asyncio
 
     from bot.render import report_text as reporting
-    from flows.i18n import translator
+    from flows.i18n import Problem, translator
     from flows.privacy import Privacy
     from storage import reports
 
@@ -69,8 +69,8 @@ def _report_satisfaction(settings: Settings, args) -> int:
         today = app.now().astimezone(app.tz).date()
         try:
             period = reporting.choose_period(args.period, args.date_from, args.date_to, today)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+        except Problem as exc:
+            raise UsageError(exc.text(t)) from None
         async with app.db.read() as session:
             unit = await resolve_unit(app, session, args.unit)
             report = await reports.satisfaction(session, unit, period.start, period.end, app.tz)

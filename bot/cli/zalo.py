@@ -35,23 +35,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_connect)
     s = zsub.add_parser("status", help=_("whether tokens are stored and how long they are valid"))
     s.set_defaults(func=_status)
-    r = zsub.add_parser("ratings", help="ratings given in Zalo on the ZNS rating template")
-    rsub = r.add_subparsers(dest="ratings_command", required=True, metavar="ACTION")
-    c = rsub.add_parser("sync", help="read the rating list now and count what is new")
+    r = zsub.add_parser("ratings", help=_("ratings given in Zalo on the ZNS rating template"))
+    rsub = r.add_subparsers(dest="ratings_command", required=True, metavar=_("ACTION"))
+    c = rsub.add_parser("sync", help=_("read the rating list now and count what is new"))
     c.add_argument(
         "--since",
         type=date_arg,
-        help="from this local day (default: where the last read ended)",
+        help=_("from this local day (default: where the last read ended)"),
     )
     c.set_defaults(func=_ratings_sync)
-    c = rsub.add_parser("unmatched", help="ratings that could not be counted, latest first")
+    c = rsub.add_parser("unmatched", help=_("ratings that could not be counted, latest first"))
     c.set_defaults(func=_ratings_unmatched)
-    z = zsub.add_parser("zns", help="ZNS messages: a day's spend, messages that wait")
-    zns_sub = z.add_subparsers(dest="zns_command", required=True, metavar="ACTION")
-    c = zns_sub.add_parser("spend", help="ZNS messages sent on a day and their estimated cost")
-    c.add_argument("--day", type=date_arg, help="local day (default: today)")
+    z = zsub.add_parser("zns", help=_("ZNS messages: a day's spend, messages that wait"))
+    zns_sub = z.add_subparsers(dest="zns_command", required=True, metavar=_("ACTION"))
+    c = zns_sub.add_parser("spend", help=_("ZNS messages sent on a day and their estimated cost"))
+    c.add_argument("--day", type=date_arg, help=_("local day (default: today)"))
     c.set_defaults(func=_zns_spend)
-    c = zns_sub.add_parser("requeue", help="queue again every ZNS message that waits")
+    c = zns_sub.add_parser("requeue", help=_("queue again every ZNS message that waits"))
     c.set_defaults(func=_zns_requeue)
 
 
@@ -169,7 +169,7 @@ def _ratings_sync(settings: Settings, args) -> int:
 
     _need_zns(settings)
     if not settings.zns_rating_template:
-        raise UsageError("set SIPAS_ZNS_RATING_TEMPLATE_ID (or SIPAS_ZNS_INVITE_TEMPLATE_ID)")
+        raise UsageError(_("set SIPAS_ZNS_RATING_TEMPLATE_ID (or SIPAS_ZNS_INVITE_TEMPLATE_ID)"))
 
     async def body(app: App) -> int:
         from datetime import datetime, time
@@ -182,7 +182,9 @@ def _ratings_sync(settings: Settings, args) -> int:
             try:
                 result = await zns_service.sync_ratings(app, zns.client, since)
             except ZaloError as exc:
-                raise UsageError(f"Zalo refused the rating list: {exc}") from None
+                raise UsageError(
+                    _("Zalo refused the rating list: {error}").format(error=exc)
+                ) from None
         print(
             _(
                 "Ratings read: {counted} counted, {duplicates} known already, {kept} not matched."

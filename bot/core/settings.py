@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flows.i18n import LOCALES
+from flows.i18n import LOCALES, N_, Problem
 from scheduler.calendar import OfficeHours
 
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
@@ -119,8 +119,10 @@ class Settings(BaseSettings):
     def _keys_outlast_the_zalo_window(self) -> Settings:
         # A replayed Zalo event inside the window must still meet its dedupe key.
         if self.retention_inbound_days * 1440 <= self.zalo_event_window_minutes:
-            raise ValueError(
-                "SIPAS_RETENTION_INBOUND_DAYS must be longer than SIPAS_ZALO_EVENT_WINDOW_MINUTES"
+            raise Problem(
+                N_("{days} must be longer than {window}"),
+                days="SIPAS_RETENTION_INBOUND_DAYS",
+                window="SIPAS_ZALO_EVENT_WINDOW_MINUTES",
             )
         return self
 
@@ -130,7 +132,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+            raise Problem(N_("unknown time zone '{zone}'"), zone=value) from None
         return value
 
     @field_validator("telegram_webhook_secret")
@@ -138,14 +140,14 @@ class Settings(BaseSettings):
     def _valid_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
         # Checked here so that a bad one stops the start with the variable named.
         if value is not None and not _SECRET_TOKEN.fullmatch(value.get_secret_value()):
-            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+            raise Problem(N_("must be 1-256 characters of A-Z, a-z, 0-9, _ and -"))
         return value
 
     @field_validator("default_locale")
     @classmethod
     def _valid_locale(cls, value: str) -> str:
         if value not in LOCALES:
-            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+            raise Problem(N_("must be one of: {expected}"), expected=", ".join(LOCALES))
         return value
 
     @field_validator("assisted_questionnaire")
@@ -154,7 +156,7 @@ class Settings(BaseSettings):
         from flows import questionnaire
 
         if value not in questionnaire.catalogue():
-            raise ValueError(f"no questionnaire {value!r} in flows/questionnaires/")
+            raise Problem(N_("no questionnaire '{code}' in flows/questionnaires/"), code=value)
         return value
 
     @field_validator("invite_hours")
@@ -258,13 +260,14 @@ def _parse_params(value: str, fields: frozenset[str]) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in value.split(","))):
         name, sep, field = (x.strip() for x in part.partition("="))
         if not sep or not name or field not in fields:
-            raise ValueError(
-                f"expected parameter=field pairs with fields among {', '.join(sorted(fields))}; "
-                f"got {part!r}"
+            raise Problem(
+                N_("expected parameter=field pairs with fields among {fields}; got '{part}'"),
+                fields=", ".join(sorted(fields)),
+                part=part,
             )
         mapping[name] = field
     if not mapping:
-        raise ValueError("at least one parameter=field pair is needed")
+        raise Problem(N_("at least one parameter=field pair is needed"))
     return mapping
 
 
@@ -273,7 +276,7 @@ def _parse_hours(value: str) -> tuple[time, time]:
     try:
         start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
     except ValueError:
-        raise ValueError(f"expected HH:MM-HH:MM, got {value!r}") from None
+        raise Problem(N_("expected HH:MM-HH:MM, not '{text}'"), text=value) from None
     if start >= end:
-        raise ValueError(f"the window must start before it ends: {value!r}")
+        raise Problem(N_("the window must start before it ends: '{text}'"), text=value)
     return start, end

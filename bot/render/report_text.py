@@ -13,7 +13,7 @@ import json
 from datetime import date
 from typing import Any
 
-from flows.i18n import Translator
+from flows.i18n import N_, Problem, Translator
 from flows.periods import Period, PeriodError, describe, quarter_of
 from flows.periods import parse as parse_period
 from flows.privacy import Privacy, restrict
@@ -187,12 +187,17 @@ def satisfaction_table(
         lines.append(f"  {unit_h:<{width}}  {resp_h:>6}  {sat_h:>9}")
         for s in ranked:
             name, count, share = (
-                s.unit_name[:width],
+                _fit(s.unit_name, width),
                 t.number(s.respondents),
                 t.percent(headline(s)) if headline(s) is not None else not_enough_short(t),
             )
             lines.append(f"  {name:<{width}}  {count:>6}  {share:>9}")
     return "\n".join(lines)
+
+
+def _fit(name: str, width: int) -> str:
+    """``name`` in a column ``width`` wide: cut with "…" when it is longer."""
+    return name if len(name) <= width else name[: width - 1].rstrip() + "…"
 
 
 # --- quotas ---------------------------------------------------------------------------------
@@ -238,19 +243,20 @@ def choose_period(text: str | None, start: date | None, end: date | None, today:
     (a missing first day is 1 January, a missing last day today); by default this
     quarter. ``ValueError`` says what is wrong."""
     if text and (start or end):
-        raise ValueError("give a period or from/to dates, not both")
+        raise Problem(N_("give a period or from/to dates, not both"))
     if start or end:
         first, last = start or date(today.year, 1, 1), end or today
         if last < first:
-            raise ValueError("the last day is before the first")
+            raise Problem(N_("the last day is before the first"))
         return Period(first, last, "range")
     if not text:
         return quarter_of(today)
     try:
         return parse_period(text, today)
     except PeriodError:
-        raise ValueError(
-            f"unknown period {text!r}: try 10/2023, Q4/2023, 2023 or 01/10/2023-31/10/2023"
+        raise Problem(
+            N_("unknown period {text}: try 10/2023, Q4/2023, 2023 or 01/10/2023-31/10/2023"),
+            text=repr(text),
         ) from None
 
 

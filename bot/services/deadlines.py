@@ -17,8 +17,17 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.app import App
-from bot.services.imports import Code, Importer, RowError, RowModel, importer
-from flows.i18n import N_, Translator
+from bot.services.imports import (
+    Code,
+    Importer,
+    RowError,
+    RowModel,
+    RowProblem,
+    RowsRefused,
+    Written,
+    importer,
+)
+from flows.i18n import DEFAULT_LOCALE, N_, Problem, Translator, translator
 from scheduler.recurrence import Schedule, parse_date, parse_schedule, template
 from storage import deadlines as store
 from storage.models import Person, Unit
@@ -58,13 +67,19 @@ class DeadlineSpec:
 
 
 def parse_offsets(text: str) -> tuple[int, ...]:
-    """``"10,5,1,0"`` → (10, 5, 1, 0); ValueError for anything else."""
+    """``"10,5,1,0"`` → (10, 5, 1, 0); ``Problem`` (a ValueError) for anything else."""
     parts = [p for p in _SPLIT.split(text.strip()) if p]
     if not parts or not all(p.isdigit() for p in parts):
-        raise ValueError(f"offsets are working days before the due date, like 10,5,1,0: {text!r}")
+        raise Problem(
+            N_("reminder days are working days before the due date, like 10,5,1,0: '{text}'"),
+            text=text,
+        )
     values = tuple(sorted({int(p) for p in parts}, reverse=True))
     if values[0] > MAX_OFFSET:
-        raise ValueError(f"an offset of more than {MAX_OFFSET} working days is not a reminder")
+        raise Problem(
+            N_("a reminder more than {n} working days before the due date is not a reminder"),
+            n=MAX_OFFSET,
+        )
     return values
 
 
@@ -77,7 +92,10 @@ def split_list(text: str | None, *, spaces: bool = True) -> list[str]:
     return [p.strip() for p in re.split(separator, text) if p.strip()]
 
 
-async def _resolve_people(session: AsyncSession, refs: list[str]) -> tuple[list[int], list[str]]:
+async def _resolve_people(
+    session: AsyncSession, refs: list[str], t: Translator
+) -> tuple[list[int], list[str]]:
+    _ = t.gettext
     found, errors = [], []
     rows = (
         await session.exec(
@@ -87,7 +105,7 @@ async def _resolve_people(session: AsyncSession, refs: list[str]) -> tuple[list[
         )
     ).all()
     for ref in refs:
-        name, _, unit = ref.lstrip("#").partition("@")
+        name, _sep, unit = ref.lstrip("#").partition("@")
         if name.isdigit():
             matches = [r.id for r in rows if r.id == int(name)]
         else:
@@ -100,41 +118,20 @@ async def _resolve_people(session: AsyncSession, refs: list[str]) -> tuple[list[
         if len(matches) == 1:
             found.append(matches[0])
         elif not matches:
-            errors.append(f"no active person {ref!r}")
+            errors.append(_("no active person '{name}'").format(name=ref))
         else:
-            errors.append(f"{len(matches)} people are called {ref!r}: add @UNITCODE")
+            errors.append(
+                _("{n} people are called '{name}': add @UNITCODE").format(n=len(matches), name=ref)
+            )
     return found, errors
 
 
 async def create(
-    session: AsyncSession, spec: DeadlineSpec, today: date
+    session: AsyncSession, spec: DeadlineSpec, today: date, t: Translator | None = None
 ) -> tuple[store.Deadline | None, list[str]]:
-    """Check and store a deadline with its targets; (None, reasons) when it is not valid."""
-    errors = []
-    if not _CODE.match(spec.code):
-        errors.append(f"code {spec.code!r}: up to 64 letters, digits, '.', '-' or '_'")
-    elif await store.by_code(session, spec.code) is not None:
-        errors.append(f"deadline {spec.code!r} already exists")
-    if not spec.title.strip() or len(spec.title) > 255:
-        errors.append("the title must have 1 to 255 characters")
-    if spec.note and len(spec.note) > NOTE_LIMIT:
-        errors.append(f"the note is longer than {NOTE_LIMIT} characters")
-    if spec.schedule.kind == "once" and spec.schedule.due < today:  # type: ignore[operator]
-        errors.append(f"the due date {spec.schedule.due:%d/%m/%Y} is in the past")
-    if spec.escalate_after < 0:
-        errors.append("escalate_after must be 0 (never) or more")
-    units = {u.code.upper(): u for u in (await session.exec(select(Unit))).scalars()}
-    unit_ids = []
-    for code in spec.unit_codes:
-        unit = units.get(code.upper())
-        if unit is None:
-            errors.append(f"unknown unit {code!r}")
-        else:
-            unit_ids.append(unit.id)
-    person_ids, problems = await _resolve_people(session, spec.people)
-    errors += problems
-    if not spec.unit_codes and not spec.people:
-        errors.append("say who it is for: units (their officials) and/or people")
+    """Check and store a deadline with its targets; (None, reasons in ``t``'s language,
+    Vietnamese by default) when it is not valid."""
+    errors, unit_ids, person_ids = await check_spec(session, spec, today, t)
     if errors:
         return None, errors
     deadline = await store.create_deadline(
@@ -150,6 +147,45 @@ async def create(
     )
     await store.add_targets(session, deadline.id, unit_ids=unit_ids, person_ids=person_ids)
     return deadline, []
+
+
+async def check_spec(
+    session: AsyncSession, spec: DeadlineSpec, today: date, t: Translator | None = None
+) -> tuple[list[str], list[int], list[int]]:
+    """What is wrong with ``spec`` (in ``t``'s language, Vietnamese by default), and the
+    ids of its target units and people; reads only."""
+    t = t or translator(DEFAULT_LOCALE)
+    _ = t.gettext
+    errors = []
+    if not _CODE.match(spec.code):
+        errors.append(
+            _("code '{code}': up to 64 letters, digits, '.', '-' or '_'").format(code=spec.code)
+        )
+    elif await store.by_code(session, spec.code) is not None:
+        errors.append(_("deadline '{code}' already exists").format(code=spec.code))
+    if not spec.title.strip() or len(spec.title) > 255:
+        errors.append(_("the title must have 1 to 255 characters"))
+    if spec.note and len(spec.note) > NOTE_LIMIT:
+        errors.append(_("the note is longer than {n} characters").format(n=t.number(NOTE_LIMIT)))
+    if spec.schedule.kind == "once" and spec.schedule.due < today:  # type: ignore[operator]
+        errors.append(
+            _("the due date {date} is in the past").format(date=t.date(spec.schedule.due))
+        )
+    if spec.escalate_after < 0:
+        errors.append(_("telling the leader after N working days overdue needs N of 0 or more"))
+    units = {u.code.upper(): u for u in (await session.exec(select(Unit))).scalars()}
+    unit_ids = []
+    for code in spec.unit_codes:
+        unit = units.get(code.upper())
+        if unit is None:
+            errors.append(_("unknown unit code '{code}'").format(code=code))
+        else:
+            unit_ids.append(unit.id)
+    person_ids, problems = await _resolve_people(session, spec.people, t)
+    errors += problems
+    if not spec.unit_codes and not spec.people:
+        errors.append(_("say who it is for: units (their officials) and/or people"))
+    return errors, unit_ids, person_ids
 
 
 def template_specs(
@@ -218,21 +254,27 @@ class DeadlineRow(RowModel):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        parse_schedule(value)  # ScheduleError is a ValueError: reported with the line
+        try:
+            parse_schedule(value)
+        except Problem as exc:  # reported with the line, in the user's language
+            raise RowProblem(exc.message, **exc.fields) from None
         return value
 
     @field_validator("offsets")
     @classmethod
     def _offsets(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_offsets(value)
+            try:
+                parse_offsets(value)
+            except Problem as exc:
+                raise RowProblem(exc.message, **exc.fields) from None
         return value
 
     @field_validator("starts_on")
     @classmethod
     def _starts(cls, value: str | None) -> str | None:
         if value is not None and parse_date(value) is None:
-            raise ValueError("not a date (use dd/mm/yyyy or yyyy-mm-dd)")
+            raise RowProblem(N_("not a date (use dd/mm/yyyy or yyyy-mm-dd)"))
         return value
 
 
@@ -245,34 +287,82 @@ class DeadlineImporter(Importer):
     label = N_("deadlines")
     Row = DeadlineRow
 
-    async def load(self, app, session, rows):
+    async def prepare(self, session):
+        self._today = self.app.now().astimezone(self.app.tz).date()
+        self._seen: dict[str, int] = {}
+        self._items: list[tuple[int, DeadlineSpec, bool]] = []  # (line, spec, existing?)
+
+    async def check(self, session, rows):
+        """Each row as ``create`` checks it; a code stored already is fine when the row
+        says the same (a file imported again: reported as existing), else a problem."""
         errors: list[RowError] = []
-        today = app.now().astimezone(app.tz).date()
-        seen: dict[str, int] = {}
         for line, row in rows:
-            if row.code.upper() in seen:
-                errors.append(
-                    RowError(line, f"code '{row.code}' is also on line {seen[row.code.upper()]}")
+            if row.code.upper() in self._seen:
+                text = self._("'{value}' is also on line {first}").format(
+                    value=row.code, first=self._seen[row.code.upper()]
                 )
+                errors.append(RowError(line, text, "code"))
                 continue
-            seen[row.code.upper()] = line
-            spec = DeadlineSpec(
-                code=row.code,
-                title=row.title,
-                schedule=parse_schedule(row.schedule),
-                unit_codes=split_list(row.units),
-                people=split_list(row.people, spaces=False),
-                offsets=parse_offsets(row.offsets) if row.offsets else DEFAULT_OFFSETS,
-                overdue_daily=row.overdue_daily is not False,
-                escalate_after=(
-                    DEFAULT_ESCALATE_AFTER if row.escalate_after is None else row.escalate_after
-                ),
-                note=row.note,
-                starts_on=parse_date(row.starts_on) if row.starts_on else None,
-            )
-            _deadline, problems = await create(session, spec, today)
-            errors += [RowError(line, problem) for problem in problems]
-        return errors, []
+            self._seen[row.code.upper()] = line
+            spec = _spec(row)
+            stored = await store.by_code(session, spec.code)
+            if stored is not None and not await _same(session, stored, spec, self.t):
+                text = self._("deadline '{code}' exists already with other details")
+                errors.append(RowError(line, text.format(code=stored.code), "code"))
+            elif stored is None:
+                problems, _units, _people = await check_spec(session, spec, self._today, self.t)
+                errors += [RowError(line, text) for text in problems]
+            self._items.append((line, spec, stored is not None))
+        return errors
+
+    def plan(self):
+        return [self._items] if self._items else []
+
+    async def write(self, session, built):
+        written = Written()
+        for line, spec, existing in (item for chunk in built for item in chunk):
+            if existing:
+                written.existing += 1
+                continue
+            _deadline, problems = await create(session, spec, self._today, self.t)
+            if problems:  # someone else added the code meanwhile
+                raise RowsRefused([RowError(line, text) for text in problems])
+            written.created += 1
+        return written
+
+
+def _spec(row: DeadlineRow) -> DeadlineSpec:
+    return DeadlineSpec(
+        code=row.code,
+        title=row.title,
+        schedule=parse_schedule(row.schedule),
+        unit_codes=split_list(row.units),
+        people=split_list(row.people, spaces=False),
+        offsets=parse_offsets(row.offsets) if row.offsets else DEFAULT_OFFSETS,
+        overdue_daily=row.overdue_daily is not False,
+        escalate_after=DEFAULT_ESCALATE_AFTER if row.escalate_after is None else row.escalate_after,
+        note=row.note,
+        starts_on=parse_date(row.starts_on) if row.starts_on else None,
+    )
+
+
+async def _same(session: AsyncSession, d: store.Deadline, spec: DeadlineSpec, t) -> bool:
+    """Whether ``spec`` says what the stored deadline ``d`` is (a file imported again)."""
+    targets = (await store.targets(session, [d.id])).get(d.id, [])  # type: ignore[list-item]
+    person_ids, problems = await _resolve_people(session, spec.people, t)
+    return (
+        not problems
+        and d.title == spec.title.strip()
+        and d.schedule == spec.schedule.canonical()
+        and list(d.offsets) == list(spec.offsets)
+        and d.overdue_daily == spec.overdue_daily
+        and (d.escalate_after or 0) == spec.escalate_after
+        and (d.note or None) == (spec.note or None)
+        and spec.starts_on in (None, d.starts_on)
+        and sorted(r.unit_code.upper() for r in targets if r.unit_code)
+        == sorted({c.upper() for c in spec.unit_codes})
+        and sorted(r.person_id for r in targets if r.person_id) == sorted(set(person_ids))
+    )
 
 
 async def load_demo(app: App, session: AsyncSession, unit_code: str) -> int:
