@@ -53,3 +53,12 @@ def test_prune_backup_check_restore_and_dead_letters_from_the_command_line(tmp_p
     assert listed.returncode == 0 and "Không có tin nhắn nào gửi thất bại" in listed.stdout
     wrong = run("outbox", "resend", "999999")
     assert wrong.returncode == 2 and "999999" in wrong.stderr
+
+
+def test_zns_dead_letters_can_be_listed_by_channel(tmp_path):
+    """ZNS messages waiting as dead letters (cap, quota, template) are listed like any
+    other channel's."""
+    run = runner(tmp_path)
+    assert run("db", "upgrade").returncode == 0
+    listed = run("outbox", "list", "--dead", "--channel", "zns")
+    assert listed.returncode == 0, listed.stderr

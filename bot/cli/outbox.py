@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from bot.core.app import App
     from bot.core.settings import Settings
 
-CHANNELS = ("telegram", "zalo", "web", "console")
+CHANNELS = ("telegram", "zalo", "zns", "web", "console")
 
 
 def _row_id(text: str) -> int:
