@@ -30,7 +30,7 @@ def test_prune_backup_check_restore_and_dead_letters_from_the_command_line(tmp_p
     assert "secret.key" in taken.stdout and responses(taken.stdout) > 0
     before = responses(taken.stdout)
     again = run("db", "backup", str(tmp_path / "b1.db"))
-    assert again.returncode == 2 and "exists" in again.stderr
+    assert again.returncode == 2 and "đã có: hãy chọn một tệp mới" in again.stderr
 
     checked = run("db", "check", str(tmp_path / "b1.db"))
     assert checked.returncode == 0 and responses(checked.stdout) == before
