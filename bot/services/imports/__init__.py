@@ -57,8 +57,8 @@ Plug-in API (how to add a kind, e.g. ``ballots``)
 
 Messages are translated with ``self._`` (the deployment's language); ``RowError(line,
 message, column)``. ``write`` raises ``RowsRefused`` to roll its chunk back and stop.
-A kind that only overrides ``load(app, session, rows) -> (errors, lines)`` (the
-deadlines importer) is published in a single transaction: fine for small files.
+Every kind, the deadlines importer included (``bot.services.deadlines``: ``prepare``,
+``check``, ``plan``, ``write``), checks the whole file before it writes anything.
 ``@reader(".xlsx")`` on a function ``Path -> Table`` (header, rows as ``(line,
 cells)``, an estimate of the row count) adds a file format to every kind.
 
