@@ -11,6 +11,8 @@ two is never sent again (storage/outbox.py settles it as dead, outcome unknown):
 provider here takes an idempotency key, so a second call could show the message twice.
 When the database fails while an outcome is being recorded, the outcome is kept in
 memory and recorded once the database answers again; it is never "retried" by sending.
+The mark and plain deliveries go through storage/outbox_direct.py (the same statements
+below the ORM, on a connection of their own; same commits) where the driver allows.
 
 Pacing: calls start on a grid of ``1/per_second``, and never more than ``per_second``
 in any window of ``1 + window_guard`` seconds (see ``Pacer``): the guard covers the
@@ -36,7 +38,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.core import metrics
 from bot.core.app import App
-from storage import outbox, people
+from storage import outbox, outbox_direct, people
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -151,10 +153,14 @@ class Pacer:
 class OutboxSender:
     """Drains one channel's outbox through a transport."""
 
-    def __init__(self, app: App, transport: Transport, limits: Limits | None = None) -> None:
+    def __init__(
+        self, app: App, transport: Transport, limits: Limits | None = None, *, direct: bool = True
+    ) -> None:
         self.app = app
         self.transport = transport
         self.limits = limits or Limits()
+        # The hot statements below the ORM (storage/outbox_direct.py); False: the ORM only.
+        self._direct = outbox_direct.for_database(app.db) if direct else None
         self._pacer = Pacer(self.limits.per_second, self.limits.window_guard)
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._paused_until = 0.0  # loop time; set when the server asks us to wait (429)
@@ -265,9 +271,13 @@ class OutboxSender:
         database is away (the row stays claimed and is claimed again after its lease)."""
         lease = timedelta(seconds=self.limits.lease)
         try:
-            async with self.app.db.write() as session:
-                if await outbox.start_sending(session, item, self.app.now(), lease):
+            if self._direct is not None:
+                if await self._direct.start_sending(item, self.app.now(), lease):
                     return True
+            else:
+                async with self.app.db.write() as session:
+                    if await outbox.start_sending(session, item, self.app.now(), lease):
+                        return True
         except DB_DOWN as exc:
             log.warning("outbox row %s not sent, database unavailable: %s", item.id, exc)
             return False
@@ -315,15 +325,23 @@ class OutboxSender:
 
     async def _write_outcomes(self, batch: list[tuple[OutboxItem, Outcome, datetime]]) -> None:
         dead: list[tuple[OutboxItem, str]] = []
-        async with self.app.db.write() as session:
-            for item, outcome, at in batch:  # each as of when its call returned
-                error = await self._write_outcome(session, item, outcome, at)
-                if error is not None:
-                    dead.append((item, error))
+        plain = [(i, o, at) for i, o, at in batch if isinstance(o, Sent) and o.rest is None]
+        if self._direct is not None and len(plain) == len(batch):  # the usual batch
+            await self._direct.mark_sent_many([self._delivery(*sent) for sent in plain])
+        else:
+            async with self.app.db.write() as session:
+                for item, outcome, at in batch:  # each as of when its call returned
+                    error = await self._write_outcome(session, item, outcome, at)
+                    if error is not None:
+                        dead.append((item, error))
         for item, error in dead:
             log.warning("outbox row %s is dead: %s", item.id, error)
         for _item, outcome, _at in batch:
             self._count(outcome)
+
+    def _delivery(self, item: OutboxItem, sent: Sent, at: datetime) -> outbox_direct.Delivery:
+        spacing = timedelta(seconds=self.limits.per_chat_interval if sent.spaced else 0.0)
+        return outbox_direct.Delivery(item, at, sent.provider_message_id, spacing)
 
     def _count(self, outcome: Outcome) -> None:
         """The metrics of one recorded outcome."""
