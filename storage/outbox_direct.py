@@ -8,9 +8,11 @@ compiled once per dialect by SQLAlchemy, whose bind processors still format the 
 aiosqlite's several thread hand-offs per statement: an ORM session per mark cost
 more CPU than the Bot API call it guards.
 
-- SQLite: an own ``sqlite3`` connection in one worker thread; a whole transaction
-  (``BEGIN IMMEDIATE`` … ``COMMIT``) per hand-off, under the database's in-process
-  write lock (``Database.writing``), so it is committed before the call returns.
+- SQLite: own ``sqlite3`` connections; a whole transaction (``BEGIN IMMEDIATE`` …
+  ``COMMIT``) at once on the event loop's thread when the write lock is free (it
+  cannot wait there), else in one worker thread that waits for it; always under the
+  database's in-process write lock (``Database.writing``), and committed before the
+  coroutine returns.
 - PostgreSQL on asyncpg: an own connection; the mark is one statement in autocommit
   (committed when it answers: one round trip), a batch of deliveries one transaction.
 
@@ -24,6 +26,7 @@ sender keeps the ORM one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -34,9 +37,12 @@ from typing import Any
 from sqlalchemy import bindparam, update
 from sqlalchemy.engine import make_url
 
+from storage import outbox
 from storage.db import CONNECT_TIMEOUT, Database, sqlite_file
 from storage.models import Outbox
 from storage.outbox import CLAIMED, PENDING, SENDING, SENT, OutboxItem
+
+log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 30.0  # seconds a statement may take on PostgreSQL before it counts as away
 
@@ -72,6 +78,10 @@ _SPACE = (
 )
 
 
+# One transaction's statements: (SQL, parameter tuples, whether its rows are wanted).
+Work = list[tuple[str, list[tuple], bool]]
+
+
 class Unavailable(OSError):
     """The database did not take the statement (connection lost, refused, timed out…)."""
 
@@ -96,7 +106,8 @@ class _Statement:
         self._binds = []
         for name in compiled.positiontup or []:
             bind = compiled.binds[name]
-            self._binds.append((name, bind.value, bind.type.bind_processor(dialect)))
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            self._binds.append((name, bind.value, process))
 
     def args(self, **values: Any) -> tuple:
         out = []
@@ -115,6 +126,19 @@ class DirectOutbox:
         self._start, self._sent, self._space = (
             _Statement(s, dialect) for s in (_START, _SENT, _SPACE)
         )
+        self._stale, self._take = (
+            _Statement(s, dialect) for s in outbox.claim_statements(dialect.name)
+        )
+
+    async def claim(
+        self, channel: str, now: datetime, *, limit: int, lease: timedelta, owner: str | None
+    ) -> list[OutboxItem]:
+        """``storage.outbox.claim`` (without ``recipient``), in one transaction."""
+        params = outbox.claim_params(channel, now, limit=limit, lease=lease, owner=owner)
+        stale, rows = await self._run_claim(self._stale.args(**params), self._take.args(**params))
+        if stale:
+            log.warning("outbox rows %s: %s", [r[0] for r in stale], outbox.UNKNOWN)
+        return outbox.claimed(rows)
 
     async def start_sending(self, item: OutboxItem, now: datetime, lease: timedelta) -> bool:
         """Mark a claimed row ``sending`` (committed); False when the claim is not ours."""
@@ -143,6 +167,9 @@ class DirectOutbox:
     async def _run_start(self, args: tuple) -> bool:  # pragma: no cover - per dialect
         raise NotImplementedError
 
+    async def _run_claim(self, stale: tuple, take: tuple) -> tuple[list, list]:  # pragma: no cover
+        raise NotImplementedError
+
     async def _run_batch(self, sent: list[tuple], spaced: list[tuple]) -> None:  # pragma: no cover
         raise NotImplementedError
 
@@ -154,34 +181,64 @@ class _SQLite(DirectOutbox):
     def __init__(self, db: Database, path: str) -> None:
         super().__init__(db)
         self._path = path
-        self._conn: sqlite3.Connection | None = None
+        self._conn: sqlite3.Connection | None = None  # the worker thread's
+        self._now: sqlite3.Connection | None = None  # the event loop's (see _at_once)
         self._thread: ThreadPoolExecutor | None = None
 
-    def _connection(self) -> sqlite3.Connection:  # in the worker thread
-        if self._conn is None:
-            conn = sqlite3.connect(self._path, timeout=10, isolation_level=None)
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000"):
-                conn.execute(f"PRAGMA {pragma}")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._conn = conn
-        return self._conn
+    def _open(self, busy_ms: int, checkpoints: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, timeout=busy_ms / 1000, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy_ms}"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        if not checkpoints:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+        return conn
 
-    def _transaction(self, work: list[tuple[str, list[tuple]]]) -> int:  # in the worker thread
+    @staticmethod
+    def _transaction(conn: sqlite3.Connection, work: Work) -> list:
+        """``work`` in the transaction just begun: per statement its rows (when wanted,
+        one parameter tuple) or how many rows it changed."""
         try:
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                changed = 0
-                for sql, rows in work:
-                    changed += conn.executemany(sql, rows).rowcount if rows else 0
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            return changed
+            out: list = []
+            for sql, rows, fetch in work:
+                if fetch:
+                    out.append(conn.execute(sql, rows[0]).fetchall())
+                else:
+                    out.append(conn.executemany(sql, rows).rowcount if rows else 0)
+            conn.execute("COMMIT")
+            return out
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _waiting(self, work: Work) -> list:  # in the worker thread
+        try:
+            if self._conn is None:
+                self._conn = self._open(10_000, checkpoints=True)
+            self._conn.execute("BEGIN IMMEDIATE")
+            return self._transaction(self._conn, work)
         except sqlite3.Error:
             self._close_now()
+            raise
+
+    def _at_once(self, work: Work) -> list | None:
+        """The transaction on the event loop's thread when the write lock is free at once
+        (busy_timeout 0; this connection never checkpoints, and in WAL with
+        ``synchronous=NORMAL`` a commit does not wait for the disk): a hand-off to the
+        thread cost more than the transaction. None when another process holds the
+        lock: the worker thread waits for it instead."""
+        if self._now is None:
+            self._now = self._open(0, checkpoints=False)
+        try:
+            self._now.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return None
+        try:
+            return self._transaction(self._now, work)
+        except sqlite3.Error:
+            now, self._now = self._now, None
+            now.close()
             raise
 
     def _close_now(self) -> None:  # in the worker thread
@@ -189,23 +246,34 @@ class _SQLite(DirectOutbox):
         if conn is not None:
             conn.close()
 
-    async def _in_thread(self, work: list[tuple[str, list[tuple]]]) -> int:
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="outbox-sqlite")
+    async def _run(self, work: Work) -> list:
         loop = asyncio.get_running_loop()
         async with self.db.writing():
             try:
-                return await loop.run_in_executor(self._thread, self._transaction, work)
+                done = self._at_once(work)
+                if done is not None:
+                    return done
+                if self._thread is None:
+                    self._thread = ThreadPoolExecutor(1, thread_name_prefix="outbox-sqlite")
+                return await loop.run_in_executor(self._thread, self._waiting, work)
             except sqlite3.Error as exc:
                 raise self._failed(exc) from exc
 
     async def _run_start(self, args: tuple) -> bool:
-        return await self._in_thread([(self._start.sql, [args])]) == 1
+        return (await self._run([(self._start.sql, [args], False)]))[0] == 1
 
     async def _run_batch(self, sent: list[tuple], spaced: list[tuple]) -> None:
-        await self._in_thread([(self._sent.sql, sent), (self._space.sql, spaced)])
+        await self._run([(self._sent.sql, sent, False), (self._space.sql, spaced, False)])
+
+    async def _run_claim(self, stale: tuple, take: tuple) -> tuple[list, list]:
+        work = [(self._stale.sql, [stale], True), (self._take.sql, [take], True)]
+        settled, rows = await self._run(work)
+        return settled, rows
 
     async def close(self) -> None:
+        now, self._now = self._now, None
+        if now is not None:
+            now.close()
         thread, self._thread = self._thread, None
         if thread is not None:
             await asyncio.get_running_loop().run_in_executor(thread, self._close_now)
@@ -245,6 +313,15 @@ class _Postgres(DirectOutbox):
             return await conn.execute(self._start.sql, *args) == "UPDATE 1"
 
         return await self._run("mark", mark)
+
+    async def _run_claim(self, stale: tuple, take: tuple) -> tuple[list, list]:
+        async def claim(conn) -> tuple[list, list]:
+            async with conn.transaction():
+                return await conn.fetch(self._stale.sql, *stale), await conn.fetch(
+                    self._take.sql, *take
+                )
+
+        return await self._run("batch", claim)
 
     async def _run_batch(self, sent: list[tuple], spaced: list[tuple]) -> None:
         async def write(conn) -> None:
