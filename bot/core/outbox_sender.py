@@ -159,6 +159,13 @@ class OutboxSender:
         """
         loop = asyncio.get_running_loop()
         flying: set[asyncio.Task] = set()
+        half, room = self.limits.batch // 2, asyncio.Event()  # room: at most half in flight
+
+        def landed(task: asyncio.Task) -> None:
+            flying.discard(task)
+            if len(flying) <= half:
+                room.set()
+
         try:
             while not stop.is_set():
                 pause = self._paused_until - loop.time()
@@ -166,8 +173,9 @@ class OutboxSender:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), pause)
                     continue
-                if len(flying) > self.limits.batch // 2:
-                    await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                if len(flying) > half:  # (one event: asyncio.wait cost O(tasks) per message)
+                    room.clear()
+                    await room.wait()
                     continue
                 self._wake.clear()
                 try:
@@ -178,7 +186,7 @@ class OutboxSender:
                 for item in items:
                     task = asyncio.create_task(self._deliver_logged(item))
                     flying.add(task)
-                    task.add_done_callback(flying.discard)
+                    task.add_done_callback(landed)
                 if not items:
                     waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
                     await asyncio.wait(
