@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url
 from storage import outbox
 from storage.db import CONNECT_TIMEOUT, Database, sqlite_file
 from storage.models import Outbox
-from storage.outbox import CLAIMED, PENDING, SENDING, SENT, OutboxItem
+from storage.outbox import CLAIMED, SENDING, SENT, OutboxItem
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +68,8 @@ _SENT = (
 )
 _SPACE = (
     update(_T)
-    .where(
-        _T.c.channel == bindparam("chan"),
-        _T.c.recipient == bindparam("to"),
-        _T.c.status == PENDING,
-        _T.c.not_before < bindparam("next"),
-    )
+    .where(*outbox.spacing_condition(_T, bindparam("chan"), bindparam("to"), bindparam("row")))
+    .where(_T.c.not_before < bindparam("next"))
     .values(not_before=bindparam("next"))
 )
 
@@ -153,7 +149,9 @@ class DirectOutbox:
             for d in deliveries
         ]
         spaced = [
-            self._space.args(chan=d.item.channel, to=d.item.recipient, next=d.at + d.spacing)
+            self._space.args(
+                chan=d.item.channel, to=d.item.recipient, row=d.item.id, next=d.at + d.spacing
+            )
             for d in deliveries
             if d.spacing > timedelta(0)
         ]
@@ -299,11 +297,14 @@ class _Postgres(DirectOutbox):
                         self._dsn, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
                     )
                 return await work(conn)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                await self._drop(which)
+            except Exception as exc:  # asyncpg's errors have no one base class
+                self._drop(which)
                 raise self._failed(exc) from exc
+            except BaseException:  # cancelled mid-statement: the connection's state is unknown
+                self._drop(which)
+                raise
 
-    async def _drop(self, which: str) -> None:
+    def _drop(self, which: str) -> None:
         conn = self._conns.pop(which, None)
         if conn is not None and not conn.is_closed():
             conn.terminate()
