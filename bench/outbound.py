@@ -1,6 +1,6 @@
 """Outbound: reminders through a fake Bot API that enforces Telegram's flood limits.
 
-    .venv/bin/python bench/outbound.py [--database sqlite|postgres] [--messages 10000]
+    .venv/bin/python bench/outbound.py [--database sqlite|postgres|both] [--messages 10000]
         [--scenario both|plain|kill] [--library both|ptb|aiogram] [--claim-only] [--pg-url URL]
 
 For each scenario, on a fresh database: officials of a province linked to Telegram chats
@@ -14,7 +14,10 @@ CPU time per sent message (user + system, from its first delivery to its last: s
 excluded) and its peak RSS (VmHWM from /proc, and psutil samples). Scenario ``kill``:
 the server is killed with SIGKILL when half the messages are out, and started again.
 ``--library``: the Bot API library of the server (``SIPAS_TELEGRAM_LIBRARY``); ``both``
-runs every scenario with python-telegram-bot, then with aiogram, in this one run.
+runs every scenario with python-telegram-bot, then with aiogram, in this one run
+(``--database both``: all of it on SQLite, then on PostgreSQL). The load average is
+printed at the start and end of every scenario: the figures depend on the machine's
+other work (CPU per message least).
 
 ``--claim-only``: the claim query's time with 100,000 sent rows in the table, with the
 partial indexes of migration 0008_outbox and without them (dropped for the comparison).
@@ -217,6 +220,7 @@ async def run_scenario(url: str, messages: int, kill: bool, library: str) -> dic
 
     label = "kill -9 at half way, restart" if kill else "no crash"
     print(f"\n== {messages} reminders, {label}, library {library} ==")
+    print(f"load average at the start: {load()}")
     t0 = time.perf_counter()
     expected = await queue(url, messages)
     chats = len({chat for chat, _ in expected})
@@ -277,8 +281,15 @@ async def run_scenario(url: str, messages: int, kill: bool, library: str) -> dic
         figures = report(
             tg, expected, wall, peaks, await open_rows(db), await unknown_rows(db), cpu
         )
+        figures["load"] = load()
+        print(f"load average at the end: {figures['load']}")
     await db.dispose()
     return {"library": library, "kill": kill, **figures}
+
+
+def load() -> str:
+    """The load average (1, 5, 15 minutes), as uptime prints it."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def unknown_rows(db: Database) -> set[tuple[int, str]]:
@@ -439,7 +450,7 @@ def fresh_database(kind: str, pg_url: str):
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="sqlite")
     parser.add_argument("--pg-url", default=os.environ.get("SIPAS_TEST_POSTGRES_URL", DEFAULT_PG))
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--scenario", choices=["both", "plain", "kill"], default="both")
@@ -447,25 +458,31 @@ async def main() -> None:
     parser.add_argument("--claim-only", action="store_true")
     args = parser.parse_args()
     print(machine())
-    print(f"database: {args.database}")
+    print(f"database: {args.database}; load average {load()}")
+    databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     if args.claim_only:
-        with fresh_database(args.database, args.pg_url) as url:
-            await claim_only(url)
+        for database in databases:
+            with fresh_database(database, args.pg_url) as url:
+                await claim_only(url)
         return
     scenarios = {"both": [False, True], "plain": [False], "kill": [True]}[args.scenario]
     libraries = ["ptb", "aiogram"] if args.library == "both" else [args.library]
     rows = []
-    for library in libraries:
-        for kill in scenarios:
-            with fresh_database(args.database, args.pg_url) as url:
-                rows.append(await run_scenario(url, args.messages, kill, library))
-    print(f"\n== summary ({args.database}, {args.messages} reminders) ==")
+    for database in databases:
+        for library in libraries:
+            for kill in scenarios:
+                with fresh_database(database, args.pg_url) as url:
+                    print(f"\n-- {database} --")
+                    result = await run_scenario(url, args.messages, kill, library)
+                    rows.append({"database": database, **result})
+    print(f"\n== summary ({args.messages} reminders) ==")
     for r in rows:
         label = "kill -9, restart" if r["kill"] else "plain"
         print(
-            f"{r['library']:<8} {label:<17} rate {r['rate']:.1%} of 30/s  "
+            f"{r['database']:<8} {r['library']:<8} {label:<17} rate {r['rate']:.1%} of 30/s  "
             f"duplicates {r['duplicates']}  losses {r['losses']}  429s {r['429s']}  "
-            f"CPU {r['cpu_ms']:.2f} ms per sent message  peak RSS {r['rss_mib']:.0f} MiB"
+            f"CPU {r['cpu_ms']:.2f} ms per sent message  peak RSS {r['rss_mib']:.0f} MiB  "
+            f"load {r['load']}"
         )
 
 
