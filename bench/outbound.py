@@ -19,6 +19,9 @@ runs every scenario with python-telegram-bot, then with aiogram, in this one run
 printed at the start and end of every scenario: the figures depend on the machine's
 other work (CPU per message least).
 
+``--idle SECONDS``: the serving process's CPU per second with nothing to send (its
+senders still claim every half second), measured after a 20-second start.
+
 ``--claim-only``: the claim query's time with 100,000 sent rows in the table, with the
 partial indexes of migration 0008_outbox and without them (dropped for the comparison).
 
@@ -369,6 +372,30 @@ def report(tg: FakeTelegram, expected: Counter, wall, peaks, counts, unknown, cp
     }
 
 
+async def idle_cpu(url: str, seconds: float, library: str) -> None:
+    """The serving process's CPU per second while it has nothing to send."""
+    import psutil
+
+    await queue(url, 0)
+    workdir = Path(tempfile.mkdtemp(prefix="sipas-outbound-"))
+    async with FakeTelegram() as tg:
+        proc = start_server(url, tg.url, workdir, workdir / "serve.log", library)
+        try:
+            ps = psutil.Process(proc.pid)
+            await asyncio.sleep(20)
+            before, began = ps.cpu_times(), time.monotonic()
+            await asyncio.sleep(seconds)
+            after, took = ps.cpu_times(), time.monotonic() - began
+        finally:
+            proc.terminate()
+            proc.wait(15)
+    cpu = (after.user + after.system) - (before.user + before.system)
+    print(
+        f"idle serving process ({library}): {cpu / took * 1000:.1f} ms CPU per second "
+        f"over {took:.0f} s; load average {load()}"
+    )
+
+
 # --- the claim query alone -----------------------------------------------------------
 
 
@@ -456,6 +483,7 @@ async def main() -> None:
     parser.add_argument("--scenario", choices=["both", "plain", "kill"], default="both")
     parser.add_argument("--library", choices=["both", "ptb", "aiogram"], default="both")
     parser.add_argument("--claim-only", action="store_true")
+    parser.add_argument("--idle", type=float, metavar="SECONDS")
     args = parser.parse_args()
     print(machine())
     print(f"database: {args.database}; load average {load()}")
@@ -467,6 +495,13 @@ async def main() -> None:
         return
     scenarios = {"both": [False, True], "plain": [False], "kill": [True]}[args.scenario]
     libraries = ["ptb", "aiogram"] if args.library == "both" else [args.library]
+    if args.idle:
+        for database in databases:
+            for library in libraries:
+                with fresh_database(database, args.pg_url) as url:
+                    print(f"-- {database} --")
+                    await idle_cpu(url, args.idle, library)
+        return
     rows = []
     for database in databases:
         for library in libraries:
