@@ -1,8 +1,8 @@
-"""The outbox sender's hot path below the ORM: the ``sending`` mark and batches of
-deliveries, as prebuilt Core statements run by the driver on a long-lived connection.
+"""The outbox sender's hot path below the ORM: claims, the ``sending`` mark and batches
+of deliveries, as prebuilt Core statements run by the driver on long-lived connections.
 
-The statements and their meaning are storage/outbox.py's ``start_sending`` and
-``mark_sent`` (which stay the reference and serve every other caller). They are
+The statements and their meaning are storage/outbox.py's ``claim``, ``start_sending``
+and ``mark_sent`` (which stay the reference and serve every other caller). They are
 compiled once per dialect by SQLAlchemy, whose bind processors still format the values
 (UTC datetimes as SQLite text…), and run without a session, a pool checkout or
 aiosqlite's several thread hand-offs per statement: an ORM session per mark cost
@@ -13,8 +13,9 @@ more CPU than the Bot API call it guards.
   cannot wait there), else in one worker thread that waits for it; always under the
   database's in-process write lock (``Database.writing``), and committed before the
   coroutine returns.
-- PostgreSQL on asyncpg: an own connection; the mark is one statement in autocommit
-  (committed when it answers: one round trip), a batch of deliveries one transaction.
+- PostgreSQL on asyncpg: two own connections; the mark is one statement in autocommit
+  (committed when it answers: one round trip) on one, a claim or a batch of deliveries
+  one transaction on the other.
 
 Any driver error closes the connection (the next use opens a new one) and is raised as
 ``Unavailable``, an ``OSError``: to the sender the database is away, so a mark not
@@ -114,7 +115,7 @@ class _Statement:
 
 
 class DirectOutbox:
-    """``start_sending`` and ``mark_sent_many`` on the driver (see the module doc)."""
+    """``claim``, ``start_sending`` and ``mark_sent_many`` on the driver (module doc)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
