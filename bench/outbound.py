@@ -1,6 +1,6 @@
 """Outbound: reminders through a fake Bot API that enforces Telegram's flood limits.
 
-    .venv/bin/python bench/outbound.py [--database sqlite|postgres] [--messages 10000]
+    .venv/bin/python bench/outbound.py [--database sqlite|postgres|both] [--messages 10000]
         [--scenario both|plain|kill] [--library both|ptb|aiogram] [--claim-only] [--pg-url URL]
 
 For each scenario, on a fresh database: officials of a province linked to Telegram chats
@@ -14,7 +14,13 @@ CPU time per sent message (user + system, from its first delivery to its last: s
 excluded) and its peak RSS (VmHWM from /proc, and psutil samples). Scenario ``kill``:
 the server is killed with SIGKILL when half the messages are out, and started again.
 ``--library``: the Bot API library of the server (``SIPAS_TELEGRAM_LIBRARY``); ``both``
-runs every scenario with python-telegram-bot, then with aiogram, in this one run.
+runs every scenario with python-telegram-bot, then with aiogram, in this one run
+(``--database both``: all of it on SQLite, then on PostgreSQL). The load average is
+printed at the start and end of every scenario: the figures depend on the machine's
+other work (CPU per message least).
+
+``--idle SECONDS``: the serving process's CPU per second with nothing to send (its
+senders still claim every half second), measured after a 20-second start.
 
 ``--claim-only``: the claim query's time with 100,000 sent rows in the table, with the
 partial indexes of migration 0008_outbox and without them (dropped for the comparison).
@@ -217,6 +223,7 @@ async def run_scenario(url: str, messages: int, kill: bool, library: str) -> dic
 
     label = "kill -9 at half way, restart" if kill else "no crash"
     print(f"\n== {messages} reminders, {label}, library {library} ==")
+    print(f"load average at the start: {load()}")
     t0 = time.perf_counter()
     expected = await queue(url, messages)
     chats = len({chat for chat, _ in expected})
@@ -277,8 +284,15 @@ async def run_scenario(url: str, messages: int, kill: bool, library: str) -> dic
         figures = report(
             tg, expected, wall, peaks, await open_rows(db), await unknown_rows(db), cpu
         )
+        figures["load"] = load()
+        print(f"load average at the end: {figures['load']}")
     await db.dispose()
     return {"library": library, "kill": kill, **figures}
+
+
+def load() -> str:
+    """The load average (1, 5, 15 minutes), as uptime prints it."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def unknown_rows(db: Database) -> set[tuple[int, str]]:
@@ -356,6 +370,30 @@ def report(tg: FakeTelegram, expected: Counter, wall, peaks, counts, unknown, cp
         "cpu_ms": cpu.per_message_ms(),
         "rss_mib": max(h for _, h, _ in peaks) / 2**20,
     }
+
+
+async def idle_cpu(url: str, seconds: float, library: str) -> None:
+    """The serving process's CPU per second while it has nothing to send."""
+    import psutil
+
+    await queue(url, 0)
+    workdir = Path(tempfile.mkdtemp(prefix="sipas-outbound-"))
+    async with FakeTelegram() as tg:
+        proc = start_server(url, tg.url, workdir, workdir / "serve.log", library)
+        try:
+            ps = psutil.Process(proc.pid)
+            await asyncio.sleep(20)
+            before, began = ps.cpu_times(), time.monotonic()
+            await asyncio.sleep(seconds)
+            after, took = ps.cpu_times(), time.monotonic() - began
+        finally:
+            proc.terminate()
+            proc.wait(15)
+    cpu = (after.user + after.system) - (before.user + before.system)
+    print(
+        f"idle serving process ({library}): {cpu / took * 1000:.1f} ms CPU per second "
+        f"over {took:.0f} s; load average {load()}"
+    )
 
 
 # --- the claim query alone -----------------------------------------------------------
@@ -439,33 +477,47 @@ def fresh_database(kind: str, pg_url: str):
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="sqlite")
     parser.add_argument("--pg-url", default=os.environ.get("SIPAS_TEST_POSTGRES_URL", DEFAULT_PG))
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--scenario", choices=["both", "plain", "kill"], default="both")
     parser.add_argument("--library", choices=["both", "ptb", "aiogram"], default="both")
     parser.add_argument("--claim-only", action="store_true")
+    parser.add_argument("--idle", type=float, metavar="SECONDS")
     args = parser.parse_args()
     print(machine())
-    print(f"database: {args.database}")
+    print(f"database: {args.database}; load average {load()}")
+    databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     if args.claim_only:
-        with fresh_database(args.database, args.pg_url) as url:
-            await claim_only(url)
+        for database in databases:
+            with fresh_database(database, args.pg_url) as url:
+                await claim_only(url)
         return
     scenarios = {"both": [False, True], "plain": [False], "kill": [True]}[args.scenario]
     libraries = ["ptb", "aiogram"] if args.library == "both" else [args.library]
+    if args.idle:
+        for database in databases:
+            for library in libraries:
+                with fresh_database(database, args.pg_url) as url:
+                    print(f"-- {database} --")
+                    await idle_cpu(url, args.idle, library)
+        return
     rows = []
-    for library in libraries:
-        for kill in scenarios:
-            with fresh_database(args.database, args.pg_url) as url:
-                rows.append(await run_scenario(url, args.messages, kill, library))
-    print(f"\n== summary ({args.database}, {args.messages} reminders) ==")
+    for database in databases:
+        for library in libraries:
+            for kill in scenarios:
+                with fresh_database(database, args.pg_url) as url:
+                    print(f"\n-- {database} --")
+                    result = await run_scenario(url, args.messages, kill, library)
+                    rows.append({"database": database, **result})
+    print(f"\n== summary ({args.messages} reminders) ==")
     for r in rows:
         label = "kill -9, restart" if r["kill"] else "plain"
         print(
-            f"{r['library']:<8} {label:<17} rate {r['rate']:.1%} of 30/s  "
+            f"{r['database']:<8} {r['library']:<8} {label:<17} rate {r['rate']:.1%} of 30/s  "
             f"duplicates {r['duplicates']}  losses {r['losses']}  429s {r['429s']}  "
-            f"CPU {r['cpu_ms']:.2f} ms per sent message  peak RSS {r['rss_mib']:.0f} MiB"
+            f"CPU {r['cpu_ms']:.2f} ms per sent message  peak RSS {r['rss_mib']:.0f} MiB  "
+            f"load {r['load']}"
         )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import event
@@ -77,6 +77,7 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # Called with each exception the driver raises (metrics count them).
         self.error_listeners: list[Callable[[BaseException], None]] = []
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         event.listen(self.engine.sync_engine, "handle_error", self._on_error)
 
     def _on_error(self, context) -> None:
@@ -107,6 +108,15 @@ class Database:
                 await session.rollback()
                 raise
 
+    def writing(self) -> contextlib.AbstractAsyncContextManager:
+        """The in-process writer's turn on SQLite (held by ``write``), for code that writes
+        through a connection of its own (storage/outbox_direct.py); nothing elsewhere."""
+        return self._write_lock or contextlib.nullcontext()
+
+    def on_dispose(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Have ``dispose`` also close a connection opened outside the engine."""
+        self._closers.append(close)
+
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only transaction (never committed).
@@ -122,7 +132,9 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and those registered with ``on_dispose``)."""
+        for close in self._closers:
+            await close()
         await self.engine.dispose()
 
 

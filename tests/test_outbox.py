@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.core.app import App
 from bot.core.outbox_sender import Dead, Limits, OutboxSender, Retry, Sent
-from storage import outbox
+from storage import outbox, outbox_direct
 from storage.models import Outbox, PersonChannel
 from storage.outbox import NewMessage
 from tests.builders import Citizen, make_org, new_registration
@@ -166,21 +167,31 @@ async def test_a_claim_taken_over_after_its_lease_cannot_start_sending(app, cloc
         assert await outbox.start_sending(session, second, app.now(), LEASE)
 
 
-async def test_an_outcome_is_recorded_once_the_database_answers_again(app, monkeypatch):
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "orm"])
+async def test_an_outcome_is_recorded_once_the_database_answers_again(app, monkeypatch, direct):
     from sqlalchemy.exc import OperationalError
 
     transport = ScriptedTransport(Sent("m1"))
-    sender = OutboxSender(app, transport, Limits(per_chat_interval=0, record_retry_max=0.01))
+    limits = Limits(per_chat_interval=0, record_retry_max=0.01)
+    sender = OutboxSender(app, transport, limits, direct=direct)
     await enqueue(app, NewMessage("test", "a", {"text": "hello"}))
-    real_mark_sent, failures = outbox.mark_sent, []
+    # The database is away for the first three tries to record the delivery.
+    if direct:  # storage/outbox_direct.py, what the sender uses on SQLite and asyncpg
+        assert sender._direct is not None
+        target, name = type(sender._direct), "mark_sent_many"
+        error: Exception = outbox_direct.Unavailable("ConnectionRefusedError")
+    else:
+        target, name = outbox, "mark_sent"
+        error = OperationalError("UPDATE outbox", {}, ConnectionRefusedError())
+    real, failures = getattr(target, name), []
 
-    async def flaky_mark_sent(*args, **kwargs):
-        if len(failures) < 3:  # the database is away for the first three tries
+    async def flaky(*args, **kwargs):
+        if len(failures) < 3:
             failures.append(1)
-            raise OperationalError("UPDATE outbox", {}, ConnectionRefusedError())
-        return await real_mark_sent(*args, **kwargs)
+            raise error
+        return await real(*args, **kwargs)
 
-    monkeypatch.setattr(outbox, "mark_sent", flaky_mark_sent)
+    monkeypatch.setattr(target, name, flaky)
     await sender.run_once()
     assert transport.calls == [("a", "hello")] and len(failures) == 3
     async with app.db.read() as session:

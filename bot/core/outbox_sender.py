@@ -11,6 +11,8 @@ two is never sent again (storage/outbox.py settles it as dead, outcome unknown):
 provider here takes an idempotency key, so a second call could show the message twice.
 When the database fails while an outcome is being recorded, the outcome is kept in
 memory and recorded once the database answers again; it is never "retried" by sending.
+The mark and plain deliveries go through storage/outbox_direct.py (the same statements
+below the ORM, on a connection of their own; same commits) where the driver allows.
 
 Pacing: calls start on a grid of ``1/per_second``, and never more than ``per_second``
 in any window of ``1 + window_guard`` seconds (see ``Pacer``): the guard covers the
@@ -26,7 +28,6 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -36,7 +37,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.core import metrics
 from bot.core.app import App
-from storage import outbox, people
+from bot.core.pacer import Pacer
+from storage import outbox, outbox_direct, people
 from storage.outbox import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -103,58 +105,17 @@ def backoff(attempt: int, limits: Limits) -> float:
 DB_DOWN = (DBAPIError, PoolTimeout, OSError, TimeoutError)
 
 
-class Pacer:
-    """Start times for calls: a grid of ``1/rate`` and at most ``rate`` per window.
-
-    ``wait()`` hands out a slot; the caller then does its work (marking the row) and
-    calls ``done()`` right before its call. The window is kept over the slots handed
-    out and over the actual starts (later than their slots when that work took long),
-    so the call itself never waits after the row was marked: a crash there would
-    leave a row marked but not sent.
-    """
-
-    def __init__(self, rate: float, guard: float) -> None:
-        self.interval = 1.0 / rate
-        self.window = 1.0 + guard
-        self.burst = max(1, int(rate))
-        self._next = 0.0  # the next free grid slot (loop time)
-        self._slots: deque[float] = deque(maxlen=self.burst)  # slots handed out
-        self._starts: deque[float] = deque(maxlen=self.burst)  # actual call starts
-        self._pending = 0  # slots handed out whose call has not started yet
-
-    async def wait(self) -> None:
-        """Return at this caller's slot (callers are served in the order they came)."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        slot = max(now, self._next)
-        if len(self._slots) == self.burst:
-            slot = max(slot, self._slots[0] + self.window)
-        # Pending calls may start at any time, so at most burst - pending - 1 of the
-        # calls that did start may fall within the window ending at this slot.
-        started = self.burst - self._pending
-        if 0 < started <= len(self._starts):
-            slot = max(slot, self._starts[-started] + self.window)
-        # Reserve before sleeping, so concurrent callers get the following slots.
-        self._next = slot + self.interval
-        self._slots.append(slot)
-        self._pending += 1
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-    def done(self, *, calling: bool) -> None:
-        """The caller is about to make its call (``calling``), or gave its slot up."""
-        self._pending -= 1
-        if calling:
-            self._starts.append(asyncio.get_running_loop().time())
-
-
 class OutboxSender:
     """Drains one channel's outbox through a transport."""
 
-    def __init__(self, app: App, transport: Transport, limits: Limits | None = None) -> None:
+    def __init__(
+        self, app: App, transport: Transport, limits: Limits | None = None, *, direct: bool = True
+    ) -> None:
         self.app = app
         self.transport = transport
         self.limits = limits or Limits()
+        # The hot statements below the ORM (storage/outbox_direct.py); False: the ORM only.
+        self._direct = outbox_direct.for_database(app.db) if direct else None
         self._pacer = Pacer(self.limits.per_second, self.limits.window_guard)
         self._slots = asyncio.Semaphore(self.limits.concurrency)
         self._paused_until = 0.0  # loop time; set when the server asks us to wait (429)
@@ -172,15 +133,20 @@ class OutboxSender:
         return len(items)
 
     async def _claim(self, limit: int, recipient: str | None = None) -> list[OutboxItem]:
+        lease, owner = timedelta(seconds=self.limits.lease), self.app.instance_id
+        if self._direct is not None and recipient is None:
+            channel = self.transport.channel
+            now = self.app.now()
+            return await self._direct.claim(channel, now, limit=limit, lease=lease, owner=owner)
         async with self.app.db.write() as session:
             return await outbox.claim(
                 session,
                 self.transport.channel,
                 self.app.now(),
                 limit=limit,
-                lease=timedelta(seconds=self.limits.lease),
+                lease=lease,
                 recipient=recipient,
-                owner=self.app.instance_id,
+                owner=owner,
             )
 
     async def run_forever(self, stop: asyncio.Event, idle: float = 0.5) -> None:
@@ -193,6 +159,13 @@ class OutboxSender:
         """
         loop = asyncio.get_running_loop()
         flying: set[asyncio.Task] = set()
+        half, room = self.limits.batch // 2, asyncio.Event()  # room: at most half in flight
+
+        def landed(task: asyncio.Task) -> None:
+            flying.discard(task)
+            if len(flying) <= half:
+                room.set()
+
         try:
             while not stop.is_set():
                 pause = self._paused_until - loop.time()
@@ -200,8 +173,9 @@ class OutboxSender:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), pause)
                     continue
-                if len(flying) > self.limits.batch // 2:
-                    await asyncio.wait(flying, return_when=asyncio.FIRST_COMPLETED)
+                if len(flying) > half:  # (one event: asyncio.wait cost O(tasks) per message)
+                    room.clear()
+                    await room.wait()
                     continue
                 self._wake.clear()
                 try:
@@ -212,7 +186,7 @@ class OutboxSender:
                 for item in items:
                     task = asyncio.create_task(self._deliver_logged(item))
                     flying.add(task)
-                    task.add_done_callback(flying.discard)
+                    task.add_done_callback(landed)
                 if not items:
                     waits = [asyncio.ensure_future(e.wait()) for e in (stop, self._wake)]
                     await asyncio.wait(
@@ -265,9 +239,13 @@ class OutboxSender:
         database is away (the row stays claimed and is claimed again after its lease)."""
         lease = timedelta(seconds=self.limits.lease)
         try:
-            async with self.app.db.write() as session:
-                if await outbox.start_sending(session, item, self.app.now(), lease):
+            if self._direct is not None:
+                if await self._direct.start_sending(item, self.app.now(), lease):
                     return True
+            else:
+                async with self.app.db.write() as session:
+                    if await outbox.start_sending(session, item, self.app.now(), lease):
+                        return True
         except DB_DOWN as exc:
             log.warning("outbox row %s not sent, database unavailable: %s", item.id, exc)
             return False
@@ -315,15 +293,23 @@ class OutboxSender:
 
     async def _write_outcomes(self, batch: list[tuple[OutboxItem, Outcome, datetime]]) -> None:
         dead: list[tuple[OutboxItem, str]] = []
-        async with self.app.db.write() as session:
-            for item, outcome, at in batch:  # each as of when its call returned
-                error = await self._write_outcome(session, item, outcome, at)
-                if error is not None:
-                    dead.append((item, error))
+        plain = [(i, o, at) for i, o, at in batch if isinstance(o, Sent) and o.rest is None]
+        if self._direct is not None and len(plain) == len(batch):  # the usual batch
+            await self._direct.mark_sent_many([self._delivery(*sent) for sent in plain])
+        else:
+            async with self.app.db.write() as session:
+                for item, outcome, at in batch:  # each as of when its call returned
+                    error = await self._write_outcome(session, item, outcome, at)
+                    if error is not None:
+                        dead.append((item, error))
         for item, error in dead:
             log.warning("outbox row %s is dead: %s", item.id, error)
         for _item, outcome, _at in batch:
             self._count(outcome)
+
+    def _delivery(self, item: OutboxItem, sent: Sent, at: datetime) -> outbox_direct.Delivery:
+        spacing = timedelta(seconds=self.limits.per_chat_interval if sent.spaced else 0.0)
+        return outbox_direct.Delivery(item, at, sent.provider_message_id, spacing)
 
     def _count(self, outcome: Outcome) -> None:
         """The metrics of one recorded outcome."""

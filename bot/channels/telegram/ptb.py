@@ -16,6 +16,7 @@ import base64
 import contextlib
 import inspect
 import json
+import logging
 import os
 from typing import Any
 
@@ -39,6 +40,10 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.channels.telegram.seam import ALLOWED_UPDATES, BotInfo, CallError, Failure, seconds
+
+# httpx logs every request at INFO with its URL, and a Bot API URL holds the bot token:
+# a secret in the log, and a formatted log line per call on the sender's hot path.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 _KNOWN_4XX = {400, 401, 403, 404, 409, 429}  # statuses ptb has an exception class for
 
