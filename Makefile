@@ -24,7 +24,7 @@ run: $(STAMP)
 ## PYTEST_WORKERS processes (pytest-xdist; 0 runs it in this process)
 PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## chat: talk to the bot on the console, with a fresh demo survey code
 chat: $(STAMP)

@@ -10,7 +10,13 @@ from sqlalchemy import select
 from storage.models import Feedback, Response
 from tests.builders import make_org
 from tests.live import LiveServer
-from tests.test_webchat_browser import ARTIFACTS, CHROMIUM, FLAGS, pytestmark  # noqa: F401
+from tests.test_webchat_browser import (  # noqa: F401  (pytestmark: the same skip and group)
+    ARTIFACTS,
+    CHROMIUM,
+    FLAGS,
+    LAUNCH_TIMEOUT_MS,
+    pytestmark,
+)
 
 TABLET = {"width": 1280, "height": 800}  # a 10-inch Android tablet, landscape
 
@@ -33,7 +39,9 @@ def test_two_citizens_rate_on_a_paired_tablet(sqlite_url, tmp_path):
 
         link = live.run(setup)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=30_000)
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=FLAGS, timeout=LAUNCH_TIMEOUT_MS
+            )
             try:
                 page = browser.new_page(viewport=TABLET, locale="vi-VN", has_touch=True)
                 page.set_default_timeout(10_000)

@@ -35,10 +35,18 @@ FLAGS = [
 
 # CI (.ci/run) installs Chromium and sets this, so there a missing browser fails the run.
 REQUIRED = os.environ.get("SIPAS_TEST_REQUIRE_BROWSER") == "1"
-pytestmark = pytest.mark.skipif(
-    not REQUIRED and not Path(CHROMIUM).exists(),
-    reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not REQUIRED and not Path(CHROMIUM).exists(),
+        reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)",
+    ),
+    # One browser at a time (make test runs two workers with --dist loadgroup): two
+    # Chromiums starting together on two busy cores once took longer than the launch
+    # timeout.
+    pytest.mark.xdist_group("browser"),
+]
+# A first start on a fresh machine builds its font caches: seconds, not milliseconds.
+LAUNCH_TIMEOUT_MS = 120_000
 
 
 def test_a_citizen_completes_a_survey_in_the_browser(sqlite_url, tmp_path):
@@ -53,7 +61,9 @@ def test_a_citizen_completes_a_survey_in_the_browser(sqlite_url, tmp_path):
 
         code = live.run(setup)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=30_000)
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=FLAGS, timeout=LAUNCH_TIMEOUT_MS
+            )
             try:
                 page = browser.new_page(viewport={"width": 390, "height": 844}, locale="en-US")
                 page.set_default_timeout(10_000)
@@ -123,7 +133,9 @@ def test_english_keeps_the_code_and_cancel_is_a_button(sqlite_url, tmp_path):
 
         code = live.run(setup)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=30_000)
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=FLAGS, timeout=LAUNCH_TIMEOUT_MS
+            )
             try:
                 page = browser.new_page(viewport={"width": 390, "height": 844})
                 page.set_default_timeout(10_000)
