@@ -168,3 +168,14 @@ async def test_spread_out_ratings_are_not_flagged(tablet, clock):
         clock.advance(seconds=app.settings.stuffing_device_seconds)
     assert await count(app, Response, Response.flagged_at.is_not(None)) == 0
     assert await count(app, Response, Response.status == "completed") == 7
+
+
+async def test_an_expired_pairing_link_pairs_nothing(tablet, clock):
+    """After ``SIPAS_KIOSK_PAIRING_HOURS`` the link is refused with the same clear page,
+    and pressing it anyway gives the tablet no cookie."""
+    clock.advance(hours=tablet.sipas.settings.kiosk_pairing_hours, minutes=1)
+    page = await tablet.get("/" + tablet.link)
+    assert page.status_code == 404 and "không dùng được" in page.text
+    pressed = await tablet.post("/" + tablet.link, data={"csrf": "x"})
+    assert pressed.status_code in (403, 404) and "set-cookie" not in pressed.headers
+    assert (await tablet.get("/kiosk")).status_code == 403

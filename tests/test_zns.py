@@ -203,6 +203,23 @@ async def test_unknown_expired_and_forged_tracking_ids_are_kept_not_counted(worl
     assert "3 đánh giá ZNS" in footer
 
 
+async def test_a_rating_for_a_code_already_used_in_a_chat_is_kept_not_counted(world):
+    """The citizen answered in a chat with the receipt's code, then also rated on Zalo:
+    the survey of record is the chat's; the rating is kept as ``used``, never counted."""
+    from sqlalchemy import update
+
+    from storage.models import SurveyInvite
+
+    item = await rated(world, "R-1", 1)
+    async with world.app.db.write() as session:
+        await session.exec(update(SurveyInvite).values(used_at=world.app.now()))
+    assert (await world.post_event(world.fake.rating_event(item))).status_code == 200
+    async with world.app.db.read() as session:
+        (row,) = (await session.exec(select(ZnsRating))).scalars().all()
+    assert row.status == "used"
+    assert await world.count(Response) == 0 and await world.count(Feedback) == 0
+
+
 @pytest.mark.parametrize("name", sorted(facts.ZNS_RATING_EVENTS))
 def test_every_known_rating_event_name_and_field_form_is_read(name):
     flat = {
