@@ -62,3 +62,27 @@ def test_zns_dead_letters_can_be_listed_by_channel(tmp_path):
     assert run("db", "upgrade").returncode == 0
     listed = run("outbox", "list", "--dead", "--channel", "zns")
     assert listed.returncode == 0, listed.stderr
+
+
+def test_restore_is_refused_while_a_server_holds_the_database(tmp_path):
+    """A serving process holds its instance lock; ``db restore`` refuses, changes nothing,
+    and works once the server has stopped."""
+    import asyncio
+
+    from storage.db import Database
+    from storage.instances import InstanceLock
+
+    run = runner(tmp_path)
+    assert run("db", "upgrade").returncode == 0
+    assert run("db", "backup", str(tmp_path / "b.db")).returncode == 0
+
+    db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    lock = InstanceLock(db, "test-server")
+    assert asyncio.run(lock.hold())
+    try:
+        refused = run("db", "restore", str(tmp_path / "b.db"))
+        assert refused.returncode == 2
+        assert "một máy chủ đang chạy trên cơ sở dữ liệu này" in refused.stderr
+    finally:
+        asyncio.run(lock.release())
+    assert run("db", "restore", str(tmp_path / "b.db")).returncode == 0
