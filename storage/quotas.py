@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, String, func, literal, select, union_all
@@ -17,11 +17,9 @@ from storage.models import (
     ProcedureField,
     Quota,
     QuotaField,
-    RollupChannel,
-    RollupChannelMonth,
     Unit,
 )
-from storage.reports import utc_bounds
+from storage.reports import channel_rollup_parts, utc_bounds
 from storage.sql import plan_for_these_values
 
 
@@ -152,7 +150,7 @@ async def _period_counts(
     and after them from the day rollups."""
     parts = []
     for index, (first, last) in enumerate(periods):
-        for table, period, a, b in _rollup_parts(first, last):
+        for table, period, a, b in channel_rollup_parts(first, last):
             if a <= b:
                 field_col = table.field_id if by_field else literal(0, Integer)
                 parts.append(
@@ -202,34 +200,6 @@ async def _period_counts(
         key = (field_id, channel) if kind == "r" else (field_id,)
         grouped[(index, kind)].append((path, *key, n))
     return {group: _subtree_sums(rows) for group, rows in grouped.items()}
-
-
-def _rollup_parts(first: date, last: date) -> list:
-    """(table, period column, from, to) covering local days ``first``–``last``: whole
-    calendar months from the month rollups, the days around them from the day rollups."""
-    whole = _whole_months(first, last)
-    if whole is None:
-        return [(RollupChannel, RollupChannel.day, first, last)]
-    lo, hi = whole
-    return [
-        (RollupChannelMonth, RollupChannelMonth.month, lo, hi),
-        (RollupChannel, RollupChannel.day, first, lo - timedelta(days=1)),
-        (RollupChannel, RollupChannel.day, _next_month(hi), last),
-    ]
-
-
-def _whole_months(first: date, last: date) -> tuple[date, date] | None:
-    """First days of the first and last calendar months lying wholly in ``first``–``last``."""
-    lo = first if first.day == 1 else _next_month(first)
-    hi = last.replace(day=1)
-    if _next_month(last) - timedelta(days=1) != last:  # last's month is not whole
-        hi = (hi - timedelta(days=1)).replace(day=1)
-    return (lo, hi) if lo <= hi else None
-
-
-def _next_month(day: date) -> date:
-    """The first day of the month after ``day``'s."""
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def _subtree_sums(rows) -> dict[str, dict[tuple, int]]:

@@ -18,12 +18,13 @@ from datetime import date, datetime, time, timedelta
 from statistics import fmean
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
     RollupAnswer,
     RollupChannel,
+    RollupChannelMonth,
     Unit,
 )
 from storage.rollups import LEVEL_COLUMNS
@@ -190,15 +191,17 @@ async def satisfaction(
                 total.add(item, element, value, int(n))
                 group(uid).add(item, element, value, int(n))
 
-    # Respondents per channel (their sum is the respondents), from the same day rollups.
-    respondents = (
-        select(RollupChannel.unit_id, RollupChannel.channel, func.sum(RollupChannel.responses))
-        .join(Unit, Unit.id == RollupChannel.unit_id)
-        .where(
-            Unit.path.startswith(root.path), RollupChannel.day >= start, RollupChannel.day <= end
-        )
-        .group_by(RollupChannel.unit_id, RollupChannel.channel)
-    )
+    # Respondents per channel (their sum is the respondents): the month rollups for whole
+    # months, the day rollups for the days around them.
+    parts = [
+        select(table.unit_id, table.channel, func.sum(table.responses))
+        .join(Unit, Unit.id == table.unit_id)
+        .where(Unit.path.startswith(root.path), period.between(a, b))
+        .group_by(table.unit_id, table.channel)
+        for table, period, a, b in channel_rollup_parts(start, end)
+        if a <= b
+    ]
+    respondents = parts[0] if len(parts) == 1 else union_all(*parts)
     for uid, channel, n in (await session.exec(respondents)).all():
         if n:
             for s in (total, group(uid)):
@@ -213,3 +216,32 @@ async def satisfaction(
 def _child_of(root: Unit, unit: Unit) -> int:
     rest = unit.path[len(root.path) :].strip("/")
     return int(rest.split("/")[0]) if rest else root.id  # type: ignore[return-value]
+
+
+def channel_rollup_parts(first: date, last: date) -> list:
+    """(table, period column, from, to) of the per-channel response rollups covering local
+    days ``first``–``last``: whole calendar months from the month rollups (12 rows a unit
+    for a year instead of 365), the days around them from the day rollups."""
+    whole = whole_months(first, last)
+    if whole is None:
+        return [(RollupChannel, RollupChannel.day, first, last)]
+    lo, hi = whole
+    return [
+        (RollupChannelMonth, RollupChannelMonth.month, lo, hi),
+        (RollupChannel, RollupChannel.day, first, lo - timedelta(days=1)),
+        (RollupChannel, RollupChannel.day, next_month(hi), last),
+    ]
+
+
+def whole_months(first: date, last: date) -> tuple[date, date] | None:
+    """First days of the first and last calendar months lying wholly in ``first``–``last``."""
+    lo = first if first.day == 1 else next_month(first)
+    hi = last.replace(day=1)
+    if next_month(last) - timedelta(days=1) != last:  # last's month is not whole
+        hi = (hi - timedelta(days=1)).replace(day=1)
+    return (lo, hi) if lo <= hi else None
+
+
+def next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)

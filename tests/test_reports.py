@@ -304,6 +304,27 @@ async def test_quota_periods_mixing_whole_months_and_loose_days(app, clock):
     assert {q.target_count: q.collected for q in rows} == {1: 5, 2: 2, 3: 6, 4: 2, 5: 3}
 
 
+async def test_report_respondents_over_whole_months_and_loose_days(app, clock):
+    """The report's respondents and channels come from the month rollups for whole
+    months and the day rollups around them: each response counted exactly once."""
+    org = await make_org(app)
+    days = [(2027, 1, 31), (2027, 2, 1), (2027, 2, 15), (2027, 3, 1), (2027, 3, 31), (2027, 4, 1)]
+    for n, (y, m, d) in enumerate(days):
+        clock.now = datetime(y, m, d, 3, 0, tzinfo=UTC)  # 10:00 in Hà Nội, the same day
+        await survey(app, org.ward, f"r{n}", 5)
+    periods = {
+        (date(2027, 1, 31), date(2027, 3, 31)): 5,  # a loose day, then February and March
+        (date(2027, 2, 2), date(2027, 3, 1)): 2,  # no whole month
+        (date(2027, 1, 1), date(2027, 4, 30)): 6,  # four whole months
+        (date(2027, 3, 1), date(2027, 4, 1)): 3,  # March, then a loose day
+    }
+    for (first, last), expected in periods.items():
+        async with app.db.read() as session:
+            report = await reports.satisfaction(session, org.province, first, last, app.tz)
+        assert report.total.respondents == expected, (first, last)
+        assert sum(report.total.channels.values()) == expected
+
+
 async def test_empty_period(app):
     org = await make_org(app)
     async with app.db.read() as session:
