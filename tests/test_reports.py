@@ -277,14 +277,20 @@ async def test_quota_limited_to_a_field_counts_only_that_field(app):
     assert by_target == {7: 2, 8: 3}
 
 
-async def test_quota_periods_mixing_whole_months_and_loose_days(app, clock):
-    """Whole months are read from the month rollups, the days around them from the day
-    rollups: every split must count each response exactly once."""
+async def surveys_around_month_ends(app, clock):
+    """One completed survey on each of 31/1, 1/2, 15/2, 1/3, 31/3 and 1/4/2027."""
     org = await make_org(app)
     days = [(2027, 1, 31), (2027, 2, 1), (2027, 2, 15), (2027, 3, 1), (2027, 3, 31), (2027, 4, 1)]
     for n, (y, m, d) in enumerate(days):
         clock.now = datetime(y, m, d, 3, 0, tzinfo=UTC)  # 10:00 in Hà Nội, the same day
         await survey(app, org.ward, f"m{n}", 5)
+    return org
+
+
+async def test_quota_periods_mixing_whole_months_and_loose_days(app, clock):
+    """Whole months are read from the month rollups, the days around them from the day
+    rollups: every split must count each response exactly once."""
+    org = await surveys_around_month_ends(app, clock)
     periods = {
         1: (date(2027, 1, 31), date(2027, 3, 31)),  # a loose day, then February and March
         2: (date(2027, 2, 2), date(2027, 3, 1)),  # no whole month
@@ -307,11 +313,7 @@ async def test_quota_periods_mixing_whole_months_and_loose_days(app, clock):
 async def test_report_respondents_over_whole_months_and_loose_days(app, clock):
     """The report's respondents and channels come from the month rollups for whole
     months and the day rollups around them: each response counted exactly once."""
-    org = await make_org(app)
-    days = [(2027, 1, 31), (2027, 2, 1), (2027, 2, 15), (2027, 3, 1), (2027, 3, 31), (2027, 4, 1)]
-    for n, (y, m, d) in enumerate(days):
-        clock.now = datetime(y, m, d, 3, 0, tzinfo=UTC)  # 10:00 in Hà Nội, the same day
-        await survey(app, org.ward, f"r{n}", 5)
+    org = await surveys_around_month_ends(app, clock)
     periods = {
         (date(2027, 1, 31), date(2027, 3, 31)): 5,  # a loose day, then February and March
         (date(2027, 2, 2), date(2027, 3, 1)): 2,  # no whole month
