@@ -155,17 +155,7 @@ class Importer:
 
     async def write(self, session: AsyncSession, built: Any) -> Written:
         """Write one chunk in the caller's (short) transaction; ``RowsRefused`` rolls it
-        back. The default runs ``load`` on all rows at once (small files only)."""
-        rows = [row for item in built for row in item]
-        errors, output = await self.load(self.app, session, rows)
-        if errors:
-            raise RowsRefused(errors)
-        return Written(output, len(rows), 0)
-
-    async def load(
-        self, app: App, session: AsyncSession, rows: list[tuple[int, Any]]
-    ) -> tuple[list[RowError], list[str]]:
-        """Simple importers: write all rows; return (problems, lines to show)."""
+        back. Every kind writes its own."""
         raise NotImplementedError
 
 
