@@ -365,6 +365,32 @@ async def test_a_network_failure_is_retried(library):
     assert outcome.error.startswith("network error") and TOKEN not in outcome.error
 
 
+async def test_ptbs_request_layer_times_out_on_a_server_that_never_answers():
+    from telegram.error import TimedOut
+
+    from bot.channels.telegram.ptb_request import AiohttpRequest
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # the request arrives; no answer ever goes back
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    request = AiohttpRequest(pool_size=1, read_timeout=0.3)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(TimedOut):
+            await request.do_request(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe", "POST")
+        assert asyncio.get_running_loop().time() - started < 5
+        client = load_client("ptb", TOKEN, f"http://127.0.0.1:{port}")
+        failure = client.classify(TimedOut())
+        await client.close()
+        assert failure.kind == "network"
+    finally:
+        await request.shutdown()
+        server.close()
+
+
 def library_network_error(library: str, message: str) -> Exception:
     if library == "ptb":
         from telegram.error import NetworkError

@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request's URL at INFO (and at DEBUG its headers): a line per call
+    # on the Zalo and ZNS clients' paths, and a URL may hold a token. Never, verbose or not.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not args.verbose:
         # Libraries that narrate their work at INFO (Alembic's migrations, fontTools
         # subsetting the ballot form's fonts: a hundred lines) say only what goes wrong.

@@ -1,22 +1,17 @@
 """The Telegram seam on python-telegram-bot (the default): ``telegram.Bot`` alone.
 
 No ``Application``, ``JobQueue``, persistence or handlers: the project owns its state,
-its scheduler and its retries. Networking is ptb's ``HTTPXRequest`` (httpx), one pool
+its scheduler and its retries. Networking is ``ptb_request.AiohttpRequest`` (ptb's
+request interface on aiohttp, a third of the CPU of ptb's own httpx layer), one pool
 for calls and a one-connection pool for long polling. Requests go to
 ``{api_base}/bot{token}/{method}``.
-
-ptb turns every error status it has no class for (5xx, 413…) into ``NetworkError``;
-``_Request`` tells them apart first, so a 413 is a dead letter and a 5xx a retry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import inspect
-import json
-import logging
 import os
 from typing import Any
 
@@ -37,34 +32,9 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
-from telegram.request import HTTPXRequest
 
+from bot.channels.telegram.ptb_request import AiohttpRequest, ServerError
 from bot.channels.telegram.seam import ALLOWED_UPDATES, BotInfo, CallError, Failure, seconds
-
-# httpx logs every request at INFO with its URL, and a Bot API URL holds the bot token:
-# a secret in the log, and a formatted log line per call on the sender's hot path.
-logging.getLogger("httpx").setLevel(logging.WARNING)
-
-_KNOWN_4XX = {400, 401, 403, 404, 409, 429}  # statuses ptb has an exception class for
-
-
-class _ServerError(NetworkError):
-    """A 5xx answer (ptb alone reports it as a ``NetworkError``, like a dropped line)."""
-
-
-class _ClientError(BadRequest):
-    """A 4xx answer ptb has no class for (413 Request Entity Too Large…): not retried."""
-
-
-class _Request(HTTPXRequest):
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        code, payload = await super().do_request(*args, **kwargs)
-        if code >= 500 or (400 <= code < 500 and code not in _KNOWN_4XX):
-            description = f"HTTP {code}"
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                description = f"{code} {json.loads(payload)['description']}"
-            raise (_ServerError if code >= 500 else _ClientError)(description)
-        return code, payload
 
 
 class Client:
@@ -73,15 +43,9 @@ class Client:
     def __init__(self, token: str, api_base: str) -> None:
         self.token = token
         self._requests = (
-            _Request(
-                connection_pool_size=8,
-                connect_timeout=10.0,
-                read_timeout=30.0,
-                write_timeout=30.0,
-                pool_timeout=10.0,
-            ),
+            AiohttpRequest(pool_size=8, read_timeout=30.0),
             # getUpdates adds its long-poll timeout to this read timeout.
-            _Request(connection_pool_size=1, read_timeout=10.0),
+            AiohttpRequest(pool_size=1, read_timeout=10.0),
         )
         self.bot = Bot(
             token,
@@ -147,7 +111,7 @@ class Client:
             return Failure("blocked", exc.message)
         if isinstance(exc, BadRequest | InvalidToken | Conflict | ChatMigrated):
             return Failure("bad_request", str(exc))
-        if isinstance(exc, _ServerError):
+        if isinstance(exc, ServerError):
             return Failure("server", exc.message)
         if isinstance(exc, TimedOut | NetworkError):
             return Failure("network", f"{type(exc).__name__}: {exc.message}")

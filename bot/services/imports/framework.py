@@ -84,6 +84,7 @@ class ImportResult:
     rows: int = 0  # rows in the file
     longest_write: float = 0.0  # seconds of the longest publishing transaction
     chunks: int = 0  # publishing transactions
+    holds: list[tuple[int, float]] = field(default_factory=list)  # (rows, seconds) each
 
 
 class RowModel(BaseModel):

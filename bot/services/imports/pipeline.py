@@ -222,6 +222,7 @@ async def publish(
         held = time.monotonic() - began
         result.longest_write = max(result.longest_write, held)
         result.chunks += 1
+        result.holds.append((len(part), held))
         result.loaded += written.created
         result.existing += written.existing
         if on_output is not None:
