@@ -100,11 +100,13 @@ def run_load(base: str, citizens: list, concurrency: int, pid: int) -> tuple[dic
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_load_main, args=(child, base, citizens, concurrency))
     sampler = RssSampler(pid)
+    cpu = sampler.cpu()
     sampler.start()
     proc.start()
     result = parent.recv()
     proc.join()
     sampler.stop()
+    result["server_cpu"] = sampler.cpu() - cpu  # seconds, the server's whole process
     return result, sampler.peak
 
 
@@ -118,6 +120,11 @@ class RssSampler(threading.Thread):
         self.process = psutil.Process(pid)
         self.peak = 0
         self._done = threading.Event()
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the process has used so far."""
+        times = self.process.cpu_times()
+        return times.user + times.system
 
     def sample(self) -> None:
         import psutil
@@ -201,12 +208,14 @@ def summary(name: str, result: dict, peak_rss: float | None) -> dict:
         "mean": statistics.fmean(lat) * 1000 if n else 0.0,
         "failures": result["failures"],
         "rss": peak_rss,
+        "cpu": result.get("server_cpu", 0.0) / n * 1000 if n else 0.0,
     }
     rss = f"{peak_rss / 2**20:.0f} MB" if peak_rss else "-"
     print(
         f"  {name:<28} {n:>6} updates in {row['wall']:6.2f} s = {row['rate']:7.1f} updates/s"
         f"  p50 {row['p50']:6.1f} ms  p99 {row['p99']:6.1f} ms  max {row['max']:6.1f} ms"
-        f"  peak RSS {rss}  failures {result['failures'] or 0}",
+        f"  peak RSS {rss}  failures {result['failures'] or 0}"
+        f"  server CPU {row['cpu']:.2f} ms per update",
         flush=True,
     )
     steps: dict[int, list[float]] = {}

@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.sql import run_before_commit
+
 CONNECT_TIMEOUT = 10  # seconds to open a PostgreSQL connection
 
 _ASYNC_DRIVERS = {
@@ -103,6 +105,7 @@ class Database:
                 await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             try:
                 yield session
+                await run_before_commit(session)  # e.g. the rollup increments, last
                 await session.commit()
             except BaseException:
                 await session.rollback()

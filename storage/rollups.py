@@ -3,7 +3,8 @@
 Every report period is a run of whole local days, so summing these rows gives exactly the
 figures a scan of the raw answers would, at a fraction of the cost. They are kept up to
 date by ``apply_response`` in the transaction that completes (or flags, or clears) a
-response, with increments that concurrent transactions can interleave safely, and can be
+response, with increments that concurrent transactions can interleave safely (written
+last, just before the commit, so that a row lock is held for moments), and can be
 rebuilt from the raw answers at any time (``rebuild``: after bulk loads, or to repair).
 """
 
@@ -26,7 +27,7 @@ from storage.models import (
     RollupResponse,
     RollupResponseMonth,
 )
-from storage.sql import built_once, dialect, insert
+from storage.sql import before_commit, built_once, dialect, insert
 from storage.surveys import COMPLETED
 
 LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
@@ -36,7 +37,8 @@ async def apply_response(
     session: AsyncSession, response_id: int, tz: ZoneInfo, sign: int = 1
 ) -> bool:
     """Add (``sign`` 1) or remove (-1) one completed response's counts; False if it does not
-    count (not completed, or flagged while adding)."""
+    count (not completed, or flagged while adding). The counts are read now and written
+    when the transaction commits (``Database.write``), after everything else it does."""
     row = (
         await session.exec(
             select(
@@ -56,39 +58,85 @@ async def apply_response(
     if row.flagged_at is not None and sign > 0:
         return False  # flagged responses count nowhere (flags.py removes them first)
     day = row.completed_at.astimezone(tz).date()
+    month = day.replace(day=1)
     answers = (
         await session.exec(
-            select(Answer.item_code, Answer.element_code, Answer.value)
-            .where(Answer.response_id == response_id, Answer.scale == "satisfaction")
-            .order_by(Answer.item_code)  # a fixed order: concurrent upserts lock rows alike
+            select(Answer.item_code, Answer.element_code, Answer.value).where(
+                Answer.response_id == response_id, Answer.scale == "satisfaction"
+            )
         )
     ).all()
+    pending = _pending(session)
+    for item, element, value in answers:
+        counts = pending["answers"].setdefault(
+            (row.unit_id, day, item), [element, 0, 0, 0, 0, 0, 0]
+        )
+        counts[6 if value is None else value] += sign
+    field_id = row.field_id or 0
+    for table, key in (
+        ("days", (row.unit_id, field_id, day)),
+        ("months", (row.unit_id, field_id, month)),
+        ("channel_days", (row.unit_id, field_id, row.channel, day)),
+        ("channel_months", (row.unit_id, field_id, row.channel, month)),
+    ):
+        pending[table][key] = pending[table].get(key, 0) + sign
+    return True
+
+
+# The increments are kept until the transaction is about to commit (``storage.sql.
+# before_commit``) and written then, summed per row, in key order. On PostgreSQL an
+# upsert holds its row's lock until the commit, and every completion at a unit on one
+# day updates the same rows: written early, the lock was held across the rest of the
+# step (the follow-up checks, the state, the outbox), and concurrent completions at a
+# busy unit queued behind each other for seconds. Increments commute, so writing them
+# last changes no figure; the SELECTs above still see the response as it was then.
+_PENDING = "sipas_rollup_increments"
+
+
+def _pending(session: AsyncSession) -> dict[str, dict]:
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = {
+            name: {} for name in ("answers", "days", "months", "channel_days", "channel_months")
+        }
+        before_commit(session, _PENDING, _write_increments)
+    return pending
+
+
+async def _write_increments(session: AsyncSession) -> None:
+    """Write the transaction's summed rollup increments: one statement run per table."""
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
     conn = await session.connection()
+    answers = [
+        {
+            "unit_id": unit_id,
+            "day": day,
+            "item_code": item,
+            "element_code": counts[0],
+            **dict(zip((*LEVEL_COLUMNS, "skipped"), counts[1:], strict=True)),
+        }
+        for (unit_id, day, item), counts in sorted(pending["answers"].items())
+        if any(counts[1:])
+    ]
     if answers:
-        values = []
-        for item, element, value in answers:
-            counts = dict.fromkeys((*LEVEL_COLUMNS, "skipped"), 0)
-            counts["skipped" if value is None else f"n{value}"] = sign
-            values.append(
-                {
-                    "unit_id": row.unit_id,
-                    "day": day,
-                    "item_code": item,
-                    "element_code": element,
-                    **counts,
-                }
-            )
         # One statement run for each row (executemany): a multi-row VALUES is compiled
         # afresh every time, as SQLAlchemy cannot cache it.
-        await conn.execute(_answer_upsert(session), values)
-    counts = {"unit_id": row.unit_id, "field_id": row.field_id or 0, "responses": sign}
-    await conn.execute(_DAY_UPSERT(session), {**counts, "day": day})
-    await conn.execute(_MONTH_UPSERT(session), {**counts, "month": day.replace(day=1)})
-    per_channel = {**counts, "channel": row.channel}
-    await conn.execute(_CHANNEL_DAY_UPSERT(session), {**per_channel, "day": day})
-    month = day.replace(day=1)
-    await conn.execute(_CHANNEL_MONTH_UPSERT(session), {**per_channel, "month": month})
-    return True
+        await conn.execute(_answer_upsert(session), answers)
+    for name, upsert, columns in (
+        ("days", _DAY_UPSERT, ("unit_id", "field_id", "day")),
+        ("months", _MONTH_UPSERT, ("unit_id", "field_id", "month")),
+        ("channel_days", _CHANNEL_DAY_UPSERT, ("unit_id", "field_id", "channel", "day")),
+        ("channel_months", _CHANNEL_MONTH_UPSERT, ("unit_id", "field_id", "channel", "month")),
+    ):
+        values = [
+            {**dict(zip(columns, key, strict=True)), "responses": n}
+            for key, n in sorted(pending[name].items())
+            if n
+        ]
+        if values:
+            await conn.execute(upsert(session), values)
 
 
 @built_once
@@ -140,6 +188,7 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
     One INSERT … SELECT per table, so the database does the work (a minute of Python for
     a million answers otherwise); only a zone with changing offsets on SQLite goes row by row.
     """
+    session.info.pop(_PENDING, None)  # counted again from the raw answers below
     await session.exec(delete(RollupAnswer))
     await session.exec(delete(RollupResponse))
     await session.exec(delete(RollupResponseMonth))

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+_BEFORE_COMMIT = "sipas_before_commit"
+
+
+def before_commit(
+    session: AsyncSession, key: str, hook: Callable[[AsyncSession], Awaitable[None]]
+) -> None:
+    """Have ``hook`` run once in this transaction, just before its commit (by
+    ``Database.write``); registering the same ``key`` again changes nothing."""
+    session.info.setdefault(_BEFORE_COMMIT, {}).setdefault(key, hook)
+
+
+async def run_before_commit(session: AsyncSession) -> None:
+    """Run (and forget) the transaction's ``before_commit`` hooks, in registration order."""
+    hooks = session.info.pop(_BEFORE_COMMIT, {})
+    for hook in hooks.values():
+        await hook(session)
 
 
 def dialect(session: AsyncSession) -> str:

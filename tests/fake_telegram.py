@@ -157,6 +157,7 @@ class FakeTelegram:
         self.webhook: dict[str, Any] | None = None
         self.deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status or 0 on error)
         self.answered: set[str] = set()  # callback query ids answered
+        self.webhook_calls: list[Call] = []  # calls made from webhook answers (also in calls)
         self.blocked: set[int] = set()  # chats whose user blocked the bot (403)
         self._pending: list[dict[str, Any]] = []  # updates not yet confirmed or delivered
         self._update_ids = itertools.count(1000)
@@ -293,6 +294,28 @@ class FakeTelegram:
             return web.json_response(body, status=err.status)
         await self._notify()
         return web.json_response({"ok": True, "result": result})
+
+    async def _call_in_answer(self, answer: bytes) -> None:
+        """A webhook's 2xx answer may carry one Bot API call ("method" and its parameters,
+        as JSON): Telegram makes it, and nobody learns whether it worked."""
+        try:
+            params = json.loads(answer)
+        except ValueError:
+            return
+        if not isinstance(params, dict) or not isinstance(params.get("method"), str):
+            return
+        method = params.pop("method")
+        call = Call(method, params, time.monotonic())
+        self.calls.append(call)
+        self.webhook_calls.append(call)
+        handler = getattr(self, f"_api_{method}", None)
+        try:
+            if handler is None:
+                raise _Error(404, "Not Found")
+            await handler(params)
+        except _Error as err:
+            call.status = err.status
+        await self._notify()
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
@@ -488,12 +511,14 @@ class FakeTelegram:
                 try:
                     async with http.post(self.webhook["url"], json=update, headers=headers) as r:
                         status = r.status
+                        answer = await r.read()
                 except (ClientError, TimeoutError):
                     status = 0
                 self.deliveries.append((update["update_id"], status))
                 if 200 <= status < 300:
                     if self._pending and self._pending[0] is update:
                         self._pending.pop(0)
+                    await self._call_in_answer(answer)
                 else:
                     await asyncio.sleep(self.webhook_retry_delay)
                 await self._notify()

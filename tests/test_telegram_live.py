@@ -138,6 +138,7 @@ async def test_a_whole_survey_over_long_polling(db_url, tmp_path, tg, library, c
         await take_survey(tg, user, code, sticker=True)
         await tg.wait_for(lambda: tg.pending_updates == 0)  # every update confirmed
         await assert_survey_stored(app, tg, user)
+        assert not tg.webhook_calls  # polling: every press answered from the outbox
     finally:
         stop.set()
         if service is not None:
@@ -191,6 +192,12 @@ async def test_a_whole_survey_over_the_webhook(db_url, tmp_path, tg, library):
         await assert_survey_stored(app, tg, user)
         assert not tg.calls_of("getUpdates")
         assert all(status == 200 for _, status in tg.deliveries)
+        # Each press was answered by "Telegram" from the webhook's 200, none from the outbox.
+        answers = [c for c in tg.calls_of("answerCallbackQuery") if c.status == 200]
+        assert len(answers) == len(SURVEY) and all(c in tg.webhook_calls for c in answers)
+        async with app.db.read() as session:
+            payloads = (await session.exec(select(Outbox.payload))).scalars().all()
+        assert not [p for p in payloads if "answerCallbackQuery" in str(p)]
 
 
 # --- the webhook's checks (in process) -------------------------------------------------

@@ -27,10 +27,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 def _telegram():
     # Imported on the first update: deployments without Telegram never load the channel.
     from bot.channels.telegram.inbound import MalformedUpdate, update_id
-    from bot.channels.telegram.service import handle_update
+    from bot.channels.telegram.service import handle_webhook_update
     from bot.core.engine import BadEvent
 
-    return MalformedUpdate, update_id, handle_update, BadEvent
+    return MalformedUpdate, update_id, handle_webhook_update, BadEvent
 
 
 async def telegram_webhook(request: Request) -> JSONResponse:
@@ -53,14 +53,15 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         log.warning("Telegram webhook: malformed update refused")
         return JSONResponse({"detail": "malformed update"}, status_code=400)
     try:
-        await handle_update(app, update)
+        answer = await handle_update(app, update)
     except (BadEvent, MalformedUpdate) as exc:  # nothing was stored
         log.warning("Telegram webhook: update refused (%s)", exc)
         return JSONResponse({"detail": "malformed update"}, status_code=400)
     except Exception:
         log.exception("Telegram update %s failed; Telegram will deliver it again", uid)
         return JSONResponse({"detail": "processing failed"}, status_code=500)
-    return JSONResponse({"ok": True})
+    # A button press's answerCallbackQuery rides in the 200 (Telegram makes the call).
+    return JSONResponse(answer if answer is not None else {"ok": True})
 
 
 # A plain Starlette route: FastAPI's parameter machinery has nothing to do here and
