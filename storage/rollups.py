@@ -2,10 +2,11 @@
 
 Every report period is a run of whole local days, so summing these rows gives exactly the
 figures a scan of the raw answers would, at a fraction of the cost. They are kept up to
-date by ``apply_response`` in the transaction that completes (or flags, or clears) a
-response, with increments that concurrent transactions can interleave safely (written
-last, just before the commit, so that a row lock is held for moments), and can be
-rebuilt from the raw answers at any time (``rebuild``: after bulk loads, or to repair).
+date by ``apply_response`` (``storage.rollup_increments``) in the transaction that
+completes (or flags, or clears) a response, with increments that concurrent transactions
+can interleave safely (written last, just before the commit, so that a row lock is held
+for moments), and can be rebuilt from the raw answers at any time (``rebuild``: after
+bulk loads, or to repair).
 """
 
 from __future__ import annotations
@@ -27,147 +28,9 @@ from storage.models import (
     RollupResponse,
     RollupResponseMonth,
 )
-from storage.sql import before_commit, built_once, dialect, insert
+from storage.rollup_increments import LEVEL_COLUMNS, apply_response, forget_pending
+from storage.sql import dialect, insert
 from storage.surveys import COMPLETED
-
-LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
-
-
-async def apply_response(
-    session: AsyncSession, response_id: int, tz: ZoneInfo, sign: int = 1
-) -> bool:
-    """Add (``sign`` 1) or remove (-1) one completed response's counts; False if it does not
-    count (not completed, or flagged while adding). The counts are read now and written
-    when the transaction commits (``Database.write``), after everything else it does."""
-    row = (
-        await session.exec(
-            select(
-                Response.unit_id,
-                Response.completed_at,
-                Response.status,
-                Response.flagged_at,
-                Response.channel,
-                Procedure.field_id,
-            )
-            .outerjoin(Procedure, Procedure.id == Response.procedure_id)
-            .where(Response.id == response_id)
-        )
-    ).first()
-    if row is None or row.status != COMPLETED or row.completed_at is None:
-        return False
-    if row.flagged_at is not None and sign > 0:
-        return False  # flagged responses count nowhere (flags.py removes them first)
-    day = row.completed_at.astimezone(tz).date()
-    month = day.replace(day=1)
-    answers = (
-        await session.exec(
-            select(Answer.item_code, Answer.element_code, Answer.value).where(
-                Answer.response_id == response_id, Answer.scale == "satisfaction"
-            )
-        )
-    ).all()
-    pending = _pending(session)
-    for item, element, value in answers:
-        counts = pending["answers"].setdefault(
-            (row.unit_id, day, item), [element, 0, 0, 0, 0, 0, 0]
-        )
-        counts[6 if value is None else value] += sign
-    field_id = row.field_id or 0
-    for table, key in (
-        ("days", (row.unit_id, field_id, day)),
-        ("months", (row.unit_id, field_id, month)),
-        ("channel_days", (row.unit_id, field_id, row.channel, day)),
-        ("channel_months", (row.unit_id, field_id, row.channel, month)),
-    ):
-        pending[table][key] = pending[table].get(key, 0) + sign
-    return True
-
-
-# The increments are kept until the transaction is about to commit (``storage.sql.
-# before_commit``) and written then, summed per row, in key order. On PostgreSQL an
-# upsert holds its row's lock until the commit, and every completion at a unit on one
-# day updates the same rows: written early, the lock was held across the rest of the
-# step (the follow-up checks, the state, the outbox), and concurrent completions at a
-# busy unit queued behind each other for seconds. Increments commute, so writing them
-# last changes no figure; the SELECTs above still see the response as it was then.
-_PENDING = "sipas_rollup_increments"
-
-
-def _pending(session: AsyncSession) -> dict[str, dict]:
-    pending = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = {
-            name: {} for name in ("answers", "days", "months", "channel_days", "channel_months")
-        }
-        before_commit(session, _PENDING, _write_increments)
-    return pending
-
-
-async def _write_increments(session: AsyncSession) -> None:
-    """Write the transaction's summed rollup increments: one statement run per table."""
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    conn = await session.connection()
-    answers = [
-        {
-            "unit_id": unit_id,
-            "day": day,
-            "item_code": item,
-            "element_code": counts[0],
-            **dict(zip((*LEVEL_COLUMNS, "skipped"), counts[1:], strict=True)),
-        }
-        for (unit_id, day, item), counts in sorted(pending["answers"].items())
-        if any(counts[1:])
-    ]
-    if answers:
-        # One statement run for each row (executemany): a multi-row VALUES is compiled
-        # afresh every time, as SQLAlchemy cannot cache it.
-        await conn.execute(_answer_upsert(session), answers)
-    for name, upsert, columns in (
-        ("days", _DAY_UPSERT, ("unit_id", "field_id", "day")),
-        ("months", _MONTH_UPSERT, ("unit_id", "field_id", "month")),
-        ("channel_days", _CHANNEL_DAY_UPSERT, ("unit_id", "field_id", "channel", "day")),
-        ("channel_months", _CHANNEL_MONTH_UPSERT, ("unit_id", "field_id", "channel", "month")),
-    ):
-        values = [
-            {**dict(zip(columns, key, strict=True)), "responses": n}
-            for key, n in sorted(pending[name].items())
-            if n
-        ]
-        if values:
-            await conn.execute(upsert(session), values)
-
-
-@built_once
-def _answer_upsert(session: AsyncSession):
-    """Add one row's counts to a (unit, day, item) rollup row."""
-    table = RollupAnswer.__table__
-    stmt = insert(session, table)
-    return stmt.on_conflict_do_update(
-        index_elements=["unit_id", "day", "item_code"],
-        set_={c: table.c[c] + stmt.excluded[c] for c in (*LEVEL_COLUMNS, "skipped")},
-    )
-
-
-def _response_upsert(table, key: str, *by: str):
-    """Add to a (unit, ``key``, field[, channel]) count of responses (per day or month)."""
-
-    @built_once
-    def build(session: AsyncSession):
-        stmt = insert(session, table.__table__)
-        return stmt.on_conflict_do_update(
-            index_elements=["unit_id", key, "field_id", *by],
-            set_={"responses": table.__table__.c.responses + stmt.excluded.responses},
-        )
-
-    return build
-
-
-_DAY_UPSERT = _response_upsert(RollupResponse, "day")
-_MONTH_UPSERT = _response_upsert(RollupResponseMonth, "month")
-_CHANNEL_DAY_UPSERT = _response_upsert(RollupChannel, "day", "channel")
-_CHANNEL_MONTH_UPSERT = _response_upsert(RollupChannelMonth, "month", "channel")
 
 
 async def missing(session: AsyncSession) -> bool:
@@ -188,7 +51,7 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
     One INSERT … SELECT per table, so the database does the work (a minute of Python for
     a million answers otherwise); only a zone with changing offsets on SQLite goes row by row.
     """
-    session.info.pop(_PENDING, None)  # counted again from the raw answers below
+    forget_pending(session)  # counted again from the raw answers below
     await session.exec(delete(RollupAnswer))
     await session.exec(delete(RollupResponse))
     await session.exec(delete(RollupResponseMonth))
@@ -404,3 +267,6 @@ def _as_date(value) -> date:
 def _chunks(rows: list, size: int):
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
+
+
+__all__ = ["LEVEL_COLUMNS", "apply_response", "missing", "raw_counts", "rebuild"]
