@@ -255,6 +255,30 @@ async def test_the_webhook_refuses_a_wrong_or_missing_secret_and_stores_nothing(
     assert await count(app, InboundEvent) == 0 and await count(app, Outbox) == 0
 
 
+async def test_a_press_is_answered_in_the_200_whatever_its_id_holds(hook):
+    app, client = hook
+    headers = {
+        "X-Telegram-Bot-Api-Secret-Token": SECRET,
+        "Content-Type": "application/json",
+    }
+    sender = '"from": {"id": 77, "is_bot": false, "first_name": "An"}'
+    for update_id, query_id in ((20, "4382bfdwdsb323b2d9"), (21, "\\ud800x")):
+        body = (
+            f'{{"update_id": {update_id}, "callback_query": {{"id": "{query_id}", {sender}, '
+            '"chat_instance": "c", "data": "x"}}'
+        )
+        answered = await client.post("/webhooks/telegram", content=body, headers=headers)
+        assert answered.status_code == 200, answered.text
+        assert answered.json() == {
+            "method": "answerCallbackQuery",
+            "callback_query_id": json.loads(f'"{query_id}"'),
+        }
+    assert await count(app, InboundEvent) == 2  # both committed before their 200
+    async with app.db.read() as session:
+        payloads = (await session.exec(select(Outbox.payload))).scalars().all()
+    assert not [p for p in payloads if "answerCallbackQuery" in str(p)]
+
+
 async def test_the_webhook_answers_200_once_committed_and_500_when_processing_fails(
     hook, monkeypatch
 ):

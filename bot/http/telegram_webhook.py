@@ -16,7 +16,7 @@ import json
 import logging
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -60,8 +60,12 @@ async def telegram_webhook(request: Request) -> JSONResponse:
     except Exception:
         log.exception("Telegram update %s failed; Telegram will deliver it again", uid)
         return JSONResponse({"detail": "processing failed"}, status_code=500)
+    if answer is None:
+        return JSONResponse({"ok": True})
     # A button press's answerCallbackQuery rides in the 200 (Telegram makes the call).
-    return JSONResponse(answer if answer is not None else {"ok": True})
+    # ASCII JSON: an id is the sender's text, and a lone surrogate in it (valid JSON,
+    # not UTF-8) must not turn the committed update's 200 into a 500.
+    return Response(json.dumps(answer), media_type="application/json")
 
 
 # A plain Starlette route: FastAPI's parameter machinery has nothing to do here and
