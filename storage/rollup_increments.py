@@ -67,14 +67,16 @@ async def apply_response(
             (row.unit_id, day, item), [element, 0, 0, 0, 0, 0, 0]
         )
         counts[6 if value is None else value] += sign
-    field_id = row.field_id or 0
-    for table, key in (
-        ("days", (row.unit_id, field_id, day)),
-        ("months", (row.unit_id, field_id, month)),
-        ("channel_days", (row.unit_id, field_id, row.channel, day)),
-        ("channel_months", (row.unit_id, field_id, row.channel, month)),
-    ):
-        pending[table][key] = pending[table].get(key, 0) + sign
+    where = {
+        "unit_id": row.unit_id,
+        "field_id": row.field_id or 0,
+        "channel": row.channel,
+        "day": day,
+        "month": month,
+    }
+    for name, (_upsert, columns) in _RESPONSE_COUNTS.items():
+        key = tuple(where[c] for c in columns)
+        pending[name][key] = pending[name].get(key, 0) + sign
     return True
 
 
@@ -91,9 +93,7 @@ _PENDING = "sipas_rollup_increments"
 def _pending(session: AsyncSession) -> dict[str, dict]:
     pending = session.info.get(_PENDING)
     if pending is None:
-        pending = session.info[_PENDING] = {
-            name: {} for name in ("answers", "days", "months", "channel_days", "channel_months")
-        }
+        pending = session.info[_PENDING] = {name: {} for name in ("answers", *_RESPONSE_COUNTS)}
         before_commit(session, _PENDING, _write_increments)
     return pending
 
@@ -119,12 +119,7 @@ async def _write_increments(session: AsyncSession) -> None:
         # One statement run for each row (executemany): a multi-row VALUES is compiled
         # afresh every time, as SQLAlchemy cannot cache it.
         await conn.execute(_answer_upsert(session), answers)
-    for name, upsert, columns in (
-        ("days", _DAY_UPSERT, ("unit_id", "field_id", "day")),
-        ("months", _MONTH_UPSERT, ("unit_id", "field_id", "month")),
-        ("channel_days", _CHANNEL_DAY_UPSERT, ("unit_id", "field_id", "channel", "day")),
-        ("channel_months", _CHANNEL_MONTH_UPSERT, ("unit_id", "field_id", "channel", "month")),
-    ):
+    for name, (upsert, columns) in _RESPONSE_COUNTS.items():
         values = [
             {**dict(zip(columns, key, strict=True)), "responses": n}
             for key, n in sorted(pending[name].items())
@@ -145,24 +140,29 @@ def _answer_upsert(session: AsyncSession):
     )
 
 
-def _response_upsert(table, key: str, *by: str):
-    """Add to a (unit, ``key``, field[, channel]) count of responses (per day or month)."""
+def _response_upsert(table, *key: str):
+    """The upsert adding to a count of responses keyed by ``key``, and that key."""
 
     @built_once
     def build(session: AsyncSession):
         stmt = insert(session, table.__table__)
         return stmt.on_conflict_do_update(
-            index_elements=["unit_id", key, "field_id", *by],
+            index_elements=list(key),
             set_={"responses": table.__table__.c.responses + stmt.excluded.responses},
         )
 
-    return build
+    return build, key
 
 
-_DAY_UPSERT = _response_upsert(RollupResponse, "day")
-_MONTH_UPSERT = _response_upsert(RollupResponseMonth, "month")
-_CHANNEL_DAY_UPSERT = _response_upsert(RollupChannel, "day", "channel")
-_CHANNEL_MONTH_UPSERT = _response_upsert(RollupChannelMonth, "month", "channel")
+# The response counts, by (unit, field[, channel]) and day or month.
+_RESPONSE_COUNTS = {
+    "days": _response_upsert(RollupResponse, "unit_id", "field_id", "day"),
+    "months": _response_upsert(RollupResponseMonth, "unit_id", "field_id", "month"),
+    "channel_days": _response_upsert(RollupChannel, "unit_id", "field_id", "channel", "day"),
+    "channel_months": _response_upsert(
+        RollupChannelMonth, "unit_id", "field_id", "channel", "month"
+    ),
+}
 
 
 def forget_pending(session: AsyncSession) -> None:

@@ -133,20 +133,23 @@ def test_a_button_press_is_answered_and_its_keyboard_replaced_by_the_choice():
     incoming = to_incoming(button_update("a:0:4"), 123, NOW)
     assert (incoming.event.kind, incoming.event.payload) == (EventKind.BUTTON, "a:0:4")
     assert incoming.event.timestamp == NOW
-    answer, edit = incoming.also
-    assert answer.recipient == edit.recipient == "1001"
+    (edit,) = incoming.also
+    assert incoming.answer == {"method": "answerCallbackQuery", "callback_query_id": "q77"}
+    answer, queued_edit = incoming.rows(answer_queued=True)  # polling: the answer queued
+    assert queued_edit is edit and answer.recipient == edit.recipient == "1001"
     assert answer.payload == {
         "calls": [{"method": "answerCallbackQuery", "params": {"callback_query_id": "q77"}}]
     }
+    assert incoming.rows(answer_queued=False) == (edit,)  # webhook: it rides in the 200
     (call,) = edit.payload["calls"]
     assert call["method"] == "editMessageText" and "reply_markup" not in call["params"]
     assert call["params"]["text"] == "Câu 1/6\nNhìn chung…\n\n✅ Hài lòng"
     assert (call["params"]["chat_id"], call["params"]["message_id"]) == (1001, 31)
 
     # A photo (no text) or an unknown button only loses its keyboard.
-    (_, edit) = to_incoming(button_update("a:0:4", text=None), 123, NOW).also
+    (edit,) = to_incoming(button_update("a:0:4", text=None), 123, NOW).also
     assert edit.payload["calls"][0]["method"] == "editMessageReplyMarkup"
-    (_, edit) = to_incoming(button_update("zz"), 123, NOW).also
+    (edit,) = to_incoming(button_update("zz"), 123, NOW).also
     assert edit.payload["calls"][0]["method"] == "editMessageReplyMarkup"
 
 

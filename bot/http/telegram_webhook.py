@@ -27,10 +27,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 def _telegram():
     # Imported on the first update: deployments without Telegram never load the channel.
     from bot.channels.telegram.inbound import MalformedUpdate, update_id
-    from bot.channels.telegram.service import handle_webhook_update
+    from bot.channels.telegram.service import handle_update
     from bot.core.engine import BadEvent
 
-    return MalformedUpdate, update_id, handle_webhook_update, BadEvent
+    return MalformedUpdate, update_id, handle_update, BadEvent
 
 
 async def telegram_webhook(request: Request) -> JSONResponse:
@@ -53,7 +53,7 @@ async def telegram_webhook(request: Request) -> JSONResponse:
         log.warning("Telegram webhook: malformed update refused")
         return JSONResponse({"detail": "malformed update"}, status_code=400)
     try:
-        answer = await handle_update(app, update)
+        answer = await handle_update(app, update, webhook=True)
     except (BadEvent, MalformedUpdate) as exc:  # nothing was stored
         log.warning("Telegram webhook: update refused (%s)", exc)
         return JSONResponse({"detail": "malformed update"}, status_code=400)

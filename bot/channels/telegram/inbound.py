@@ -3,8 +3,8 @@
 ``to_incoming`` reads only the fields the bot uses, so both libraries (and the webhook,
 which never builds a library object) share one parser. Every button press is answered,
 and the message that carried the buttons is edited to show the choice and lose its
-keyboard, so it cannot be pressed twice: those calls go in the same transaction as the
-event (``Incoming.also``).
+keyboard, so it cannot be pressed twice: the edit goes in the same transaction as the
+event (``Incoming.also``), the answer in the webhook's 200 or the outbox (``Incoming``).
 """
 
 from __future__ import annotations
@@ -27,10 +27,27 @@ class MalformedUpdate(ValueError):
 
 @dataclass(frozen=True)
 class Incoming:
-    """An update as the engine takes it: the event, plus rows to send in its transaction."""
+    """An update as the engine takes it: the event, rows to send in its transaction, and
+    a button press's ``answerCallbackQuery`` (``{"method": …, "callback_query_id": …}``).
+
+    The Bot API lets a webhook's 200 carry one call ("making requests when getting
+    updates", since Bot API 2015-08): Telegram makes it at once, outside our sending
+    budget, and without a result, which stopping the button's spinner does not need.
+    So a webhook answers with ``answer``; polling has no such reply and queues it
+    (``rows(answer_queued=True)``).
+    """
 
     event: InboundEvent
     also: tuple[NewMessage, ...] = ()
+    answer: dict[str, Any] | None = None
+
+    def rows(self, *, answer_queued: bool) -> tuple[NewMessage, ...]:
+        """The outbox rows of this update; the answer among them (first) if queued."""
+        if not answer_queued or self.answer is None:
+            return self.also
+        query = self.answer["callback_query_id"]
+        answer = call(self.event.user_id, "answerCallbackQuery", callback_query_id=query)
+        return (answer, *self.also)
 
 
 def update_id(update: Any) -> int:
@@ -90,7 +107,8 @@ def _from_button(query: dict[str, Any], event_id: str, now: datetime) -> Incomin
     if message is not None and message["chat"]["type"] != "private":
         return None
     chat_id = _chat_id(message["chat"] if message is not None else sender)
-    also = [call(chat_id, "answerCallbackQuery", callback_query_id=_str(query["id"]))]
+    answer = {"method": "answerCallbackQuery", "callback_query_id": _str(query["id"])}
+    also = []
     if message is not None and message.get("reply_markup") is not None:
         also.append(_remove_keyboard(chat_id, message, data))
     event = InboundEvent(
@@ -102,7 +120,7 @@ def _from_button(query: dict[str, Any], event_id: str, now: datetime) -> Incomin
         payload=data,
         locale_hint=sender.get("language_code"),
     )
-    return Incoming(event, tuple(also))
+    return Incoming(event, tuple(also), answer)
 
 
 def _from_member(member: dict[str, Any], event_id: str) -> Incoming | None:
@@ -124,20 +142,6 @@ def _remove_keyboard(chat_id: str, message: dict[str, Any], data: str) -> NewMes
         if utf16_len(text) <= MAX_TEXT:
             return call(chat_id, "editMessageText", message_id=message["message_id"], text=text)
     return call(chat_id, "editMessageReplyMarkup", message_id=message["message_id"])
-
-
-def answer_in_reply(also: tuple[NewMessage, ...]) -> tuple[tuple[NewMessage, ...], dict | None]:
-    """A button press's ``answerCallbackQuery`` taken out of the rows to queue, as the
-    body of the webhook's answer. The Bot API lets a webhook's 200 carry one call
-    ("making requests when getting updates", since Bot API 2015-08): Telegram makes it at
-    once, without the call counting in our sending budget, and without a result, which
-    stopping the button's spinner does not need. Polling has no such answer: there the
-    row is queued like any other."""
-    for n, message in enumerate(also):
-        (only,) = message.payload["calls"]
-        if only["method"] == "answerCallbackQuery":
-            return also[:n] + also[n + 1 :], {"method": only["method"], **only["params"]}
-    return also, None
 
 
 def call(chat_id: str, method: str, **params: Any) -> NewMessage:

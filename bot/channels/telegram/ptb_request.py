@@ -49,6 +49,7 @@ class AiohttpRequest(BaseRequest):
     ) -> None:
         self._pool_size = pool_size
         self._timeouts = (connect_timeout, read_timeout, write_timeout, pool_timeout)
+        self._default_timeout = _timeout(*self._timeouts)  # most calls give none of their own
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -82,21 +83,16 @@ class AiohttpRequest(BaseRequest):
         if self._session is None:
             await self.initialize()
         assert self._session is not None
-        connect, read, write, pool = (
-            default if given is BaseRequest.DEFAULT_NONE else given
-            for given, default in zip(
-                (connect_timeout, read_timeout, write_timeout, pool_timeout),
-                self._timeouts,
-                strict=True,
+        given = (connect_timeout, read_timeout, write_timeout, pool_timeout)
+        if all(t is BaseRequest.DEFAULT_NONE for t in given):
+            timeout = self._default_timeout
+        else:
+            timeout = _timeout(
+                *(
+                    default if t is BaseRequest.DEFAULT_NONE else t
+                    for t, default in zip(given, self._timeouts, strict=True)
+                )
             )
-        )
-        parts = [t for t in (connect, read, write, pool) if t is not None]
-        timeout = aiohttp.ClientTimeout(
-            total=sum(parts) if len(parts) == 4 else None,
-            connect=None if connect is None or pool is None else connect + pool,
-            sock_connect=connect,
-            sock_read=read,
-        )
         try:
             async with self._session.request(
                 method, url, data=_body(request_data), timeout=timeout
@@ -112,6 +108,20 @@ class AiohttpRequest(BaseRequest):
                 description = f"{code} {json.loads(payload)['description']}"
             raise (ServerError if code >= 500 else ClientError)(description)
         return code, payload
+
+
+def _timeout(
+    connect: float | None, read: float | None, write: float | None, pool: float | None
+) -> aiohttp.ClientTimeout:
+    """ptb's four timeouts in aiohttp's terms (None: no limit). aiohttp's ``connect``
+    includes waiting for a free connection of the pool."""
+    bounded = None not in (connect, read, write, pool)
+    return aiohttp.ClientTimeout(
+        total=connect + read + write + pool if bounded else None,  # type: ignore[operator]
+        connect=connect + pool if connect is not None and pool is not None else None,
+        sock_connect=connect,
+        sock_read=read,
+    )
 
 
 def _body(request_data: RequestData | None) -> dict[str, str] | aiohttp.FormData | None:

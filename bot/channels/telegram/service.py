@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from bot.channels.telegram.inbound import MalformedUpdate, answer_in_reply, to_incoming, update_id
+from bot.channels.telegram.inbound import MalformedUpdate, to_incoming, update_id
 from bot.channels.telegram.seam import TelegramClient, bot_id, load_client, redact
 from bot.channels.telegram.transport import TelegramTransport
 from bot.core import engine
@@ -68,43 +68,29 @@ def limits(settings: Settings) -> Limits:
     )
 
 
-async def handle_update(app: App, update: dict[str, Any]) -> bool:
-    """Run one update (the Bot API's JSON) through the engine; False when ignored or
-    already processed. ``MalformedUpdate`` when it is not an update.
+async def handle_update(
+    app: App, update: dict[str, Any], *, webhook: bool = False
+) -> dict[str, Any] | None:
+    """Run one update (the Bot API's JSON) through the engine. ``MalformedUpdate`` when
+    it is not an update.
 
-    The replies are committed to the outbox; this process's sender, if it runs, is
-    told to look at once.
+    The replies are committed to the outbox; this process's sender, if it runs, is told
+    to look at once. For a ``webhook`` delivery a button press's ``answerCallbackQuery``
+    is not queued but returned, for the 200 to carry (``Incoming``); also for a delivery
+    already processed, since Telegram delivers again only when it lost the first 200.
     """
-    handled, _answer = await _handle(app, update, answer_in_webhook=False)
-    return handled
-
-
-async def handle_webhook_update(app: App, update: dict[str, Any]) -> dict[str, Any] | None:
-    """``handle_update`` for a webhook delivery: a button press's ``answerCallbackQuery``
-    is not queued but returned, for the webhook's 200 to carry (``answer_in_reply``).
-    Also returned for a delivery already processed: Telegram delivers again only when
-    it did not get the first answer."""
-    _handled, answer = await _handle(app, update, answer_in_webhook=True)
-    return answer
-
-
-async def _handle(
-    app: App, update: dict[str, Any], *, answer_in_webhook: bool
-) -> tuple[bool, dict[str, Any] | None]:
     token = app.settings.telegram_token
     if token is None:
         raise RuntimeError("SIPAS_TELEGRAM_TOKEN is not set")
     incoming = to_incoming(update, bot_id(token.get_secret_value()), app.now())
     if incoming is None:
-        return False, None
-    also, answer = incoming.also, None
-    if answer_in_webhook:
-        also, answer = answer_in_reply(also)
-    handled = await engine.handle(app, incoming.event, also=also)
+        return None
+    rows = incoming.rows(answer_queued=not webhook)
+    handled = await engine.handle(app, incoming.event, also=rows)
     sender = _senders.get(app)
     if handled and sender is not None:
         sender.wake()
-    return handled, answer
+    return incoming.answer if webhook else None
 
 
 def services(app: App) -> list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]]:

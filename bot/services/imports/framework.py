@@ -82,9 +82,18 @@ class ImportResult:
     output: list[str] = field(default_factory=list)  # lines to show (e.g. codes issued)
     existing: int = 0  # rows that were in the database already (nothing written)
     rows: int = 0  # rows in the file
-    longest_write: float = 0.0  # seconds of the longest publishing transaction
-    chunks: int = 0  # publishing transactions
-    holds: list[tuple[int, float]] = field(default_factory=list)  # (rows, seconds) each
+    holds: list[tuple[int, float]] = field(default_factory=list)  # each publishing
+    # transaction's (rows, seconds)
+
+    @property
+    def chunks(self) -> int:
+        """Publishing transactions."""
+        return len(self.holds)
+
+    @property
+    def longest_write(self) -> float:
+        """Seconds of the longest publishing transaction."""
+        return max((held for _rows, held in self.holds), default=0.0)
 
 
 class RowModel(BaseModel):

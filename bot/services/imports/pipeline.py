@@ -220,8 +220,6 @@ async def publish(
                 raise ImportFailed(errors) from None
             raise ImportStopped(errors, done) from None
         held = time.monotonic() - began
-        result.longest_write = max(result.longest_write, held)
-        result.chunks += 1
         result.holds.append((len(part), held))
         result.loaded += written.created
         result.existing += written.existing
