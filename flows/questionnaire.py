@@ -198,6 +198,13 @@ def catalogue(directory: Path = QUESTIONNAIRE_DIR) -> dict[str, Questionnaire]:
     return {q.code: q for q in map(load_file, sorted(directory.glob("*.yaml")))}
 
 
+def codes(directory: Path = QUESTIONNAIRE_DIR) -> set[str]:
+    """The codes of the questionnaires in ``directory``, from the file names alone (a
+    file's code must match its name): what a setting is checked against without reading
+    and validating every file, which cost each command about 50 ms."""
+    return {path.stem for path in directory.glob("*.yaml")}
+
+
 def get(code: str) -> Questionnaire:
     """The questionnaire ``code``; KeyError when there is none."""
     return catalogue()[code]

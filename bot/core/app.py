@@ -9,7 +9,6 @@ from datetime import datetime
 from sqlalchemy import event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core import metrics
 from bot.core.keys import Keyring, load_or_create_secret
 from bot.core.settings import Settings
 from bot.core.throttle import Throttles
@@ -17,6 +16,14 @@ from flows import questionnaire as qn
 from storage import questionnaires
 from storage.db import Database
 from storage.types import utcnow
+
+
+def _count_database_error(exc: BaseException) -> None:
+    # The metrics (prometheus_client, ~70 ms to import) are loaded on the first error,
+    # not by every command that builds an App; ``serve`` loads them anyway.
+    from bot.core import metrics
+
+    metrics.database_error(exc)
 
 
 class App:
@@ -31,8 +38,8 @@ class App:
     ) -> None:
         self.settings = settings or Settings()
         self.db = db or Database(self.settings.database_url)
-        if metrics.database_error not in self.db.error_listeners:
-            self.db.error_listeners.append(metrics.database_error)
+        if _count_database_error not in self.db.error_listeners:
+            self.db.error_listeners.append(_count_database_error)
         # This process, as the owner of the outbox rows it claims (storage/instances.py).
         self.instance_id = secrets.token_hex(8)
         self.throttles = Throttles(self.settings)

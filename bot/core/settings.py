@@ -155,7 +155,7 @@ class Settings(BaseSettings):
     def _known_questionnaire(cls, value: str) -> str:
         from flows import questionnaire
 
-        if value not in questionnaire.catalogue():
+        if value not in questionnaire.codes():
             raise Problem(N_("no questionnaire '{code}' in flows/questionnaires/"), code=value)
         return value
 
