@@ -71,16 +71,35 @@ class Database:
             if make_url(self.url).get_driver_name() == "asyncpg":
                 kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        if self.is_sqlite:
-            _tune_sqlite(self.engine)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
+        # Short write transactions (a chat step) on the loop's thread: storage/sqlite_inline.py.
+        self._short_engine: AsyncEngine | None = None
+        self._short_sessions = self._sessions
+        self._checkpoints = None
+        if self.is_sqlite:
+            _tune_sqlite(self.engine, busy_ms=10_000)
+            if path is not None:
+                from storage import sqlite_inline
+
+                inline = make_url(self.url).set(drivername=f"sqlite+{sqlite_inline.DRIVER}")
+                self._short_engine = create_async_engine(inline, echo=echo)
+                _tune_sqlite(self._short_engine, busy_ms=0)
+                self._short_sessions = async_sessionmaker(
+                    self._short_engine, class_=AsyncSession, expire_on_commit=False
+                )
+                self._checkpoints = sqlite_inline.Checkpoints(str(path))
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # Called with each exception the driver raises (metrics count them).
         self.error_listeners: list[Callable[[BaseException], None]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
-        event.listen(self.engine.sync_engine, "handle_error", self._on_error)
+        for engine in self._engines:
+            event.listen(engine.sync_engine, "handle_error", self._on_error)
+
+    @property
+    def _engines(self) -> list[AsyncEngine]:
+        return [self.engine] + ([self._short_engine] if self._short_engine else [])
 
     def _on_error(self, context) -> None:
         for listener in self.error_listeners:
@@ -97,10 +116,15 @@ class Database:
         return self.dialect == "postgresql"
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that writes: committed on success, rolled back on any error."""
+    async def write(self, *, short: bool = False) -> AsyncIterator[AsyncSession]:
+        """A transaction that writes: committed on success, rolled back on any error.
+
+        ``short``: a few statements on a few rows (a chat step); on SQLite they run on the
+        event loop's thread instead of aiosqlite's (storage/sqlite_inline.py). Nothing
+        that may run long (an import, a rebuild, a prune) may say so."""
         lock = self._write_lock or contextlib.nullcontext()
-        async with lock, self._sessions() as session:
+        sessions = self._short_sessions if short else self._sessions
+        async with lock, sessions() as session:
             if self.is_sqlite:
                 await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             try:
@@ -110,6 +134,8 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+        if short and self._checkpoints is not None:
+            self._checkpoints.committed()
 
     def writing(self) -> contextlib.AbstractAsyncContextManager:
         """The in-process writer's turn on SQLite (held by ``write``), for code that writes
@@ -138,10 +164,13 @@ class Database:
         """Close every pooled connection (and those registered with ``on_dispose``)."""
         for close in self._closers:
             await close()
-        await self.engine.dispose()
+        if self._checkpoints is not None:
+            await self._checkpoints.wait()
+        for engine in self._engines:
+            await engine.dispose()
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, busy_ms: int) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -152,7 +181,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         for pragma in (
             "journal_mode=WAL",
             "synchronous=NORMAL",
-            "busy_timeout=10000",
+            f"busy_timeout={busy_ms}",
             "foreign_keys=ON",
         ):
             cur.execute(f"PRAGMA {pragma}")

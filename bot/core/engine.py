@@ -114,7 +114,8 @@ def _too_many_codes(state: State, app: App) -> StepResult:
 
 
 async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]) -> bool:
-    async with app.db.write() as session:
+    # A step is a handful of statements on a few rows: short (storage/sqlite_inline.py).
+    async with app.db.write(short=True) as session:
         now = app.now()
         if not await inbound.record_event(session, event.channel, event.event_id, now):
             return False
