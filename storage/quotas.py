@@ -19,7 +19,8 @@ from storage.models import (
     QuotaField,
     Unit,
 )
-from storage.reports import channel_rollup_parts, utc_bounds
+from storage.reports import utc_bounds
+from storage.rollup_periods import channel_rollup_parts
 from storage.sql import plan_for_these_values
 
 
@@ -146,32 +147,31 @@ async def _period_counts(
     ``periods``, per unit and (when ``by_field``) field, rolled up the unit tree: one
     statement for them all (a UNION ALL), since the round trips cost more than the sums.
 
-    Responses over whole calendar months come from the month rollups, the days before
-    and after them from the day rollups."""
+    Responses over whole calendar years come from the year rollups, over whole months
+    from the month rollups, the days before and after them from the day rollups."""
     parts = []
     for index, (first, last) in enumerate(periods):
         for table, period, a, b in channel_rollup_parts(first, last):
-            if a <= b:
-                field_col = table.field_id if by_field else literal(0, Integer)
-                parts.append(
-                    select(
-                        literal(index, Integer).label("period"),
-                        literal("r", String).label("kind"),
-                        Unit.path.label("path"),
-                        field_col.label("field"),
-                        table.channel.label("channel"),
-                        func.sum(table.responses).label("n"),
-                    )
-                    .join(Unit, Unit.id == table.unit_id)
-                    .where(Unit.path.startswith(root.path), period.between(a, b))
-                    .group_by(
-                        *(
-                            [Unit.path, table.field_id, table.channel]
-                            if by_field
-                            else [Unit.path, table.channel]
-                        )
+            field_col = table.field_id if by_field else literal(0, Integer)
+            parts.append(
+                select(
+                    literal(index, Integer).label("period"),
+                    literal("r", String).label("kind"),
+                    Unit.path.label("path"),
+                    field_col.label("field"),
+                    table.channel.label("channel"),
+                    func.sum(table.responses).label("n"),
+                )
+                .join(Unit, Unit.id == table.unit_id)
+                .where(Unit.path.startswith(root.path), period.between(a, b))
+                .group_by(
+                    *(
+                        [Unit.path, table.field_id, table.channel]
+                        if by_field
+                        else [Unit.path, table.channel]
                     )
                 )
+            )
         lo, hi = utc_bounds(first, last, tz)
         field_col = Procedure.field_id if by_field else literal(0, Integer)
         dossiers = (

@@ -41,8 +41,10 @@ from storage.models.reminders import (
 from storage.models.rollups import (
     Alert,
     RollupAnswer,
+    RollupAnswerMonth,
     RollupChannel,
     RollupChannelMonth,
+    RollupChannelYear,
     RollupResponse,
     RollupResponseMonth,
 )
@@ -92,8 +94,10 @@ __all__ = [
     "Response",
     "ResponseOrigin",
     "RollupAnswer",
+    "RollupAnswerMonth",
     "RollupChannel",
     "RollupChannelMonth",
+    "RollupChannelYear",
     "RollupResponse",
     "RollupResponseMonth",
     "SurveyInvite",
