@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storage import flags, reports, rollup_periods, rollups
 from storage import quotas as quota_store
@@ -171,3 +171,21 @@ async def test_month_and_year_rollups_kept_by_increments_equal_a_rebuild(app, cl
         date(2027, 12, 1),
         date(2028, 1, 1),
     }
+
+
+async def test_quota_counts_are_planned_for_their_values(app):
+    """On PostgreSQL the first statement of /quota sets ``plan_cache_mode`` for the rest
+    of its transaction (storage.sql.planning_later_queries_for_their_values)."""
+    org = await make_org(app)
+    day = date(2026, 11, 24)
+    async with app.db.write() as session:
+        session.add(Quota(unit_id=org.ward.id, period_start=day, period_end=day, target_count=1))
+    async with app.db.read() as session:
+        (quota,) = await quota_store.quota_progress(session, org.province, day, day, app.tz)
+        if app.db.is_postgres:
+            mode = (await session.exec(text("SHOW plan_cache_mode"))).scalar_one()
+            assert mode == "force_custom_plan"
+    assert quota.collected == 0
+    if app.db.is_postgres:
+        async with app.db.read() as session:  # for that transaction only
+            assert (await session.exec(text("SHOW plan_cache_mode"))).scalar_one() == "auto"
