@@ -1,14 +1,14 @@
 """Quota progress: questionnaires collected against the targets of a period (249/300), per
-unit, field and channel, from the day and month rollups."""
+unit, field and channel, from the day, month and year rollups."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, String, func, literal, select, union_all
+from sqlalchemy import Integer, String, bindparam, func, literal, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
@@ -19,8 +19,9 @@ from storage.models import (
     QuotaField,
     Unit,
 )
-from storage.reports import channel_rollup_parts, utc_bounds
-from storage.sql import plan_for_these_values
+from storage.reports import utc_bounds
+from storage.rollup_periods import channel_rollup_parts
+from storage.sql import built_once, planning_later_queries_for_their_values
 
 
 @dataclass
@@ -63,165 +64,195 @@ async def quota_progress(
     completed dossiers), returning a row per unit (and field, when a quota is limited to
     fields), summed up the unit tree here: a province's hundred wards answer as fast as
     one. (A join per quota made PostgreSQL walk the day rollups once per ward, several
-    times slower.)
+    times slower.) Both statements are built once per shape and run on the connection:
+    building them and the ORM's result handling cost more than the sums.
     """
-    await plan_for_these_values(session)
-    # Plain columns, not ORM objects: loading 200 objects cost more than the sums. The
-    # quota's fields come in the same statement (a row per quota and field).
-    stmt = (
-        select(
-            Quota.id,
-            Quota.period_start,
-            Quota.period_end,
-            Quota.label,
-            Quota.target_count,
-            Quota.target_ratio,
-            Unit.code.label("unit_code"),
-            Unit.name.label("unit_name"),
-            Unit.path.label("unit_path"),
-            ProcedureField.id.label("field_id"),
-            ProcedureField.name.label("field_name"),
-        )
-        .join(Unit, Unit.id == Quota.unit_id)
-        .outerjoin(QuotaField, QuotaField.quota_id == Quota.id)
-        .outerjoin(ProcedureField, ProcedureField.id == QuotaField.field_id)
-        .where(
-            Unit.path.startswith(root.path),
-            Quota.period_start <= end,
-            Quota.period_end >= start,
-        )
-        .order_by(Unit.path, Quota.period_start, Quota.id, ProcedureField.name)
-    )
-    quotas = []
-    fields: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for row in (await session.exec(stmt)).all():
-        if not quotas or quotas[-1].id != row.id:
-            quotas.append(row)
-        if row.field_id is not None:
-            fields[row.id].append((row.field_id, row.field_name))
+    conn = await session.connection()
+    prefix = {"prefix": root.path + "%"}
+    quotas: list[tuple] = []  # (id, start, end, label, target, ratio, code, name, path)
+    fields: dict[int, list[tuple[int, str]]] = {}
+    # The counts below are planned for their values (storage.sql.plan_for_these_values),
+    # set by this first statement: one round trip fewer.
+    found = await conn.execute(_quota_list(session), {**prefix, "start": start, "end": end})
+    for *quota, field_id, field_name in found.all():  # plain tuples: rows' names cost more
+        if not quotas or quotas[-1][0] != quota[0]:
+            quotas.append(tuple(quota))
+        if field_id is not None:
+            fields.setdefault(quota[0], []).append((field_id, field_name))
     if not quotas:
         return []
 
-    by_period: dict[tuple[date, date], list] = defaultdict(list)
-    for quota in quotas:
-        by_period[(quota.period_start, quota.period_end)].append(quota)
-    periods = list(by_period)  # usually one or two
+    # usually one or two distinct periods
+    periods = list(dict.fromkeys((q_start, q_end) for _id, q_start, q_end, *_rest in quotas))
     by_field = bool(fields)  # group by field only when some quota is limited to fields
-    counts = await _period_counts(session, root, periods, tz, by_field)
-    collected: dict[int, int] = {}
-    channels: dict[int, dict[str, int]] = {}
-    dossiers: dict[int, int] = {}
-    for index, period in enumerate(periods):
-        responses = counts.get((index, "r"), {})
-        completed = counts.get((index, "d"), {})
-        for quota in by_period[period]:
-            allowed = {field_id for field_id, _name in fields[quota.id]} or None
-            channels[quota.id] = _per_channel(responses, quota.unit_path, allowed)
-            collected[quota.id] = sum(channels[quota.id].values())
-            dossiers[quota.id] = _in_scope(completed, quota.unit_path, allowed)
-
-    return [
-        QuotaProgress(
-            quota_id=quota.id,
-            unit_code=quota.unit_code,
-            unit_name=quota.unit_name,
-            period_start=quota.period_start,
-            period_end=quota.period_end,
-            label=quota.label,
-            fields=[name for _id, name in fields[quota.id]],
-            target_count=quota.target_count,
-            collected=collected.get(quota.id, 0),
-            target_ratio=quota.target_ratio,
-            dossiers=dossiers.get(quota.id, 0),
-            channels=channels.get(quota.id, {}),
+    paths = {quota[8] for quota in quotas}
+    counts = await _period_counts(conn, prefix, periods, paths, tz, by_field)
+    index_of = {period: index for index, period in enumerate(periods)}
+    progress = []
+    for quota_id, q_start, q_end, label, target, ratio, code, name, path in quotas:
+        index = index_of[(q_start, q_end)]
+        limited = fields.get(quota_id, [])
+        allowed = {field_id for field_id, _name in limited} or None
+        channels = _per_channel(counts.get((index, "r"), {}).get(path, {}), allowed)
+        progress.append(
+            QuotaProgress(
+                quota_id=quota_id,
+                unit_code=code,
+                unit_name=name,
+                period_start=q_start,
+                period_end=q_end,
+                label=label,
+                fields=[field_name for _id, field_name in limited],
+                target_count=target,
+                collected=sum(channels.values()),
+                target_ratio=ratio,
+                dossiers=_in_scope(counts.get((index, "d"), {}).get(path, {}), allowed),
+                channels=channels,
+            )
         )
-        for quota in quotas
-    ]
+    return progress
+
+
+@built_once
+def _quota_list(session: AsyncSession):
+    """The quotas of a subtree (``prefix``: its path and ``%``) overlapping ``start``–
+    ``end``, a row per quota and field (plain columns: ORM objects cost more than the sums)."""
+    unit, quota = Unit.__table__, Quota.__table__
+    quota_field, field_ = QuotaField.__table__, ProcedureField.__table__
+    stmt = (
+        select(
+            quota.c.id,
+            quota.c.period_start,
+            quota.c.period_end,
+            quota.c.label,
+            quota.c.target_count,
+            quota.c.target_ratio,
+            unit.c.code.label("unit_code"),
+            unit.c.name.label("unit_name"),
+            unit.c.path.label("unit_path"),
+            field_.c.id.label("field_id"),
+            field_.c.name.label("field_name"),
+        )
+        .join(unit, unit.c.id == quota.c.unit_id)
+        .outerjoin(quota_field, quota_field.c.quota_id == quota.c.id)
+        .outerjoin(field_, field_.c.id == quota_field.c.field_id)
+        .where(
+            unit.c.path.like(bindparam("prefix")),
+            quota.c.period_start <= bindparam("end"),
+            quota.c.period_end >= bindparam("start"),
+        )
+        .order_by(unit.c.path, quota.c.period_start, quota.c.id, field_.c.name)
+    )
+    return planning_later_queries_for_their_values(session, stmt)
 
 
 async def _period_counts(
-    session, root: Unit, periods: list[tuple[date, date]], tz: ZoneInfo, by_field: bool
+    conn,
+    prefix: dict,
+    periods: list[tuple[date, date]],
+    paths: set[str],
+    tz: ZoneInfo,
+    by_field: bool,
 ) -> dict[tuple[int, str], dict[str, dict[tuple, int]]]:
     """Responses (kind ``r``, per channel) and completed dossiers (kind ``d``) in each of
-    ``periods``, per unit and (when ``by_field``) field, rolled up the unit tree: one
-    statement for them all (a UNION ALL), since the round trips cost more than the sums.
+    ``periods``, per unit and (when ``by_field``) field, summed for each of ``paths``
+    over its subtree: one statement for them all (a UNION ALL), since the round trips
+    cost more than the sums.
 
-    Responses over whole calendar months come from the month rollups, the days before
-    and after them from the day rollups."""
-    parts = []
+    Responses over whole calendar years come from the year rollups, over whole months
+    from the month rollups, the days before and after them from the day rollups."""
+    params = dict(prefix)
+    shape = []
     for index, (first, last) in enumerate(periods):
-        for table, period, a, b in channel_rollup_parts(first, last):
-            if a <= b:
-                field_col = table.field_id if by_field else literal(0, Integer)
-                parts.append(
-                    select(
-                        literal(index, Integer).label("period"),
-                        literal("r", String).label("kind"),
-                        Unit.path.label("path"),
-                        field_col.label("field"),
-                        table.channel.label("channel"),
-                        func.sum(table.responses).label("n"),
-                    )
-                    .join(Unit, Unit.id == table.unit_id)
-                    .where(Unit.path.startswith(root.path), period.between(a, b))
-                    .group_by(
-                        *(
-                            [Unit.path, table.field_id, table.channel]
-                            if by_field
-                            else [Unit.path, table.channel]
-                        )
-                    )
+        tables = []
+        for part, (table, column, a, b) in enumerate(channel_rollup_parts(first, last)):
+            tables.append((table.__table__, column.key))
+            params[f"a{index}_{part}"], params[f"b{index}_{part}"] = a, b
+        shape.append(tuple(tables))
+        params[f"lo{index}"], params[f"hi{index}"] = utc_bounds(first, last, tz)
+    grouped: dict[tuple[int, str], dict[str, dict[tuple, int]]] = {}
+    ancestors: dict[str, list[str]] = {}
+    result = await conn.execute(_counts_statement(tuple(shape), by_field), params)
+    for index, kind, path, field_id, channel, n in result.all():
+        within = ancestors.get(path)
+        if within is None:
+            within = ancestors[path] = _paths_above(path, paths)
+        key = (field_id, channel) if kind == "r" else (field_id,)
+        by_path = grouped.setdefault((index, kind), {})
+        for p in within:
+            sums = by_path.setdefault(p, {})
+            sums[key] = sums.get(key, 0) + int(n or 0)
+    return grouped
+
+
+@lru_cache(maxsize=64)
+def _counts_statement(shape: tuple[tuple, ...], by_field: bool):
+    """The UNION ALL behind ``_period_counts`` for periods read from ``shape`` (each
+    period's rollup tables and period columns, in ``channel_rollup_parts`` order), with
+    bound dates."""
+    unit, dossier, procedure = Unit.__table__, Dossier.__table__, Procedure.__table__
+    in_subtree = unit.c.path.like(bindparam("prefix"))
+    parts = []
+    for index, tables in enumerate(shape):
+        for part, (table, period_column) in enumerate(tables):
+            period = table.c[period_column]
+            field_col = table.c.field_id if by_field else literal(0, Integer)
+            keys = [unit.c.path, table.c.field_id] if by_field else [unit.c.path]
+            parts.append(
+                select(
+                    literal(index, Integer).label("period"),
+                    literal("r", String).label("kind"),
+                    unit.c.path.label("path"),
+                    field_col.label("field"),
+                    table.c.channel.label("channel"),
+                    func.sum(table.c.responses).label("n"),
                 )
-        lo, hi = utc_bounds(first, last, tz)
-        field_col = Procedure.field_id if by_field else literal(0, Integer)
+                .join(unit, unit.c.id == table.c.unit_id)
+                .where(
+                    in_subtree,
+                    period.between(bindparam(f"a{index}_{part}"), bindparam(f"b{index}_{part}")),
+                )
+                .group_by(*keys, table.c.channel)
+            )
+        field_col = procedure.c.field_id if by_field else literal(0, Integer)
         dossiers = (
             select(
                 literal(index, Integer).label("period"),
                 literal("d", String).label("kind"),
-                Unit.path.label("path"),
+                unit.c.path.label("path"),
                 field_col.label("field"),
                 literal("", String).label("channel"),
-                func.count(Dossier.id).label("n"),
+                func.count(dossier.c.id).label("n"),
             )
-            .join(Unit, Unit.id == Dossier.unit_id)
+            .join(unit, unit.c.id == dossier.c.unit_id)
             .where(
-                Unit.path.startswith(root.path),
-                Dossier.completed_at >= lo,
-                Dossier.completed_at < hi,
+                in_subtree,
+                dossier.c.completed_at >= bindparam(f"lo{index}"),
+                dossier.c.completed_at < bindparam(f"hi{index}"),
             )
         )
         if by_field:
-            dossiers = dossiers.outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
+            dossiers = dossiers.outerjoin(procedure, procedure.c.id == dossier.c.procedure_id)
         parts.append(
-            dossiers.group_by(*([Unit.path, Procedure.field_id] if by_field else [Unit.path]))
+            dossiers.group_by(*([unit.c.path, procedure.c.field_id] if by_field else [unit.c.path]))
         )
-    grouped: dict[tuple[int, str], list] = defaultdict(list)
-    for index, kind, path, field_id, channel, n in (await session.exec(union_all(*parts))).all():
-        key = (field_id, channel) if kind == "r" else (field_id,)
-        grouped[(index, kind)].append((path, *key, n))
-    return {group: _subtree_sums(rows) for group, rows in grouped.items()}
+    return union_all(*parts)
 
 
-def _subtree_sums(rows) -> dict[str, dict[tuple, int]]:
-    """Counts per (unit path, field[, channel]) rolled up to every ancestor path."""
-    sums: dict[str, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
-    for path, *key, n in rows:
-        parts = path.strip("/").split("/")
-        for depth in range(1, len(parts) + 1):
-            sums["/" + "/".join(parts[:depth]) + "/"][tuple(key)] += int(n or 0)
-    return sums
+def _paths_above(path: str, paths: set[str]) -> list[str]:
+    """Those of ``paths`` at or above the unit at ``path`` (its ancestors and itself)."""
+    steps = path.strip("/").split("/")
+    above = ("/" + "/".join(steps[:depth]) + "/" for depth in range(1, len(steps) + 1))
+    return [p for p in above if p in paths]
 
 
-def _in_scope(sums: dict[str, dict[tuple, int]], path: str, allowed: set[int] | None) -> int:
-    by_key = sums.get(path, {})
-    return sum(n for key, n in by_key.items() if allowed is None or key[0] in allowed)
+def _in_scope(sums: dict[tuple, int], allowed: set[int] | None) -> int:
+    return sum(n for key, n in sums.items() if allowed is None or key[0] in allowed)
 
 
-def _per_channel(
-    sums: dict[str, dict[tuple, int]], path: str, allowed: set[int] | None
-) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for (field_id, channel), n in sums.get(path, {}).items():
+def _per_channel(sums: dict[tuple, int], allowed: set[int] | None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for (field_id, channel), n in sums.items():
         if n and (allowed is None or field_id in allowed):
-            counts[channel] += n
-    return dict(counts)
+            counts[channel] = counts.get(channel, 0) + n
+    return counts

@@ -21,12 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, union_all
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import (
-    RollupAnswer,
-    RollupChannel,
-    RollupChannelMonth,
-    Unit,
-)
+from storage.models import Unit
+from storage.rollup_periods import answer_rollup_parts, channel_rollup_parts
 from storage.rollups import LEVEL_COLUMNS
 from storage.sql import plan_for_these_values
 
@@ -173,33 +169,33 @@ async def satisfaction(
             groups[gid] = Satisfaction(gid, g.code, g.name)
         return groups[gid]
 
-    in_scope = (Unit.path.startswith(root.path), RollupAnswer.day >= start, RollupAnswer.day <= end)
-    answers = (
+    # Answers and respondents (per channel: their sum is the respondents) from the
+    # coarsest rollups that fit: whole years or months, and the days around them.
+    answer_parts = [
         select(
-            RollupAnswer.unit_id,
-            RollupAnswer.item_code,
-            RollupAnswer.element_code,
-            *(func.sum(getattr(RollupAnswer, c)) for c in (*LEVEL_COLUMNS, "skipped")),
+            table.unit_id,
+            table.item_code,
+            table.element_code,
+            *(func.sum(getattr(table, c)) for c in (*LEVEL_COLUMNS, "skipped")),
         )
-        .join(Unit, Unit.id == RollupAnswer.unit_id)
-        .where(*in_scope)
-        .group_by(RollupAnswer.unit_id, RollupAnswer.item_code, RollupAnswer.element_code)
-    )
+        .join(Unit, Unit.id == table.unit_id)
+        .where(Unit.path.startswith(root.path), period.between(a, b))
+        .group_by(table.unit_id, table.item_code, table.element_code)
+        for table, period, a, b in answer_rollup_parts(start, end)
+    ]
+    answers = answer_parts[0] if len(answer_parts) == 1 else union_all(*answer_parts)
     for uid, item, element, *counts in (await session.exec(answers)).all():
         for value, n in zip((*LEVELS, None), counts, strict=True):
             if n:
                 total.add(item, element, value, int(n))
                 group(uid).add(item, element, value, int(n))
 
-    # Respondents per channel (their sum is the respondents): the month rollups for whole
-    # months, the day rollups for the days around them.
     parts = [
         select(table.unit_id, table.channel, func.sum(table.responses))
         .join(Unit, Unit.id == table.unit_id)
         .where(Unit.path.startswith(root.path), period.between(a, b))
         .group_by(table.unit_id, table.channel)
         for table, period, a, b in channel_rollup_parts(start, end)
-        if a <= b
     ]
     respondents = parts[0] if len(parts) == 1 else union_all(*parts)
     for uid, channel, n in (await session.exec(respondents)).all():
@@ -216,32 +212,3 @@ async def satisfaction(
 def _child_of(root: Unit, unit: Unit) -> int:
     rest = unit.path[len(root.path) :].strip("/")
     return int(rest.split("/")[0]) if rest else root.id  # type: ignore[return-value]
-
-
-def channel_rollup_parts(first: date, last: date) -> list:
-    """(table, period column, from, to) of the per-channel response rollups covering local
-    days ``first``–``last``: whole calendar months from the month rollups (12 rows a unit
-    for a year instead of 365), the days around them from the day rollups."""
-    whole = whole_months(first, last)
-    if whole is None:
-        return [(RollupChannel, RollupChannel.day, first, last)]
-    lo, hi = whole
-    return [
-        (RollupChannelMonth, RollupChannelMonth.month, lo, hi),
-        (RollupChannel, RollupChannel.day, first, lo - timedelta(days=1)),
-        (RollupChannel, RollupChannel.day, next_month(hi), last),
-    ]
-
-
-def whole_months(first: date, last: date) -> tuple[date, date] | None:
-    """First days of the first and last calendar months lying wholly in ``first``–``last``."""
-    lo = first if first.day == 1 else next_month(first)
-    hi = last.replace(day=1)
-    if next_month(last) - timedelta(days=1) != last:  # last's month is not whole
-        hi = (hi - timedelta(days=1)).replace(day=1)
-    return (lo, hi) if lo <= hi else None
-
-
-def next_month(day: date) -> date:
-    """The first day of the month after ``day``'s."""
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)

@@ -17,8 +17,10 @@ from storage.models import (
     Procedure,
     Response,
     RollupAnswer,
+    RollupAnswerMonth,
     RollupChannel,
     RollupChannelMonth,
+    RollupChannelYear,
     RollupResponse,
     RollupResponseMonth,
 )
@@ -62,17 +64,19 @@ async def apply_response(
         )
     ).all()
     pending = _pending(session)
-    for item, element, value in answers:
-        counts = pending["answers"].setdefault(
-            (row.unit_id, day, item), [element, 0, 0, 0, 0, 0, 0]
-        )
-        counts[6 if value is None else value] += sign
+    for name, period in (("answers", day), ("answer_months", month)):
+        for item, element, value in answers:
+            counts = pending[name].setdefault(
+                (row.unit_id, period, item), [element, 0, 0, 0, 0, 0, 0]
+            )
+            counts[6 if value is None else value] += sign
     where = {
         "unit_id": row.unit_id,
         "field_id": row.field_id or 0,
         "channel": row.channel,
         "day": day,
         "month": month,
+        "year": month.replace(month=1),
     }
     for name, (_upsert, columns) in _RESPONSE_COUNTS.items():
         key = tuple(where[c] for c in columns)
@@ -93,7 +97,9 @@ _PENDING = "sipas_rollup_increments"
 def _pending(session: AsyncSession) -> dict[str, dict]:
     pending = session.info.get(_PENDING)
     if pending is None:
-        pending = session.info[_PENDING] = {name: {} for name in ("answers", *_RESPONSE_COUNTS)}
+        pending = session.info[_PENDING] = {
+            name: {} for name in (*_ANSWER_COUNTS, *_RESPONSE_COUNTS)
+        }
         before_commit(session, _PENDING, _write_increments)
     return pending
 
@@ -104,21 +110,22 @@ async def _write_increments(session: AsyncSession) -> None:
     if not pending:
         return
     conn = await session.connection()
-    answers = [
-        {
-            "unit_id": unit_id,
-            "day": day,
-            "item_code": item,
-            "element_code": counts[0],
-            **dict(zip((*LEVEL_COLUMNS, "skipped"), counts[1:], strict=True)),
-        }
-        for (unit_id, day, item), counts in sorted(pending["answers"].items())
-        if any(counts[1:])
-    ]
-    if answers:
-        # One statement run for each row (executemany): a multi-row VALUES is compiled
-        # afresh every time, as SQLAlchemy cannot cache it.
-        await conn.execute(_answer_upsert(session), answers)
+    for name, (upsert, period) in _ANSWER_COUNTS.items():
+        answers = [
+            {
+                "unit_id": unit_id,
+                period: when,
+                "item_code": item,
+                "element_code": counts[0],
+                **dict(zip((*LEVEL_COLUMNS, "skipped"), counts[1:], strict=True)),
+            }
+            for (unit_id, when, item), counts in sorted(pending[name].items())
+            if any(counts[1:])
+        ]
+        if answers:
+            # One statement run for each row (executemany): a multi-row VALUES is compiled
+            # afresh every time, as SQLAlchemy cannot cache it.
+            await conn.execute(upsert(session), answers)
     for name, (upsert, columns) in _RESPONSE_COUNTS.items():
         values = [
             {**dict(zip(columns, key, strict=True)), "responses": n}
@@ -129,15 +136,27 @@ async def _write_increments(session: AsyncSession) -> None:
             await conn.execute(upsert(session), values)
 
 
-@built_once
-def _answer_upsert(session: AsyncSession):
-    """Add one row's counts to a (unit, day, item) rollup row."""
-    table = RollupAnswer.__table__
-    stmt = insert(session, table)
-    return stmt.on_conflict_do_update(
-        index_elements=["unit_id", "day", "item_code"],
-        set_={c: table.c[c] + stmt.excluded[c] for c in (*LEVEL_COLUMNS, "skipped")},
-    )
+def _answer_upsert(table, period: str):
+    """The upsert adding one row's counts to a (unit, ``period``, item) answer rollup row,
+    and the name of that period column."""
+
+    @built_once
+    def build(session: AsyncSession):
+        columns = table.__table__.c
+        stmt = insert(session, table.__table__)
+        return stmt.on_conflict_do_update(
+            index_elements=["unit_id", period, "item_code"],
+            set_={c: columns[c] + stmt.excluded[c] for c in (*LEVEL_COLUMNS, "skipped")},
+        )
+
+    return build, period
+
+
+# The answer counts, by (unit, item) and day or month.
+_ANSWER_COUNTS = {
+    "answers": _answer_upsert(RollupAnswer, "day"),
+    "answer_months": _answer_upsert(RollupAnswerMonth, "month"),
+}
 
 
 def _response_upsert(table, *key: str):
@@ -154,7 +173,7 @@ def _response_upsert(table, *key: str):
     return build, key
 
 
-# The response counts, by (unit, field[, channel]) and day or month.
+# The response counts, by (unit, field[, channel]) and day, month or year.
 _RESPONSE_COUNTS = {
     "days": _response_upsert(RollupResponse, "unit_id", "field_id", "day"),
     "months": _response_upsert(RollupResponseMonth, "unit_id", "field_id", "month"),
@@ -162,6 +181,7 @@ _RESPONSE_COUNTS = {
     "channel_months": _response_upsert(
         RollupChannelMonth, "unit_id", "field_id", "channel", "month"
     ),
+    "channel_years": _response_upsert(RollupChannelYear, "unit_id", "field_id", "channel", "year"),
 }
 
 

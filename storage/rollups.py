@@ -1,7 +1,9 @@
 """Report rollups: counts per unit and local day, derived from raw answers.
 
 Every report period is a run of whole local days, so summing these rows gives exactly the
-figures a scan of the raw answers would, at a fraction of the cost. They are kept up to
+figures a scan of the raw answers would, at a fraction of the cost; the same counts per
+local month (answers, responses) and year (responses per channel) let a long period sum
+fewer rows (storage.rollup_periods). They are kept up to
 date by ``apply_response`` (``storage.rollup_increments``) in the transaction that
 completes (or flags, or clears) a response, with increments that concurrent transactions
 can interleave safely (written last, just before the commit, so that a row lock is held
@@ -23,8 +25,10 @@ from storage.models import (
     Procedure,
     Response,
     RollupAnswer,
+    RollupAnswerMonth,
     RollupChannel,
     RollupChannelMonth,
+    RollupChannelYear,
     RollupResponse,
     RollupResponseMonth,
 )
@@ -52,11 +56,16 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
     a million answers otherwise); only a zone with changing offsets on SQLite goes row by row.
     """
     forget_pending(session)  # counted again from the raw answers below
-    await session.exec(delete(RollupAnswer))
-    await session.exec(delete(RollupResponse))
-    await session.exec(delete(RollupResponseMonth))
-    await session.exec(delete(RollupChannel))
-    await session.exec(delete(RollupChannelMonth))
+    for table in (
+        RollupAnswer,
+        RollupAnswerMonth,
+        RollupResponse,
+        RollupResponseMonth,
+        RollupChannel,
+        RollupChannelMonth,
+        RollupChannelYear,
+    ):
+        await session.exec(delete(table))
     day = _local_day(session, tz)
     if day is None:
         answer_rows, response_rows = await raw_counts(session, tz)
@@ -122,6 +131,7 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
 
 
 async def _months_from_days(session: AsyncSession) -> None:
+    """Fill the month (and year) rollups from the day rollups just rebuilt."""
     for days, months, by in (
         (RollupResponse, RollupResponseMonth, ("field_id",)),
         (RollupChannel, RollupChannelMonth, ("field_id", "channel")),
@@ -136,6 +146,30 @@ async def _months_from_days(session: AsyncSession) -> None:
                 ),
             )
         )
+    year = year_of(session, RollupChannelMonth.month)
+    keys = (RollupChannelMonth.field_id, RollupChannelMonth.channel)
+    await session.exec(
+        RollupChannelYear.__table__.insert().from_select(
+            ["unit_id", "year", "field_id", "channel", "responses"],
+            select(
+                RollupChannelMonth.unit_id, year, *keys, func.sum(RollupChannelMonth.responses)
+            ).group_by(RollupChannelMonth.unit_id, year, *keys),
+        )
+    )
+    month = month_of(session, RollupAnswer.day)
+    counts = (*LEVEL_COLUMNS, "skipped")
+    await session.exec(
+        RollupAnswerMonth.__table__.insert().from_select(
+            ["unit_id", "month", "item_code", "element_code", *counts],
+            select(
+                RollupAnswer.unit_id,
+                month,
+                RollupAnswer.item_code,
+                func.min(RollupAnswer.element_code),
+                *(func.sum(getattr(RollupAnswer, c)) for c in counts),
+            ).group_by(RollupAnswer.unit_id, month, RollupAnswer.item_code),
+        )
+    )
 
 
 def month_of(session: AsyncSession, day):
@@ -144,6 +178,13 @@ def month_of(session: AsyncSession, day):
     if dialect(session) == "postgresql":
         return cast(func.date_trunc(literal_column("'month'"), day), Date)
     return func.date(day, literal_column("'start of month'"))
+
+
+def year_of(session: AsyncSession, day):
+    """A SQL expression for 1 January of ``day``'s year (literals inline, as ``month_of``)."""
+    if dialect(session) == "postgresql":
+        return cast(func.date_trunc(literal_column("'year'"), day), Date)
+    return func.date(day, literal_column("'start of year'"))
 
 
 async def raw_counts(session: AsyncSession, tz: ZoneInfo) -> tuple[list[dict], list[dict]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text, true
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 _BEFORE_COMMIT = "sipas_before_commit"
@@ -75,6 +75,22 @@ async def plan_for_these_values(session: AsyncSession) -> None:
     """
     if dialect(session) == "postgresql":
         await session.exec(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+def planning_later_queries_for_their_values(session: AsyncSession, stmt):
+    """``stmt`` (a SELECT) made to do what ``plan_for_these_values`` does as it runs, on
+    PostgreSQL, instead of in a round trip of its own: joined to a one-row
+    ``set_config('plan_cache_mode', 'force_custom_plan', true)``, so the transaction's
+    later queries are planned for their actual values. ``stmt`` itself is planned as
+    usual (meant for a first query on small tables, where a generic plan is as good, and
+    whose rows, if there are none, leave nothing else to read). Unchanged on SQLite.
+    """
+    if dialect(session) != "postgresql":
+        return stmt
+    plan = select(
+        func.set_config("plan_cache_mode", "force_custom_plan", true()).label("plan_cache_mode")
+    ).subquery("custom_plans")
+    return stmt.join(plan, true())
 
 
 async def insert_new(session, model, rows: list[dict], unique: list[str]) -> int:

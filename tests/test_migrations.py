@@ -75,3 +75,73 @@ async def test_month_rollups_are_filled_from_the_day_rollups(db_url):
         ]
     finally:
         await db.dispose()
+
+
+async def test_answer_month_and_channel_year_rollups_are_filled_from_the_existing_ones(db_url):
+    db = Database(db_url)
+    try:
+        await downgrade(db, "0014_report_rollups-1")
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO unit (id, code, name, kind, path, questionnaire_code, legacy, "
+                    "created_at) VALUES (902, 'Y.W', 'Phường', 'ward', '/902/', 'quick', false, "
+                    ":now)"
+                ),
+                {"now": datetime(2027, 1, 1)},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO rollup_answer (unit_id, day, item_code, element_code, "
+                    "n1, n2, n3, n4, n5, skipped) VALUES (902, :day, :item, 'E1', :n1, 0, 0, "
+                    ":n4, 0, :skipped)"
+                ),
+                [
+                    {"day": date(2027, 1, 1), "item": "E1.1", "n1": 1, "n4": 2, "skipped": 0},
+                    {"day": date(2027, 1, 31), "item": "E1.1", "n1": 0, "n4": 3, "skipped": 1},
+                    {"day": date(2027, 1, 31), "item": "E1.2", "n1": 5, "n4": 0, "skipped": 0},
+                    {"day": date(2027, 2, 1), "item": "E1.1", "n1": 4, "n4": 0, "skipped": 0},
+                ],
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO rollup_channel_month (unit_id, month, field_id, channel, "
+                    "responses) VALUES (902, :month, :field, :channel, :n)"
+                ),
+                [
+                    {"month": date(2026, 12, 1), "field": 0, "channel": "zalo", "n": 7},
+                    {"month": date(2027, 1, 1), "field": 0, "channel": "zalo", "n": 2},
+                    {"month": date(2027, 12, 1), "field": 0, "channel": "zalo", "n": 3},
+                    {"month": date(2027, 12, 1), "field": 5, "channel": "zalo", "n": 1},
+                    {"month": date(2027, 6, 1), "field": 0, "channel": "web", "n": 4},
+                ],
+            )
+        await upgrade(db)
+        async with db.engine.connect() as conn:
+            months = (
+                await conn.execute(
+                    text(
+                        "SELECT month, item_code, element_code, n1, n4, skipped "
+                        "FROM rollup_answer_month"
+                    )
+                )
+            ).all()
+            years = (
+                await conn.execute(
+                    text("SELECT year, field_id, channel, responses FROM rollup_channel_year")
+                )
+            ).all()
+        as_date = lambda v: v if isinstance(v, date) else date.fromisoformat(v)  # noqa: E731
+        assert sorted((as_date(m), *rest) for m, *rest in months) == [
+            (date(2027, 1, 1), "E1.1", "E1", 1, 5, 1),
+            (date(2027, 1, 1), "E1.2", "E1", 5, 0, 0),
+            (date(2027, 2, 1), "E1.1", "E1", 4, 0, 0),
+        ]
+        assert sorted((as_date(y), *rest) for y, *rest in years) == [
+            (date(2026, 1, 1), 0, "zalo", 7),
+            (date(2027, 1, 1), 0, "web", 4),
+            (date(2027, 1, 1), 0, "zalo", 5),
+            (date(2027, 1, 1), 5, "zalo", 1),
+        ]
+    finally:
+        await db.dispose()

@@ -42,8 +42,10 @@ _GROUPS: dict[str, tuple[str, ...]] = {
     "rollups": (
         "Alert",
         "RollupAnswer",
+        "RollupAnswerMonth",
         "RollupChannel",
         "RollupChannelMonth",
+        "RollupChannelYear",
         "RollupResponse",
         "RollupResponseMonth",
     ),

@@ -26,6 +26,23 @@ class RollupAnswer(SQLModel, table=True):
     skipped: int = Field(default=0)
 
 
+class RollupAnswerMonth(SQLModel, table=True):
+    """The same answer counts per local calendar month (``month``: its first day), so a
+    report over a year sums 12 rows per unit and item instead of 365."""
+
+    __tablename__ = "rollup_answer_month"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    month: date = Field(primary_key=True)
+    item_code: str = Field(max_length=32, primary_key=True)
+    element_code: str = Field(max_length=32)
+    n1: int = Field(default=0)
+    n2: int = Field(default=0)
+    n3: int = Field(default=0)
+    n4: int = Field(default=0)
+    n5: int = Field(default=0)
+    skipped: int = Field(default=0)
+
+
 class RollupResponse(SQLModel, table=True):
     """Completed, unflagged responses per unit, local day and field (0: no field known)."""
 
@@ -65,6 +82,18 @@ class RollupChannelMonth(SQLModel, table=True):
     __tablename__ = "rollup_channel_month"
     unit_id: int = Field(foreign_key="unit.id", primary_key=True)
     month: date = Field(primary_key=True)
+    field_id: int = Field(default=0, primary_key=True)
+    channel: str = Field(max_length=16, primary_key=True)
+    responses: int = Field(default=0)
+
+
+class RollupChannelYear(SQLModel, table=True):
+    """The same counts per local calendar year (``year``: its 1 January): a year's quota
+    or report reads one row per unit, field and channel instead of twelve."""
+
+    __tablename__ = "rollup_channel_year"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    year: date = Field(primary_key=True)
     field_id: int = Field(default=0, primary_key=True)
     channel: str = Field(max_length=16, primary_key=True)
     responses: int = Field(default=0)
