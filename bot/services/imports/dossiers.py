@@ -11,7 +11,7 @@ invitations, in one short transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.engine import reply_payload
@@ -22,6 +22,7 @@ from bot.services.imports.dossier_rows import (
     Built,
     DossierRow,
     Item,
+    dossier_reader,
 )
 from bot.services.imports.framework import (
     Importer,
@@ -48,6 +49,10 @@ class DossierImporter(Importer):
     Row = DossierRow
     chunk_size = 500
 
+    def row_reader(self, header: list[str]):
+        """``DossierRow``'s fast path for valid rows (``dossier_rows.dossier_reader``)."""
+        return dossier_reader(header)
+
     async def prepare(self, session) -> None:
         """Units and procedures by code; which channels can send."""
         units = await bulk.all_units(session)
@@ -59,6 +64,7 @@ class DossierImporter(Importer):
         self.channels: dict[str, bool] = {}  # asked when a row names one (Zalo's is slow)
         self.now = self.app.now()
         self.seen: dict[str, int] = {}
+        self.utc: dict[datetime, datetime] = {}  # completed_at as read -> UTC (files repeat)
         self.items: list[Item] = []
         if self.app.settings.zns_invites:  # its import, outside the write transactions
             from bot.services import zns  # noqa: F401
@@ -92,10 +98,12 @@ class DossierImporter(Importer):
             self.seen[receipt] = line
             unit = self.units.get(row.unit_code) or self.units_upper.get(row.unit_code.upper())
             procedure = self.procedures.get(row.procedure_code)
-            when = row.completed_at
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=self.app.tz)
-            when = when.astimezone(UTC)
+            when = self.utc.get(row.completed_at)
+            if when is None:
+                when = row.completed_at
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=self.app.tz)
+                when = self.utc[row.completed_at] = when.astimezone(UTC)
             problems = []
             if unit is None:
                 problems.append(

@@ -122,6 +122,7 @@ async def _check(imp: Importer, t: Translator, table, progress: Progress):
     batch: list[tuple[int, Any]] = []
     width, count, pending = len(table.header), 0, 0
     model = imp.Row
+    fast = imp.row_reader(table.header)
 
     async def flush() -> None:
         nonlocal batch, pending
@@ -144,6 +145,8 @@ async def _check(imp: Importer, t: Translator, table, progress: Progress):
                         ),
                     )
                 )
+            elif fast is not None and (row := fast(cells)) is not None:
+                batch.append((line, row))
             else:
                 try:
                     raw = dict(zip(table.header, cells, strict=True))
