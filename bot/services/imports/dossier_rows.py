@@ -172,6 +172,7 @@ class Built:
     citizen: str | None = None
     payload: dict | None = None
     invited_at: datetime | None = None
+    shown: str = ""  # its output line, but for the invitation's note
 
 
 INVITE_COLUMNS = (

@@ -34,7 +34,7 @@ from bot.services.imports.framework import (
 from bot.services.imports.people import new_codes
 from flows.i18n import N_
 from flows.text import format_code
-from storage import bulk, outbox
+from storage import bulk, bulk_dossiers, outbox
 from storage.models import Outbox, SurveyInvite
 
 
@@ -147,13 +147,13 @@ class DossierImporter(Importer):
         return errors
 
     async def _replays(self, session, items: list[Item]) -> list[RowError]:
-        there = await bulk.known_receipts(session, [i.receipt for i in items])
+        there = await bulk_dossiers.known_receipts(session, [i.receipt for i in items])
         if not there:
             return []
-        known = await bulk.dossiers_by_receipt(session, sorted(there))
+        known = await bulk_dossiers.dossiers_by_receipt(session, sorted(there))
         if not known:
             return []
-        invites = await bulk.first_invites(session, [d[0] for d in known.values()])
+        invites = await bulk_dossiers.first_invites(session, [d[0] for d in known.values()])
         errors = []
         for item in items:
             old = known.get(item.receipt)
@@ -219,6 +219,7 @@ class DossierImporter(Importer):
                 continue
             code = next(codes)
             built = Built(item, code, keys.code_hash(code), next(sealed))
+            built.shown = f"{format_code(code)}  {item.receipt}  {item.unit.code}"
             if item.channel:
                 built.citizen = keys.user_hash(item.channel, item.user_id)
                 reply = intake.invitation(app, item.receipt, item.unit.name, code)
@@ -235,16 +236,16 @@ class DossierImporter(Importer):
         recent: set[str] = set()
         cooldown = timedelta(days=app.settings.invite_cooldown_days)
         if citizens:
-            await bulk.lock_citizens(session, citizens)
+            await bulk_dossiers.lock_citizens(session, citizens)
             if cooldown:
-                recent = await bulk.invited_since(session, citizens, now - cooldown)
+                recent = await bulk_dossiers.invited_since(session, citizens, now - cooldown)
         send_after = intake.next_send_time(now, app.tz, app.settings.invite_window)
         for b in new:
             if b.citizen is not None and b.citizen not in recent:
                 b.invited_at = send_after
                 if cooldown:
                     recent.add(b.citizen)
-        ids, taken = await bulk.insert_dossiers(
+        ids, taken = await bulk_dossiers.insert_dossiers(
             session,
             [
                 (
@@ -340,7 +341,7 @@ class DossierImporter(Importer):
                     if b.invited_at is not None
                     else _("invitation skipped: invited recently")
                 )
-            written.lines.append(f"{format_code(b.code)}  {item.receipt}  {item.unit.code}{note}")
+            written.lines.append(b.shown + note)
         return written
 
     async def _zns_invitations(self, session, new: list[Built], ids, send_after, now) -> dict:
