@@ -94,10 +94,21 @@ async def lock_citizens(session: AsyncSession, citizen_hashes: Iterable[str]) ->
         await session.exec(stmt)
 
 
+_PG_INVITED_SINCE = (
+    "SELECT DISTINCT citizen_hash FROM dossier "
+    "WHERE citizen_hash = ANY($1::varchar[]) AND invited_at >= $2"
+)
+
+
 async def invited_since(
     session: AsyncSession, citizen_hashes: Sequence[str], since: datetime
 ) -> set[str]:
-    """Those of the citizens who were sent (or are due) an invitation at or after ``since``."""
+    """Those of the citizens who were sent (or are due) an invitation at or after ``since``
+    (PostgreSQL: one driver query for them all)."""
+    if dialect(session) == "postgresql":
+        driver = await _driver(session)
+        rows = await driver.fetch(_PG_INVITED_SINCE, list(citizen_hashes), since)
+        return {r[0] for r in rows}
     t = Dossier.__table__.c
     found: set[str] = set()
     for part in _chunks(list(citizen_hashes)):

@@ -42,3 +42,20 @@ async def test_new_dossiers_get_ids_and_a_taken_receipt_is_named(app):
     async with app.db.write() as session:  # the transaction is usable after the refusal
         ids, taken = await bulk_dossiers.insert_dossiers(session, _rows(org, ["A3"]))
     assert taken == [] and list(ids) == ["A3"]
+
+
+async def test_invited_since_names_the_citizens_invited_at_or_after(app):
+    org = await make_org(app)
+    later = datetime(2025, 11, 25, 1, 15, tzinfo=UTC)
+    rows = [
+        ("B1", org.ward.id, org.procedure.id, WHEN, "c-early", WHEN, WHEN),
+        ("B2", org.ward.id, org.procedure.id, WHEN, "c-late", later, WHEN),
+        ("B3", org.ward.id, org.procedure.id, WHEN, "c-none", None, WHEN),
+    ]
+    async with app.db.write() as session:
+        await bulk_dossiers.insert_dossiers(session, rows)
+    async with app.db.read() as session:
+        everyone = ["c-early", "c-late", "c-none", "c-unknown"]
+        assert await bulk_dossiers.invited_since(session, everyone, WHEN) == {"c-early", "c-late"}
+        assert await bulk_dossiers.invited_since(session, everyone, later) == {"c-late"}
+        assert await bulk_dossiers.invited_since(session, [], WHEN) == set()

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.core.engine import reply_payload
 from bot.services import intake
+from bot.services.imports.dossier_replays import replays
 from bot.services.imports.dossier_rows import (
     INVITE_COLUMNS,
     OUTBOX_COLUMNS,
@@ -48,6 +49,7 @@ class DossierImporter(Importer):
     label = N_("dossiers")
     Row = DossierRow
     chunk_size = 500
+    check_batch = 5000  # bulk_dossiers.known_receipts reads 5,000 receipts a query
 
     def row_reader(self, header: list[str]):
         """``DossierRow``'s fast path for valid rows (``dossier_rows.dossier_reader``)."""
@@ -82,123 +84,84 @@ class DossierImporter(Importer):
         channels, receipts repeated in the file or known with other details."""
         errors: list[RowError] = []
         fresh: list[Item] = []
+        seen, utc, procedures = self.seen, self.utc, self.procedures
+        units, units_upper = self.units, self.units_upper
+        latest = self.now + intake.CLOCK_SKEW
+        phones = self.app.settings.zns_invites
         for line, row in rows:
             receipt = row.receipt_code
-            if receipt in self.seen:
+            first = seen.get(receipt)
+            if first is not None:
                 errors.append(
                     self._error(
                         line,
                         "receipt_code",
                         N_("'{value}' is also on line {first}"),
                         value=receipt,
-                        first=self.seen[receipt],
+                        first=first,
                     )
                 )
                 continue
-            self.seen[receipt] = line
-            unit = self.units.get(row.unit_code) or self.units_upper.get(row.unit_code.upper())
-            procedure = self.procedures.get(row.procedure_code)
-            when = self.utc.get(row.completed_at)
+            seen[receipt] = line
+            unit = units.get(row.unit_code) or units_upper.get(row.unit_code.upper())
+            procedure = procedures.get(row.procedure_code)
+            when = utc.get(row.completed_at)
             if when is None:
                 when = row.completed_at
                 if when.tzinfo is None:
                     when = when.replace(tzinfo=self.app.tz)
-                when = self.utc[row.completed_at] = when.astimezone(UTC)
-            problems = []
-            if unit is None:
-                problems.append(
-                    ("unit_code", N_("unknown unit code '{code}'"), {"code": row.unit_code})
-                )
-            if procedure is None:
-                problems.append(
-                    (
-                        "procedure_code",
-                        N_("unknown procedure code '{code}'"),
-                        {"code": row.procedure_code},
-                    )
-                )
-            if when > self.now + intake.CLOCK_SKEW:
-                problems.append(("completed_at", N_("is in the future"), {}))
-            if row.citizen_channel is not None and not self._can_send(row.citizen_channel):
-                problems.append(
-                    (
-                        "citizen_channel",
-                        N_("channel '{channel}' is not set up on this server"),
-                        {"channel": row.citizen_channel},
-                    )
-                )
-            if problems:
-                errors += [self._error(line, c, m, **f) for c, m, f in problems]
+                when = utc[row.completed_at] = when.astimezone(UTC)
+            channel = row.citizen_channel
+            if (
+                unit is None
+                or procedure is None
+                or when > latest
+                or (channel is not None and not self._can_send(channel))
+            ):
+                errors += self._problems(line, row, unit, procedure, when > latest)
                 continue
             fresh.append(
                 Item(
                     line,
                     receipt,
                     unit,
-                    procedure,  # type: ignore[arg-type]
+                    procedure,
                     when,
-                    row.citizen_channel,
+                    channel,
                     row.citizen_user_id,
-                    row.phone if self.app.settings.zns_invites else None,
+                    row.phone if phones else None,
                 )
             )
-        errors += await self._replays(session, fresh)
+        errors += await replays(self, session, fresh)
         self.items += fresh
         return errors
 
-    async def _replays(self, session, items: list[Item]) -> list[RowError]:
-        there = await bulk_dossiers.known_receipts(session, [i.receipt for i in items])
-        if not there:
-            return []
-        known = await bulk_dossiers.dossiers_by_receipt(session, sorted(there))
-        if not known:
-            return []
-        invites = await bulk_dossiers.first_invites(session, [d[0] for d in known.values()])
-        errors = []
-        for item in items:
-            old = known.get(item.receipt)
-            if old is None:
-                continue
-            dossier_id, unit_id, procedure_id, completed_at, citizen, invited_at = old
-            if unit_id != item.unit.id or procedure_id != item.procedure_id:
-                errors.append(
-                    self._error(
-                        item.line,
-                        "receipt_code",
-                        N_(
-                            "receipt '{receipt}' is registered already with another unit or "
-                            "procedure"
-                        ),
-                        receipt=item.receipt,
-                    )
+    def _problems(self, line: int, row, unit, procedure, future: bool) -> list[RowError]:
+        """A row's problems of ``check``, in the order of the columns."""
+        problems = []
+        if unit is None:
+            problems.append(
+                ("unit_code", N_("unknown unit code '{code}'"), {"code": row.unit_code})
+            )
+        if procedure is None:
+            problems.append(
+                (
+                    "procedure_code",
+                    N_("unknown procedure code '{code}'"),
+                    {"code": row.procedure_code},
                 )
-                continue
-            if completed_at != item.completed_at:
-                errors.append(
-                    self._error(
-                        item.line,
-                        "receipt_code",
-                        N_("receipt '{receipt}' is registered already, completed at {when}"),
-                        receipt=item.receipt,
-                        when=self.t.datetime(completed_at),
-                    )
+            )
+        if future:
+            problems.append(("completed_at", N_("is in the future"), {}))
+        if row.citizen_channel is not None and not self._can_send(row.citizen_channel):
+            problems.append(
+                (
+                    "citizen_channel",
+                    N_("channel '{channel}' is not set up on this server"),
+                    {"channel": row.citizen_channel},
                 )
-                continue
-            code = None
-            invite = invites.get(dossier_id)
-            if invite is not None and invite[1] is not None:
-                code = self.app.keys.decrypt(invite[1])
-                if code is not None and self.app.keys.code_hash(code) != invite[0]:
-                    code = None
-            note = N_("already registered")
-            if citizen is not None:
-                note = (
-                    N_("already registered, invitation queued")
-                    if invited_at is not None
-                    else N_("already registered, invited recently")
-                )
-            item.replay = (code or "", note)
-        return errors
+            )
+        return [self._error(line, c, m, **f) for c, m, f in problems]
 
     def plan(self) -> list[Item]:
         """Every row, in file order (replays only print their code)."""

@@ -133,6 +133,9 @@ class Importer:
     # PostgreSQL transactions' target (``pipeline.HOLD_TARGET_POSTGRES`` when None):
     # shorter for kinds that update rows live requests update too (rollups).
     hold_postgres: ClassVar[float | None] = None
+    # Rows per ``check`` call (``pipeline.CHECK_BATCH`` when None): more for kinds whose
+    # check is a few set-wise reads, each batch a read transaction of its own.
+    check_batch: ClassVar[int | None] = None
 
     def __init__(self, app: App, t: Translator) -> None:
         self.app, self.t, self._ = app, t, t.gettext

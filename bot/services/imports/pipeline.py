@@ -123,6 +123,7 @@ async def _check(imp: Importer, t: Translator, table, progress: Progress):
     width, count, pending = len(table.header), 0, 0
     model = imp.Row
     fast = imp.row_reader(table.header)
+    batch_size = imp.check_batch or CHECK_BATCH
 
     async def flush() -> None:
         nonlocal batch, pending
@@ -153,7 +154,7 @@ async def _check(imp: Importer, t: Translator, table, progress: Progress):
                     batch.append((line, model.model_validate(raw)))
                 except ValidationError as exc:
                     errors.extend(_row_errors(t, line, exc))
-            if pending >= CHECK_BATCH:
+            if pending >= batch_size:
                 await flush()
     except FileProblem as problem:
         errors.append(file_error(t, problem))
