@@ -22,7 +22,7 @@ HEADER = [
 CELLS = {
     "receipt_code": ["H-0001", " H/2025:7 ", "", "-bad", "x" * 64, "x" * 65, "H 1", "\x1cH1"],
     "unit_code": ["P.W1", " p.w1\t", "", "u" * 65, "Phường 1"],
-    "procedure_code": ["T-HT-01", "", "p" * 64],
+    "procedure_code": ["T-HT-01", "", "p" * 64, "\tT-HT-01 ", "T\u00a0"],
     "completed_at": [
         "24/11/2025 08:15",
         "1/2/2025",
@@ -35,9 +35,9 @@ CELLS = {
         "",
         " 24/11/2025 08:15 ",
     ],
-    "citizen_channel": ["", "telegram", "zalo", "sms", "Telegram"],
-    "citizen_user_id": ["", "700000001", "12a", "1" * 33, "١٢٣"],
-    "phone": ["", "0905 123 456", "+84905123456", "12345"],
+    "citizen_channel": ["", "telegram", "zalo", "sms", "Telegram", " telegram", "zalo\t", "  "],
+    "citizen_user_id": ["", "700000001", "12a", "1" * 33, "١٢٣", " 42 ", "\t"],
+    "phone": ["", "0905 123 456", "+84905123456", "12345", " 0905123456 ", "\xa00905123456"],
 }
 
 

@@ -102,6 +102,7 @@ def dossier_reader(header: list[str]) -> Callable[[list[str]], DossierValues | N
     spaces around it). A plain function per row, no model: a fifth of the cost."""
     at = {name: header.index(name) for name in DossierValues._fields if name in header}
     order = [at.get(name) for name in DossierValues._fields]
+    on_channel = at.get("citizen_channel", -1)
     times: dict[str, datetime] = {}  # a file repeats its times
 
     def read(cells: list[str]) -> DossierValues | None:
@@ -116,6 +117,8 @@ def dossier_reader(header: list[str]) -> Callable[[list[str]], DossierValues | N
                 return None
             values.append(text or None)
         receipt, unit, procedure, when, channel, user_id, phone = values
+        if channel is not None and cells[on_channel] != channel:  # a Literal: not stripped
+            return None
         if (
             receipt is None
             or len(receipt) > 64
