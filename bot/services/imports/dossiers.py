@@ -5,8 +5,9 @@ Each new dossier gets a single-use survey code (hashed for lookups, kept encrypt
 replay can show it again) and, when the file names the citizen's chat, an invitation in
 the outbox inside the invitation hours and at most once per citizen per cooldown. A
 receipt loaded before is a replay: same details, same code, nothing written; other
-details are an error. Per chunk: one INSERT of dossiers, one of codes, one of
-invitations, in one short transaction.
+details are an error. Per chunk, in one short transaction: the dossiers (PostgreSQL:
+``COPY`` with ids drawn from the sequence), their codes and their invitations, each in
+one driver statement (``storage.bulk_dossiers``, ``storage.bulk.copy_rows``).
 """
 
 from __future__ import annotations
