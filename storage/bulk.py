@@ -8,22 +8,19 @@ work. They do not commit: callers write one chunk per short transaction.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
-    Dossier,
     Person,
     Procedure,
     ProcedureField,
-    SurveyInvite,
     Unit,
 )
 from storage.sql import dialect, insert
@@ -118,97 +115,6 @@ async def all_people(session: AsyncSession) -> list[Any]:
     return list((await session.exec(select(t.name, t.unit_id, t.role))).all())
 
 
-async def dossiers_by_receipt(session: AsyncSession, receipts: Sequence[str]) -> dict[str, Any]:
-    """The dossiers with these receipt codes: ``{receipt: (id, unit_id, procedure_id,
-    completed_at, citizen_hash, invited_at)}``."""
-    t = Dossier.__table__.c
-    found: dict[str, Any] = {}
-    for part in _chunks(list(receipts)):
-        stmt = select(
-            t.receipt_code,
-            t.id,
-            t.unit_id,
-            t.procedure_id,
-            t.completed_at,
-            t.citizen_hash,
-            t.invited_at,
-        ).where(t.receipt_code.in_(part))
-        for row in (await session.exec(stmt)).all():
-            found[row[0]] = row[1:]
-    return found
-
-
-async def known_receipts(session: AsyncSession, receipts: Sequence[str]) -> set[str]:
-    """Which of these receipt codes are registered: one driver query per 5,000 (the
-    usual answer, for a new file, is none; ``dossiers_by_receipt`` then reads only the
-    ones found)."""
-    driver = await _driver(session)
-    found: set[str] = set()
-    values = list(receipts)
-    for start in range(0, len(values), 5000):
-        part = values[start : start + 5000]
-        if dialect(session) == "postgresql":
-            rows = await driver.fetch(
-                "SELECT receipt_code FROM dossier WHERE receipt_code = ANY($1::varchar[])", part
-            )
-            found.update(r[0] for r in rows)
-            continue
-        marks = ",".join("?" * len(part))
-        sql = f"SELECT receipt_code FROM dossier WHERE receipt_code IN ({marks})"
-        async with driver.execute(sql, part) as cursor:
-            found.update(r[0] for r in await cursor.fetchall())
-    return found
-
-
-async def first_invites(session: AsyncSession, dossier_ids: Sequence[int]) -> dict[int, Any]:
-    """The first survey invite of each dossier: ``{dossier id: (code_hash, code_enc,
-    expires_at)}``."""
-    t = SurveyInvite.__table__.c
-    found: dict[int, Any] = {}
-    for part in _chunks(list(dossier_ids)):
-        stmt = (
-            select(t.dossier_id, t.code_hash, t.code_enc, t.expires_at)
-            .where(t.dossier_id.in_(part))
-            .order_by(t.id)
-        )
-        for row in (await session.exec(stmt)).all():
-            found.setdefault(row[0], row[1:])
-    return found
-
-
-async def lock_citizens(session: AsyncSession, citizen_hashes: Iterable[str]) -> None:
-    """PostgreSQL: take the per-citizen advisory locks of ``storage.dossiers.lock_citizen``
-    for many citizens, in key order (two imports never wait on each other in a circle).
-    SQLite has one writer already."""
-    if dialect(session) != "postgresql":
-        return
-    keys = sorted(
-        {
-            int.from_bytes(hashlib.sha256(h.encode()).digest()[:8], "big", signed=True)
-            for h in citizen_hashes
-        }
-    )
-    if keys:
-        stmt = text(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k"
-        ).bindparams(keys=keys)
-        await session.exec(stmt)
-
-
-async def invited_since(
-    session: AsyncSession, citizen_hashes: Sequence[str], since: datetime
-) -> set[str]:
-    """Those of the citizens who were sent (or are due) an invitation at or after ``since``."""
-    t = Dossier.__table__.c
-    found: set[str] = set()
-    for part in _chunks(list(citizen_hashes)):
-        stmt = (
-            select(t.citizen_hash).where(t.citizen_hash.in_(part), t.invited_at >= since).distinct()
-        )
-        found |= {row[0] for row in (await session.exec(stmt)).all()}
-    return found
-
-
 async def tune_for_bulk(session: AsyncSession) -> None:
     """SQLite, once per connection: a page cache large enough for the indexes a bulk
     load touches at random (the default 2 MB makes each insert into a large unique index
@@ -260,24 +166,40 @@ async def checkpoint(engine: Any) -> None:
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's SQLite DATETIME storage format
 
 
-class _SqliteValues:
-    """Python values as SQLAlchemy binds them on SQLite (times memoised: a chunk repeats
-    the same few)."""
+_PLAIN = frozenset((str, int, float, bool, bytes, type(None)))
 
-    def __init__(self) -> None:
-        self.times: dict[datetime, str] = {}
 
-    def __call__(self, value: Any) -> Any:
-        kind = type(value)
-        if kind is datetime:
-            text = self.times.get(value)
-            if text is None:
-                text = value.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_TIME)
-                self.times[value] = text
-            return text
-        if kind is dict or kind is list:
-            return json.dumps(value)
-        return value
+def _sqlite_time(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).strftime(_SQLITE_TIME)
+
+
+def _as_bound(rows: Sequence[tuple], *, sqlite: bool) -> list[tuple]:
+    """Rows with their values as SQLAlchemy binds them (SQLite: datetimes as naive-UTC
+    text, dicts and lists as JSON text; PostgreSQL: dicts and lists as JSON text), column
+    by column: a column of plain values is left as it is, a column of times is converted
+    once per distinct time (a chunk repeats the same few)."""
+    columns = list(zip(*rows, strict=True))
+    changed = False
+    for n, column in enumerate(columns):
+        kinds = set(map(type, column))
+        if kinds <= _PLAIN:
+            continue
+        changed = True
+        if sqlite and kinds <= {datetime, type(None)}:
+            texts = {v: (None if v is None else _sqlite_time(v)) for v in set(column)}
+            columns[n] = tuple(map(texts.__getitem__, column))
+        else:
+            columns[n] = tuple(_sqlite_value(v) if sqlite else _pg_value(v) for v in column)
+    return list(zip(*columns, strict=True)) if changed else list(rows)
+
+
+def _sqlite_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is datetime:
+        return _sqlite_time(value)
+    if kind is dict or kind is list:
+        return json.dumps(value)
+    return value
 
 
 def _pg_value(value: Any) -> Any:
@@ -303,60 +225,8 @@ async def copy_rows(
     name = _table(model).name
     driver = await _driver(session)
     if dialect(session) == "postgresql":
-        records = [tuple(_pg_value(v) for v in row) for row in rows]
+        records = _as_bound(rows, sqlite=False)
         await driver.copy_records_to_table(name, records=records, columns=list(columns))
         return
     sql = f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    value = _SqliteValues()
-    await driver.executemany(sql, [tuple(map(value, row)) for row in rows])
-
-
-DOSSIER_COLUMNS = (
-    "receipt_code",
-    "unit_id",
-    "procedure_id",
-    "completed_at",
-    "citizen_hash",
-    "invited_at",
-    "created_at",
-)
-_PG_DOSSIERS = (
-    "INSERT INTO dossier (" + ", ".join(DOSSIER_COLUMNS) + ") "
-    "SELECT * FROM unnest($1::varchar[], $2::int[], $3::int[], $4::timestamptz[], "
-    "$5::varchar[], $6::timestamptz[], $7::timestamptz[]) "
-    "ON CONFLICT (receipt_code) DO NOTHING RETURNING receipt_code, id"
-)
-
-
-async def insert_dossiers(
-    session: AsyncSession, rows: Sequence[tuple]
-) -> tuple[dict[str, int], list[str]]:
-    """Insert dossiers (tuples in ``DOSSIER_COLUMNS`` order); returns ``({receipt: id},
-    receipts another writer registered first)``. When the second list is not empty the
-    caller must roll back: the first may then be incomplete."""
-    if not rows:
-        return {}, []
-    driver = await _driver(session)
-    if dialect(session) == "postgresql":
-        columns = [list(c) for c in zip(*rows, strict=True)]
-        created = {r[0]: r[1] for r in await driver.fetch(_PG_DOSSIERS, *columns)}
-        return created, [row[0] for row in rows if row[0] not in created]
-    # SQLite: this transaction holds the only write lock, so no one else inserts now:
-    # refuse receipts taken meanwhile, then number the rows after the highest id.
-    receipts = [row[0] for row in rows]
-    taken: list[str] = []
-    for start in range(0, len(receipts), 5000):
-        part = receipts[start : start + 5000]
-        sql = (
-            f"SELECT receipt_code FROM dossier WHERE receipt_code IN ({','.join('?' * len(part))})"
-        )
-        async with driver.execute(sql, list(part)) as cursor:
-            taken += [r[0] for r in await cursor.fetchall()]
-    if taken:
-        return {}, taken
-    async with driver.execute("SELECT coalesce(max(id), 0) FROM dossier") as cursor:
-        first = (await cursor.fetchone())[0] + 1
-    sql = f"INSERT INTO dossier (id, {', '.join(DOSSIER_COLUMNS)}) VALUES (?{', ?' * 7})"
-    value = _SqliteValues()
-    await driver.executemany(sql, [(first + i, *map(value, row)) for i, row in enumerate(rows)])
-    return {receipt: first + i for i, receipt in enumerate(receipts)}, []
+    await driver.executemany(sql, _as_bound(rows, sqlite=True))

@@ -28,3 +28,26 @@ def test_bulk_codes_are_like_new_code():
     for code in codes:
         assert len(code) == CODE_LENGTH and set(code) <= set(CODE_ALPHABET)
         assert any(ch.isdigit() for ch in code)  # never a word typed in a chat
+
+
+def test_encrypt_many_of_single_blocks_at_once():
+    """Survey codes (one AES block each) are enciphered in one call: the same tokens."""
+    keys = Keyring(b"test-secret")
+    texts = [f"K7QM2XWD{i:04d}" for i in range(300)] + ["", "x" * 15]
+    tokens = keys.encrypt_many(texts)
+    assert [keys._fernet.decrypt(token.encode()).decode() for token in tokens] == texts
+    assert len(set(tokens)) == len(texts)
+
+
+def test_hashes_are_hmac_sha256():
+    import hashlib
+    import hmac
+
+    keys = Keyring(b"test-secret")
+    code_key = hmac.new(b"test-secret", b"sipas/code", hashlib.sha256).digest()
+    id_key = hmac.new(b"test-secret", b"sipas/user-id", hashlib.sha256).digest()
+    assert keys.code_hash("ABC") == hmac.new(code_key, b"ABC", hashlib.sha256).hexdigest()
+    assert (
+        keys.user_hash("telegram", "42")
+        == hmac.new(id_key, b"telegram:42", hashlib.sha256).hexdigest()[:40]
+    )

@@ -45,6 +45,8 @@ class Keyring:
         contact = self._derive(secret, b"sipas/contact")
         self._fernet = Fernet(base64.urlsafe_b64encode(contact))
         self._sign_key, self._aes_key = contact[:16], contact[16:]  # Fernet's halves
+        self._id_mac, self._code_mac = _Sha256Mac(self._id_key), _Sha256Mac(self._code_key)
+        self._sign_mac = _Sha256Mac(self._sign_key)
         self.web_key = self._derive(secret, b"sipas/web-session")  # signs web chat sessions
 
     @staticmethod
@@ -53,12 +55,11 @@ class Keyring:
 
     def user_hash(self, channel: str, user_id: str) -> str:
         """A chat user's pseudonym: the same person on one channel always gets the same one."""
-        msg = f"{channel}:{user_id}".encode()
-        return hmac.new(self._id_key, msg, hashlib.sha256).hexdigest()[:40]
+        return self._id_mac(f"{channel}:{user_id}".encode()).hex()[:40]
 
     def code_hash(self, code: str) -> str:
         """What is stored for a normalised survey or registration code."""
-        return hmac.new(self._code_key, code.encode(), hashlib.sha256).hexdigest()
+        return self._code_mac(code.encode()).hex()
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode()).decode()
@@ -67,7 +68,8 @@ class Keyring:
         """``[encrypt(t) for t in texts]`` for files of codes, about a tenth of the cost:
         the same Fernet tokens (AES-128-CBC, then HMAC-SHA256; ``decrypt`` reads them),
         with one read of the random source and one AES context for the whole batch (CBC
-        done block by block over ECB, which is what CBC is)."""
+        done over ECB, which is what CBC is). Texts of one block (survey codes) are
+        enciphered all at once: each one's IV XOR its block, one ECB call for them all."""
         if not texts:
             return []
         from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -75,30 +77,62 @@ class Keyring:
         block = Cipher(algorithms.AES(self._aes_key), modes.ECB()).encryptor()
         ivs = os.urandom(16 * len(texts))
         stamp = b"\x80" + struct.pack(">Q", int(time.time()))
-        sign, sha256, b64 = self._sign_key, hashlib.sha256, base64.urlsafe_b64encode
-        out = []
-        for n, text in enumerate(texts):
-            data = text.encode()
-            pad = 16 - len(data) % 16  # PKCS#7
-            data += bytes((pad,)) * pad
-            iv = ivs[16 * n : 16 * n + 16]
-            previous, parts = int.from_bytes(iv, "big"), []
-            for start in range(0, len(data), 16):
-                mixed = (previous ^ int.from_bytes(data[start : start + 16], "big")).to_bytes(
-                    16, "big"
-                )
-                cipher = block.update(mixed)
-                parts.append(cipher)
-                previous = int.from_bytes(cipher, "big")
-            body = stamp + iv + b"".join(parts)
-            out.append(b64(body + hmac.new(sign, body, sha256).digest()).decode())
-        return out
+        padded = [_pkcs7(text.encode()) for text in texts]
+        if all(len(data) == 16 for data in padded):
+            plain = b"".join(padded)
+            mixed = (int.from_bytes(ivs, "big") ^ int.from_bytes(plain, "big")).to_bytes(
+                len(plain), "big"
+            )
+            ciphers = block.update(mixed)
+            bodies = [stamp + ivs[i : i + 16] + ciphers[i : i + 16] for i in range(0, len(ivs), 16)]
+        else:
+            bodies = [
+                stamp + ivs[16 * n : 16 * n + 16] + _cbc(block, ivs[16 * n : 16 * n + 16], data)
+                for n, data in enumerate(padded)
+            ]
+        sign, b64 = self._sign_mac, base64.urlsafe_b64encode
+        return [b64(body + sign(body)).decode() for body in bodies]
 
     def decrypt(self, token: str) -> str | None:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             return None
+
+
+class _Sha256Mac:
+    """HMAC-SHA256 under one key, its padded key states hashed once (RFC 2104): a third
+    of the cost of ``hmac.new`` or ``hmac.digest`` per message, the same digests."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key)).copy
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key)).copy
+
+    def __call__(self, message: bytes) -> bytes:
+        inner = self._inner()
+        inner.update(message)
+        outer = self._outer()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+def _pkcs7(data: bytes) -> bytes:
+    pad = 16 - len(data) % 16
+    return data + bytes((pad,)) * pad
+
+
+def _cbc(block, iv: bytes, data: bytes) -> bytes:
+    """AES-CBC of padded ``data`` through an ECB ``block`` encryptor, block by block."""
+    previous, parts = int.from_bytes(iv, "big"), []
+    for start in range(0, len(data), 16):
+        mixed = (previous ^ int.from_bytes(data[start : start + 16], "big")).to_bytes(16, "big")
+        cipher = block.update(mixed)
+        parts.append(cipher)
+        previous = int.from_bytes(cipher, "big")
+    return b"".join(parts)
 
 
 def new_code() -> str:

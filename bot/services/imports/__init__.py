@@ -6,10 +6,11 @@ How an import runs
    as Excel saves it: UTF-8 with or without BOM, comma or semicolon). A header that
    names a column twice, unknown or missing columns refuse the file at once.
 2. **Check** the whole file, writing nothing: each row through the kind's ``Row``
-   model, then in batches through ``Importer.check`` (reads only: codes known, clashes
-   with the database, repeats within the file), then ``finish_check``. Every bad row is
-   named (line, column, reason, in the deployment's language) and, if there is any,
-   ``ImportFailed`` is raised: **a bad file loads nothing**.
+   model (or first its ``row_reader``, a plain function for valid rows, when the kind
+   has one: dossiers), then in batches through ``Importer.check`` (reads only: codes
+   known, clashes with the database, repeats within the file), then ``finish_check``.
+   Every bad row is named (line, column, reason, in the deployment's language) and, if
+   there is any, ``ImportFailed`` is raised: **a bad file loads nothing**.
 3. **Publish** the checked rows in chunks, one short write transaction each, sized to
    hold SQLite's write lock about ``HOLD_TARGET`` (50 ms; then a checkpoint and a 5 ms
    pause, outside the lock) so webhooks served meanwhile keep answering, and on
@@ -48,6 +49,7 @@ Plug-in API (how to add a kind, e.g. ``ballots``)
         Row = BallotRow
         chunk_size = 200                  # first chunk; later ones adapt
 
+        def row_reader(self, header): ...              # optional: cells -> row | None
         async def prepare(self, session): ...          # read lookups once (read-only)
         async def check(self, session, rows): ...      # [(line, BallotRow)] -> [RowError]
         async def finish_check(self, session): ...     # whole-file problems -> [RowError]

@@ -5,23 +5,26 @@ Each new dossier gets a single-use survey code (hashed for lookups, kept encrypt
 replay can show it again) and, when the file names the citizen's chat, an invitation in
 the outbox inside the invitation hours and at most once per citizen per cooldown. A
 receipt loaded before is a replay: same details, same code, nothing written; other
-details are an error. Per chunk: one INSERT of dossiers, one of codes, one of
-invitations, in one short transaction.
+details are an error. Per chunk, in one short transaction: the dossiers (PostgreSQL:
+``COPY`` with ids drawn from the sequence), their codes and their invitations, each in
+one driver statement (``storage.bulk_dossiers``, ``storage.bulk.copy_rows``).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core.engine import reply_payload
 from bot.services import intake
+from bot.services.imports.dossier_replays import replays
 from bot.services.imports.dossier_rows import (
     INVITE_COLUMNS,
     OUTBOX_COLUMNS,
     Built,
     DossierRow,
     Item,
+    dossier_reader,
 )
 from bot.services.imports.framework import (
     Importer,
@@ -33,7 +36,7 @@ from bot.services.imports.framework import (
 from bot.services.imports.people import new_codes
 from flows.i18n import N_
 from flows.text import format_code
-from storage import bulk, outbox
+from storage import bulk, bulk_dossiers, outbox
 from storage.models import Outbox, SurveyInvite
 
 
@@ -47,6 +50,11 @@ class DossierImporter(Importer):
     label = N_("dossiers")
     Row = DossierRow
     chunk_size = 500
+    check_batch = 5000  # bulk_dossiers.known_receipts reads 5,000 receipts a query
+
+    def row_reader(self, header: list[str]):
+        """``DossierRow``'s fast path for valid rows (``dossier_rows.dossier_reader``)."""
+        return dossier_reader(header)
 
     async def prepare(self, session) -> None:
         """Units and procedures by code; which channels can send."""
@@ -59,6 +67,7 @@ class DossierImporter(Importer):
         self.channels: dict[str, bool] = {}  # asked when a row names one (Zalo's is slow)
         self.now = self.app.now()
         self.seen: dict[str, int] = {}
+        self.utc: dict[datetime, datetime] = {}  # completed_at as read -> UTC (files repeat)
         self.items: list[Item] = []
         if self.app.settings.zns_invites:  # its import, outside the write transactions
             from bot.services import zns  # noqa: F401
@@ -76,121 +85,84 @@ class DossierImporter(Importer):
         channels, receipts repeated in the file or known with other details."""
         errors: list[RowError] = []
         fresh: list[Item] = []
+        seen, utc, procedures = self.seen, self.utc, self.procedures
+        units, units_upper = self.units, self.units_upper
+        latest = self.now + intake.CLOCK_SKEW
+        phones = self.app.settings.zns_invites
         for line, row in rows:
             receipt = row.receipt_code
-            if receipt in self.seen:
+            first = seen.get(receipt)
+            if first is not None:
                 errors.append(
                     self._error(
                         line,
                         "receipt_code",
                         N_("'{value}' is also on line {first}"),
                         value=receipt,
-                        first=self.seen[receipt],
+                        first=first,
                     )
                 )
                 continue
-            self.seen[receipt] = line
-            unit = self.units.get(row.unit_code) or self.units_upper.get(row.unit_code.upper())
-            procedure = self.procedures.get(row.procedure_code)
-            when = row.completed_at
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=self.app.tz)
-            when = when.astimezone(UTC)
-            problems = []
-            if unit is None:
-                problems.append(
-                    ("unit_code", N_("unknown unit code '{code}'"), {"code": row.unit_code})
-                )
-            if procedure is None:
-                problems.append(
-                    (
-                        "procedure_code",
-                        N_("unknown procedure code '{code}'"),
-                        {"code": row.procedure_code},
-                    )
-                )
-            if when > self.now + intake.CLOCK_SKEW:
-                problems.append(("completed_at", N_("is in the future"), {}))
-            if row.citizen_channel is not None and not self._can_send(row.citizen_channel):
-                problems.append(
-                    (
-                        "citizen_channel",
-                        N_("channel '{channel}' is not set up on this server"),
-                        {"channel": row.citizen_channel},
-                    )
-                )
-            if problems:
-                errors += [self._error(line, c, m, **f) for c, m, f in problems]
+            seen[receipt] = line
+            unit = units.get(row.unit_code) or units_upper.get(row.unit_code.upper())
+            procedure = procedures.get(row.procedure_code)
+            when = utc.get(row.completed_at)
+            if when is None:
+                when = row.completed_at
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=self.app.tz)
+                when = utc[row.completed_at] = when.astimezone(UTC)
+            channel = row.citizen_channel
+            if (
+                unit is None
+                or procedure is None
+                or when > latest
+                or (channel is not None and not self._can_send(channel))
+            ):
+                errors += self._problems(line, row, unit, procedure, when > latest)
                 continue
             fresh.append(
                 Item(
                     line,
                     receipt,
                     unit,
-                    procedure,  # type: ignore[arg-type]
+                    procedure,
                     when,
-                    row.citizen_channel,
+                    channel,
                     row.citizen_user_id,
-                    row.phone if self.app.settings.zns_invites else None,
+                    row.phone if phones else None,
                 )
             )
-        errors += await self._replays(session, fresh)
+        errors += await replays(self, session, fresh)
         self.items += fresh
         return errors
 
-    async def _replays(self, session, items: list[Item]) -> list[RowError]:
-        there = await bulk.known_receipts(session, [i.receipt for i in items])
-        if not there:
-            return []
-        known = await bulk.dossiers_by_receipt(session, sorted(there))
-        if not known:
-            return []
-        invites = await bulk.first_invites(session, [d[0] for d in known.values()])
-        errors = []
-        for item in items:
-            old = known.get(item.receipt)
-            if old is None:
-                continue
-            dossier_id, unit_id, procedure_id, completed_at, citizen, invited_at = old
-            if unit_id != item.unit.id or procedure_id != item.procedure_id:
-                errors.append(
-                    self._error(
-                        item.line,
-                        "receipt_code",
-                        N_(
-                            "receipt '{receipt}' is registered already with another unit or "
-                            "procedure"
-                        ),
-                        receipt=item.receipt,
-                    )
+    def _problems(self, line: int, row, unit, procedure, future: bool) -> list[RowError]:
+        """A row's problems of ``check``, in the order of the columns."""
+        problems = []
+        if unit is None:
+            problems.append(
+                ("unit_code", N_("unknown unit code '{code}'"), {"code": row.unit_code})
+            )
+        if procedure is None:
+            problems.append(
+                (
+                    "procedure_code",
+                    N_("unknown procedure code '{code}'"),
+                    {"code": row.procedure_code},
                 )
-                continue
-            if completed_at != item.completed_at:
-                errors.append(
-                    self._error(
-                        item.line,
-                        "receipt_code",
-                        N_("receipt '{receipt}' is registered already, completed at {when}"),
-                        receipt=item.receipt,
-                        when=self.t.datetime(completed_at),
-                    )
+            )
+        if future:
+            problems.append(("completed_at", N_("is in the future"), {}))
+        if row.citizen_channel is not None and not self._can_send(row.citizen_channel):
+            problems.append(
+                (
+                    "citizen_channel",
+                    N_("channel '{channel}' is not set up on this server"),
+                    {"channel": row.citizen_channel},
                 )
-                continue
-            code = None
-            invite = invites.get(dossier_id)
-            if invite is not None and invite[1] is not None:
-                code = self.app.keys.decrypt(invite[1])
-                if code is not None and self.app.keys.code_hash(code) != invite[0]:
-                    code = None
-            note = N_("already registered")
-            if citizen is not None:
-                note = (
-                    N_("already registered, invitation queued")
-                    if invited_at is not None
-                    else N_("already registered, invited recently")
-                )
-            item.replay = (code or "", note)
-        return errors
+            )
+        return [self._error(line, c, m, **f) for c, m, f in problems]
 
     def plan(self) -> list[Item]:
         """Every row, in file order (replays only print their code)."""
@@ -211,6 +183,7 @@ class DossierImporter(Importer):
                 continue
             code = next(codes)
             built = Built(item, code, keys.code_hash(code), next(sealed))
+            built.shown = f"{format_code(code)}  {item.receipt}  {item.unit.code}"
             if item.channel:
                 built.citizen = keys.user_hash(item.channel, item.user_id)
                 reply = intake.invitation(app, item.receipt, item.unit.name, code)
@@ -227,16 +200,16 @@ class DossierImporter(Importer):
         recent: set[str] = set()
         cooldown = timedelta(days=app.settings.invite_cooldown_days)
         if citizens:
-            await bulk.lock_citizens(session, citizens)
+            await bulk_dossiers.lock_citizens(session, citizens)
             if cooldown:
-                recent = await bulk.invited_since(session, citizens, now - cooldown)
+                recent = await bulk_dossiers.invited_since(session, citizens, now - cooldown)
         send_after = intake.next_send_time(now, app.tz, app.settings.invite_window)
         for b in new:
             if b.citizen is not None and b.citizen not in recent:
                 b.invited_at = send_after
                 if cooldown:
                     recent.add(b.citizen)
-        ids, taken = await bulk.insert_dossiers(
+        ids, taken = await bulk_dossiers.insert_dossiers(
             session,
             [
                 (
@@ -332,7 +305,7 @@ class DossierImporter(Importer):
                     if b.invited_at is not None
                     else _("invitation skipped: invited recently")
                 )
-            written.lines.append(f"{format_code(b.code)}  {item.receipt}  {item.unit.code}{note}")
+            written.lines.append(b.shown + note)
         return written
 
     async def _zns_invitations(self, session, new: list[Built], ids, send_after, now) -> dict:

@@ -6,7 +6,7 @@ The pipeline that runs them is ``bot.services.imports.pipeline``; the package do
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar
 
@@ -133,10 +133,19 @@ class Importer:
     # PostgreSQL transactions' target (``pipeline.HOLD_TARGET_POSTGRES`` when None):
     # shorter for kinds that update rows live requests update too (rollups).
     hold_postgres: ClassVar[float | None] = None
+    # Rows per ``check`` call (``pipeline.CHECK_BATCH`` when None): more for kinds whose
+    # check is a few set-wise reads, each batch a read transaction of its own.
+    check_batch: ClassVar[int | None] = None
 
     def __init__(self, app: App, t: Translator) -> None:
         self.app, self.t, self._ = app, t, t.gettext
         self._rows: list[tuple[int, BaseModel]] = []
+
+    def row_reader(self, header: list[str]) -> Callable[[list[str]], Any] | None:
+        """Optional fast path of ``Row``: a function of a row's cells (in ``header``'s
+        order) that returns what ``Row`` would make of valid cells, or None to have
+        ``Row`` validate them (and name their problems). None: ``Row`` for every row."""
+        return None
 
     async def prepare(self, session: AsyncSession) -> None:
         """Read what checking needs, once (a read transaction)."""

@@ -3,7 +3,6 @@ registration code (only its keyed hash is stored; the code is printed once)."""
 
 from __future__ import annotations
 
-import base64
 import os
 from datetime import timedelta
 from typing import Any
@@ -45,21 +44,22 @@ ROLE_WORDS = {
 }
 
 
-_FROM_BASE32 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CODE_ALPHABET)
+# Byte -> code character: its low 5 bits pick one of the 32 (256 is a multiple of 32, so
+# each character is uniform, as ``secrets.choice`` draws it).
+_BYTE_TO_CODE = bytes(ord(CODE_ALPHABET[b % len(CODE_ALPHABET)]) for b in range(256))
 
 
 def new_codes(n: int) -> list[str]:
     """``n`` random codes as ``bot.core.keys.new_code`` makes them (12 characters of the
     32-letter code alphabet, 60 random bits each, at least one digit) from one read of
-    the OS's random source, base32-encoded at once: a tenth of the cost, for files."""
+    the OS's random source, mapped a byte a character at once: a tenth of the cost, for
+    files."""
     if n <= 0:
         return []
-    # Every 5 random bytes are 8 characters of 5 uniform bits each.
-    raw = os.urandom(5 * -(-n * CODE_LENGTH // 8))
-    text = base64.b32encode(raw).decode().translate(_FROM_BASE32)
+    text = os.urandom(n * CODE_LENGTH).translate(_BYTE_TO_CODE).decode("ascii")
     out = [text[CODE_LENGTH * i : CODE_LENGTH * (i + 1)] for i in range(n)]
     for i, code in enumerate(out):
-        if not any(ch.isdigit() for ch in code):  # about 1 in 90: drawn again, as new_code
+        if code.isalpha():  # no digit, about 1 in 90: drawn again, as new_code
             out[i] = new_code()
     return out
 

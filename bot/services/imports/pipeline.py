@@ -122,6 +122,8 @@ async def _check(imp: Importer, t: Translator, table, progress: Progress):
     batch: list[tuple[int, Any]] = []
     width, count, pending = len(table.header), 0, 0
     model = imp.Row
+    fast = imp.row_reader(table.header)
+    batch_size = imp.check_batch or CHECK_BATCH
 
     async def flush() -> None:
         nonlocal batch, pending
@@ -144,13 +146,15 @@ async def _check(imp: Importer, t: Translator, table, progress: Progress):
                         ),
                     )
                 )
+            elif fast is not None and (row := fast(cells)) is not None:
+                batch.append((line, row))
             else:
                 try:
                     raw = dict(zip(table.header, cells, strict=True))
                     batch.append((line, model.model_validate(raw)))
                 except ValidationError as exc:
                     errors.extend(_row_errors(t, line, exc))
-            if pending >= CHECK_BATCH:
+            if pending >= batch_size:
                 await flush()
     except FileProblem as problem:
         errors.append(file_error(t, problem))
