@@ -478,11 +478,12 @@ async def profile_inprocess(url: str, n: int, workdir: Path) -> None:
     )
     app = App(settings)
     statements: list[str] = []
-    event.listen(
-        app.db.engine.sync_engine,
-        "before_cursor_execute",
-        lambda conn, cursor, stmt, *a: statements.append(stmt),
-    )
+    for each in app.db.engines:  # on SQLite, a step runs on an engine of its own
+        event.listen(
+            each.sync_engine,
+            "before_cursor_execute",
+            lambda conn, cursor, stmt, *a: statements.append(stmt),
+        )
     api = create_app(app, run_background=False)
     transport = httpx.ASGITransport(app=api)
     per_step: list[list[int]] = [[] for _ in range(9)]

@@ -61,23 +61,15 @@ async def measure(url: str, show: bool) -> list[tuple[str, Counter, float, list[
 
         from sqlalchemy import event
 
-        @event.listens_for(app.db.engine.sync_engine, "before_cursor_execute")
         def _count(conn, cursor, statement, params, context, executemany):
             seen.append(statement)
 
-        if not app.db.is_sqlite:  # SQLite's BEGIN is a statement of ours, counted above
-
-            @event.listens_for(app.db.engine.sync_engine, "begin")
-            def _begin(conn):
-                seen.append("BEGIN")
-
-        @event.listens_for(app.db.engine.sync_engine, "commit")
-        def _commit(conn):
-            seen.append("COMMIT")
-
-        @event.listens_for(app.db.engine.sync_engine, "rollback")
-        def _rollback(conn):
-            seen.append("ROLLBACK")
+        for each in app.db.engines:  # on SQLite, a step runs on an engine of its own
+            event.listen(each.sync_engine, "before_cursor_execute", _count)
+            if not app.db.is_sqlite:  # SQLite's BEGIN is a statement of ours, counted above
+                event.listen(each.sync_engine, "begin", lambda conn: seen.append("BEGIN"))
+            event.listen(each.sync_engine, "commit", lambda conn: seen.append("COMMIT"))
+            event.listen(each.sync_engine, "rollback", lambda conn: seen.append("ROLLBACK"))
 
         citizen = Citizen(app, user=f"bench-{uuid.uuid4().hex[:8]}")
         steps: list[tuple[str, Counter, float, list[str]]] = []

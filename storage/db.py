@@ -94,11 +94,13 @@ class Database:
         # Called with each exception the driver raises (metrics count them).
         self.error_listeners: list[Callable[[BaseException], None]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
-        for engine in self._engines:
+        for engine in self.engines:
             event.listen(engine.sync_engine, "handle_error", self._on_error)
 
     @property
-    def _engines(self) -> list[AsyncEngine]:
+    def engines(self) -> list[AsyncEngine]:
+        """Every engine: ``engine``, and on a SQLite file the short transactions' own
+        (for listeners that must see every statement)."""
         return [self.engine] + ([self._short_engine] if self._short_engine else [])
 
     def _on_error(self, context) -> None:
@@ -166,7 +168,7 @@ class Database:
             await close()
         if self._checkpoints is not None:
             await self._checkpoints.wait()
-        for engine in self._engines:
+        for engine in self.engines:
             await engine.dispose()
 
 

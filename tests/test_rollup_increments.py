@@ -31,13 +31,15 @@ async def complete_recording_the_last_press(app: App, user: str) -> list[str]:
         buttons = [b for m in replies for b in m.get("buttons", [])]
         assert buttons, replies
         seen.clear()
-        event.listen(app.db.engine.sync_engine, "before_cursor_execute", record)
+        for each in app.db.engines:
+            event.listen(each.sync_engine, "before_cursor_execute", record)
         try:
             await engine.handle(
                 app, make_event(user, payload=buttons[0]["payload"], channel="test")
             )
         finally:
-            event.remove(app.db.engine.sync_engine, "before_cursor_execute", record)
+            for each in app.db.engines:
+                event.remove(each.sync_engine, "before_cursor_execute", record)
         async with app.db.read() as session:
             status = (await session.exec(select(Response.status))).scalar_one()
         if status == "completed":

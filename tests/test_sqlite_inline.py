@@ -16,7 +16,7 @@ from storage.db import Database, sqlite_file
 
 def where_statements_run(db: Database) -> None:
     """Give every connection of ``db`` a SQL function naming the thread it runs in."""
-    for engine in {db.engine, *(e for e in db._engines)}:
+    for engine in db.engines:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _add(dbapi_conn, _record) -> None:
