@@ -145,7 +145,13 @@ async def main(args) -> None:
     print(f"loadavg before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     with tempfile.TemporaryDirectory(prefix="sipas-startup-") as tmp:
         work = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
+        # A user's Python writes bytecode caches: measure with them (the set-up runs
+        # below write them), even from a shell that turned them off.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("SIPAS_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env.update(
             SIPAS_DATABASE_URL=f"sqlite:///{work / 'startup.db'}",
             SIPAS_DATA_DIR=str(work / "data"),

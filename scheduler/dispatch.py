@@ -36,7 +36,8 @@ from flows.officials import (
     with_quotas,
 )
 from scheduler import nudges
-from scheduler.calendar import OfficeHours, WorkCalendar
+from scheduler.calendar import WorkCalendar
+from scheduler.office_hours import OfficeHours
 from scheduler.planner import CATCH_UP
 from storage import deadlines as store
 from storage import outbox

@@ -24,7 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from flows.i18n import translator
 from flows.officials import QuotaPace, nudge_reply
-from scheduler.calendar import OfficeHours, WorkCalendar
+from scheduler.calendar import WorkCalendar
+from scheduler.office_hours import OfficeHours
 from scheduler.planner import CATCH_UP
 from storage import quotas as quota_store
 from storage import reminders as reminder_store

@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scheduler.calendar import OfficeHours, WorkCalendar
+from scheduler.calendar import WorkCalendar
+from scheduler.office_hours import OfficeHours
 from scheduler.recurrence import parse_schedule
 from storage import deadlines as store
 from storage import reminders as reminder_store

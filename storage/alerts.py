@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, select
+from sqlalchemy import Float, bindparam, case, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import flags
@@ -65,51 +65,84 @@ async def window(
     since: datetime,
     until: datetime,
     *,
-    unit_id: int | None = None,
     invite_id: int | None = None,
     respondent_hash: str | None = None,
-    unflagged: bool = False,
 ) -> list[int]:
-    """Ids of the responses completed in [since, until] from one unit, counter code or
+    """Ids of the responses completed in [since, until] from one counter code or
     respondent (exactly one of them), oldest first."""
     stmt = select(Response.id).where(
         Response.status == COMPLETED,
         Response.completed_at >= since,
         Response.completed_at <= until,
     )
-    if unit_id is not None:
-        stmt = stmt.where(Response.unit_id == unit_id)
-    elif invite_id is not None:
+    if invite_id is not None:
         stmt = stmt.where(Response.invite_id == invite_id)
     elif respondent_hash is not None:
         stmt = stmt.where(Response.respondent_hash == respondent_hash)
     else:
-        raise ValueError("unit_id, invite_id or respondent_hash is needed")
-    if unflagged:
-        stmt = stmt.where(Response.flagged_at.is_(None))
+        raise ValueError("invite_id or respondent_hash is needed")
     return list((await session.exec(stmt.order_by(Response.completed_at, Response.id))).scalars())
 
 
-async def ratings(session: AsyncSession, response_ids: list[int]) -> dict[int, float | None]:
-    """Each response's rating: its answer to the overall question if it gave one, else
-    the mean of its satisfaction answers (None when it rated nothing)."""
-    if not response_ids:
-        return {}
-    stmt = select(Answer.response_id, Answer.element_code, Answer.value).where(
-        Answer.response_id.in_(response_ids),
-        Answer.scale == "satisfaction",
-        Answer.value.is_not(None),
+def _ratings_in_window(scope):
+    """The statement counting the rated and the dissatisfied unflagged responses of one
+    unit or counter code (``scope``, a Response column) in a time window."""
+    rating = (
+        select(
+            func.coalesce(
+                func.max(case((Answer.element_code == OVERALL_ELEMENT, Answer.value))),
+                func.avg(Answer.value),
+            ).label("rating")
+        )
+        .join(Response, Response.id == Answer.response_id)
+        .where(
+            scope == bindparam("scope"),
+            Response.status == COMPLETED,
+            Response.completed_at >= bindparam("since", type_=Response.completed_at.type),
+            Response.completed_at <= bindparam("until", type_=Response.completed_at.type),
+            Response.flagged_at.is_(None),
+            Answer.scale == "satisfaction",
+            Answer.value.is_not(None),
+        )
+        .group_by(Answer.response_id)
+        .subquery()
     )
-    overall: dict[int, int] = {}
-    values: dict[int, list[int]] = {}
-    for rid, element, value in (await session.exec(stmt)).all():
-        if element == OVERALL_ELEMENT:
-            overall[rid] = value
-        values.setdefault(rid, []).append(value)
-    return {
-        rid: overall.get(rid, sum(values[rid]) / len(values[rid]) if rid in values else None)
-        for rid in response_ids
-    }
+    below = bindparam("below", type_=Float)
+    return select(func.count(), func.coalesce(func.sum(case((rating.c.rating < below, 1))), 0))
+
+
+# Built once each: this runs on every completed survey.
+_RATINGS_BY = {
+    "unit": _ratings_in_window(Response.unit_id),
+    "counter": _ratings_in_window(Response.invite_id),
+}
+
+
+async def dissatisfied(
+    session: AsyncSession,
+    since: datetime,
+    until: datetime,
+    *,
+    below: float,
+    unit_id: int | None = None,
+    invite_id: int | None = None,
+) -> tuple[int, int]:
+    """(rated, dissatisfied): how many unflagged responses completed in [since, until] at
+    one unit or through one counter code (exactly one of them) gave a rating, and how many
+    of those rated under ``below``. A response's rating is its answer to the overall
+    question if it gave one, else the mean of its satisfaction answers.
+
+    One statement that counts in the database: at a busy unit the window holds hundreds
+    of responses, and fetching their ids, then their answers, cost two round trips and a
+    new prepared statement for every length of the id list.
+    """
+    if (unit_id is None) == (invite_id is None):
+        raise ValueError("exactly one of unit_id and invite_id is needed")
+    kind, scope = ("unit", unit_id) if unit_id is not None else ("counter", invite_id)
+    params = {"scope": scope, "since": since, "until": until, "below": below}
+    conn = await session.connection()
+    rated, negative = (await conn.execute(_RATINGS_BY[kind], params)).one()
+    return int(rated), int(negative)
 
 
 async def flag(

@@ -7,9 +7,12 @@ they are written, summed per row and in key order, just before it commits
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
@@ -24,7 +27,7 @@ from storage.models import (
     RollupResponse,
     RollupResponseMonth,
 )
-from storage.sql import before_commit, built_once, insert
+from storage.sql import before_commit, built_once, dialect, insert
 from storage.surveys import COMPLETED
 
 LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
@@ -36,33 +39,17 @@ async def apply_response(
     """Add (``sign`` 1) or remove (-1) one completed response's counts; False if it does not
     count (not completed, or flagged while adding). The counts are read now and written
     when the transaction commits (``Database.write``), after everything else it does."""
-    row = (
-        await session.exec(
-            select(
-                Response.unit_id,
-                Response.completed_at,
-                Response.status,
-                Response.flagged_at,
-                Response.channel,
-                Procedure.field_id,
-            )
-            .outerjoin(Procedure, Procedure.id == Response.procedure_id)
-            .where(Response.id == response_id)
-        )
-    ).first()
+    conn = await session.connection()
+    rows = (await conn.execute(_RESPONSE_AND_ANSWERS, {"rid": response_id})).all()
+    row = rows[0] if rows else None
     if row is None or row.status != COMPLETED or row.completed_at is None:
         return False
     if row.flagged_at is not None and sign > 0:
         return False  # flagged responses count nowhere (flags.py removes them first)
     day = row.completed_at.astimezone(tz).date()
     month = day.replace(day=1)
-    answers = (
-        await session.exec(
-            select(Answer.item_code, Answer.element_code, Answer.value).where(
-                Answer.response_id == response_id, Answer.scale == "satisfaction"
-            )
-        )
-    ).all()
+    # item_code is None on the one row of a response without satisfaction answers.
+    answers = [(r.item_code, r.element_code, r.value) for r in rows if r.item_code is not None]
     pending = _pending(session)
     for name, period in (("answers", day), ("answer_months", month)):
         for item, element, value in answers:
@@ -78,10 +65,32 @@ async def apply_response(
         "month": month,
         "year": month.replace(month=1),
     }
-    for name, (_upsert, columns) in _RESPONSE_COUNTS.items():
-        key = tuple(where[c] for c in columns)
+    for name, rollup in _TABLES.items():
+        if rollup.adds != ("responses",):
+            continue
+        key = tuple(where[c] for c in rollup.key)
         pending[name][key] = pending[name].get(key, 0) + sign
     return True
+
+
+# The response and its satisfaction answers in one statement (a row per answer; one row
+# with no answer when it has none): this runs on every completed survey.
+_RESPONSE_AND_ANSWERS = (
+    select(
+        Response.unit_id,
+        Response.completed_at,
+        Response.status,
+        Response.flagged_at,
+        Response.channel,
+        Procedure.field_id,
+        Answer.item_code,
+        Answer.element_code,
+        Answer.value,
+    )
+    .outerjoin(Procedure, Procedure.id == Response.procedure_id)
+    .outerjoin(Answer, (Answer.response_id == Response.id) & (Answer.scale == "satisfaction"))
+    .where(Response.id == bindparam("rid"))
+)
 
 
 # The increments are kept until the transaction is about to commit (``storage.sql.
@@ -97,92 +106,143 @@ _PENDING = "sipas_rollup_increments"
 def _pending(session: AsyncSession) -> dict[str, dict]:
     pending = session.info.get(_PENDING)
     if pending is None:
-        pending = session.info[_PENDING] = {
-            name: {} for name in (*_ANSWER_COUNTS, *_RESPONSE_COUNTS)
-        }
+        pending = session.info[_PENDING] = {name: {} for name in _TABLES}
         before_commit(session, _PENDING, _write_increments)
     return pending
 
 
 async def _write_increments(session: AsyncSession) -> None:
-    """Write the transaction's summed rollup increments: one statement run per table."""
+    """Write the transaction's summed rollup increments, each table's rows in key order:
+    on PostgreSQL in one statement, on SQLite one statement run per table."""
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
+    rows = {name: _rows(name, counts) for name, counts in pending.items()}
+    if not any(rows.values()):
+        return
     conn = await session.connection()
-    for name, (upsert, period) in _ANSWER_COUNTS.items():
-        answers = [
-            {
-                "unit_id": unit_id,
-                period: when,
-                "item_code": item,
-                "element_code": counts[0],
-                **dict(zip((*LEVEL_COLUMNS, "skipped"), counts[1:], strict=True)),
-            }
-            for (unit_id, when, item), counts in sorted(pending[name].items())
-            if any(counts[1:])
+    if dialect(session) == "postgresql":
+        # One round trip instead of seven. Each upsert takes its rows' locks until the
+        # commit, and every completion at a unit on a day wants the same rows: the fewer
+        # round trips between the first lock and the commit, the shorter the queue.
+        arrays = [
+            [row[column] for row in rows[name]]
+            for name, table in _TABLES.items()
+            for column in table.columns
         ]
-        if answers:
+        await conn.exec_driver_sql(_pg_upsert_all(), tuple(arrays))
+        return
+    for name, table in _TABLES.items():
+        if rows[name]:
             # One statement run for each row (executemany): a multi-row VALUES is compiled
             # afresh every time, as SQLAlchemy cannot cache it.
-            await conn.execute(upsert(session), answers)
-    for name, (upsert, columns) in _RESPONSE_COUNTS.items():
-        values = [
-            {**dict(zip(columns, key, strict=True)), "responses": n}
-            for key, n in sorted(pending[name].items())
+            await conn.execute(table.upsert(session), rows[name])
+
+
+def _rows(name: str, counts: dict) -> list[dict]:
+    """The pending increments of one table as rows of its columns, in key order; rows
+    that add nothing left out."""
+    table = _TABLES[name]
+    if table.adds == ("responses",):
+        return [
+            {**dict(zip(table.key, key, strict=True)), "responses": n}
+            for key, n in sorted(counts.items())
             if n
         ]
-        if values:
-            await conn.execute(upsert(session), values)
+    unit_column, period_column, item_column = table.key
+    return [
+        {
+            unit_column: unit_id,
+            period_column: when,
+            item_column: item,
+            "element_code": levels[0],
+            **dict(zip(table.adds, levels[1:], strict=True)),
+        }
+        for (unit_id, when, item), levels in sorted(counts.items())
+        if any(levels[1:])
+    ]
 
 
-def _answer_upsert(table, period: str):
-    """The upsert adding one row's counts to a (unit, ``period``, item) answer rollup row,
-    and the name of that period column."""
+@dataclass(frozen=True)
+class _Rollup:
+    """A rollup table the live increments add to: its key columns, the columns an
+    increment adds to, and every column an increment row carries."""
 
-    @built_once
-    def build(session: AsyncSession):
-        columns = table.__table__.c
-        stmt = insert(session, table.__table__)
-        return stmt.on_conflict_do_update(
-            index_elements=["unit_id", period, "item_code"],
-            set_={c: columns[c] + stmt.excluded[c] for c in (*LEVEL_COLUMNS, "skipped")},
-        )
+    model: Any
+    key: tuple[str, ...]
+    adds: tuple[str, ...]
 
-    return build, period
+    @property
+    def columns(self) -> tuple[str, ...]:
+        rest = tuple(c.name for c in self.model.__table__.c if c.name not in self.key)
+        return (*self.key, *(c for c in rest if c not in self.adds), *self.adds)
 
-
-# The answer counts, by (unit, item) and day or month.
-_ANSWER_COUNTS = {
-    "answers": _answer_upsert(RollupAnswer, "day"),
-    "answer_months": _answer_upsert(RollupAnswerMonth, "month"),
-}
+    def upsert(self, session: AsyncSession):
+        """The upsert of one row (built once per dialect)."""
+        return _UPSERTS[self.model.__tablename__](session)
 
 
-def _response_upsert(table, *key: str):
-    """The upsert adding to a count of responses keyed by ``key``, and that key."""
-
-    @built_once
-    def build(session: AsyncSession):
-        stmt = insert(session, table.__table__)
-        return stmt.on_conflict_do_update(
-            index_elements=list(key),
-            set_={"responses": table.__table__.c.responses + stmt.excluded.responses},
-        )
-
-    return build, key
-
-
-# The response counts, by (unit, field[, channel]) and day, month or year.
-_RESPONSE_COUNTS = {
-    "days": _response_upsert(RollupResponse, "unit_id", "field_id", "day"),
-    "months": _response_upsert(RollupResponseMonth, "unit_id", "field_id", "month"),
-    "channel_days": _response_upsert(RollupChannel, "unit_id", "field_id", "channel", "day"),
-    "channel_months": _response_upsert(
-        RollupChannelMonth, "unit_id", "field_id", "channel", "month"
+_COUNTS = (*LEVEL_COLUMNS, "skipped")
+# The live increments lock their rows table by table in this order, and rows in key
+# order (on PostgreSQL with the same statement every time), so two completions never wait
+# on each other crosswise.
+_TABLES = {
+    # The answer counts, by (unit, item) and day or month.
+    "answers": _Rollup(RollupAnswer, ("unit_id", "day", "item_code"), _COUNTS),
+    "answer_months": _Rollup(RollupAnswerMonth, ("unit_id", "month", "item_code"), _COUNTS),
+    # The response counts, by (unit, field[, channel]) and day, month or year.
+    "days": _Rollup(RollupResponse, ("unit_id", "field_id", "day"), ("responses",)),
+    "months": _Rollup(RollupResponseMonth, ("unit_id", "field_id", "month"), ("responses",)),
+    "channel_days": _Rollup(
+        RollupChannel, ("unit_id", "field_id", "channel", "day"), ("responses",)
     ),
-    "channel_years": _response_upsert(RollupChannelYear, "unit_id", "field_id", "channel", "year"),
+    "channel_months": _Rollup(
+        RollupChannelMonth, ("unit_id", "field_id", "channel", "month"), ("responses",)
+    ),
+    "channel_years": _Rollup(
+        RollupChannelYear, ("unit_id", "field_id", "channel", "year"), ("responses",)
+    ),
 }
+
+
+def _upsert_builder(rollup: _Rollup):
+    @built_once
+    def build(session: AsyncSession):
+        columns = rollup.model.__table__.c
+        stmt = insert(session, rollup.model.__table__)
+        return stmt.on_conflict_do_update(
+            index_elements=list(rollup.key),
+            set_={c: columns[c] + stmt.excluded[c] for c in rollup.adds},
+        )
+
+    return build
+
+
+_UPSERTS = {t.model.__tablename__: _upsert_builder(t) for t in _TABLES.values()}
+
+
+@functools.cache
+def _pg_upsert_all() -> str:
+    """Every table's upsert in one PostgreSQL statement: data-modifying CTEs, each
+    inserting the rows of one set of arrays (``unnest``, one array per column, in the
+    order of ``_TABLES`` and of ``_Rollup.columns``). Fixed text: prepared once."""
+    from sqlalchemy.dialects import postgresql
+
+    pg = postgresql.dialect()
+    ctes, n = [], 0
+    for index, rollup in enumerate(_TABLES.values()):
+        table = rollup.model.__table__
+        arrays = []
+        for column in rollup.columns:
+            n += 1
+            arrays.append(f"${n}::{table.c[column].type.compile(pg)}[]")
+        adds = ", ".join(f"{c} = t.{c} + excluded.{c}" for c in rollup.adds)
+        ctes.append(
+            f"u{index} AS (INSERT INTO {table.name} AS t ({', '.join(rollup.columns)}) "
+            f"SELECT * FROM unnest({', '.join(arrays)}) "
+            f"ON CONFLICT ({', '.join(rollup.key)}) DO UPDATE SET {adds})"
+        )
+    return f"WITH {', '.join(ctes)} SELECT 1"
 
 
 def forget_pending(session: AsyncSession) -> None:

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scheduler.calendar import OfficeHours, WorkCalendar
+from scheduler.calendar import WorkCalendar
+from scheduler.office_hours import OfficeHours
 from scheduler.recurrence import ScheduleError, parse_schedule, template
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

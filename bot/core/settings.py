@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flows.i18n import LOCALES, N_, Problem
-from scheduler.calendar import OfficeHours
+from scheduler.office_hours import OfficeHours
 
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
 

@@ -147,10 +147,10 @@ async def _negative_burst(ctx: DbContext, done: alerts.Completed) -> None:
         )
     alerted = False
     for kind, key, where in scopes:
-        ids = await alerts.window(ctx.session, since, done.completed_at, unflagged=True, **where)
-        rated = [v for v in (await alerts.ratings(ctx.session, ids)).values() if v is not None]
-        negative = sum(1 for v in rated if v < NEGATIVE_BELOW)
-        if len(rated) < s.alert_min_ratings or negative < s.alert_negative_share * len(rated):
+        rated, negative = await alerts.dissatisfied(
+            ctx.session, since, done.completed_at, below=NEGATIVE_BELOW, **where
+        )
+        if rated < s.alert_min_ratings or negative < s.alert_negative_share * rated:
             continue
         scope = f"{kind}:{key}"
         started, new = await alerts.note_burst(
@@ -164,7 +164,7 @@ async def _negative_burst(ctx: DbContext, done: alerts.Completed) -> None:
                 done,
                 "leader",
                 f"negative:{scope}:{started:%Y%m%dT%H%M%S}",
-                lambda t, n=len(rated), neg=negative, label=label: _burst_text(
+                lambda t, n=rated, neg=negative, label=label: _burst_text(
                     t, done, neg, n, window, label
                 ),
             )
