@@ -452,7 +452,7 @@ _GROUPS = (  # first match wins: where a function's own time is spent
 )
 
 
-async def profile_inprocess(url: str, n: int, workdir: Path) -> None:
+async def profile_inprocess(url: str, n: int, workdir: Path, dump: str | None = None) -> None:
     """Updates through ``create_app`` in this process (no HTTP server, no sockets): SQL
     statements per update, and a cProfile of the updates summarised by package."""
     import cProfile
@@ -522,6 +522,8 @@ async def profile_inprocess(url: str, n: int, workdir: Path) -> None:
                     per_step[step].append(len(statements) - before)
             profiler.disable()
             wall = time.perf_counter() - start
+            if dump:
+                profiler.dump_stats(f"{dump}.{url.split(':', 1)[0].split('+')[0]}")
     finally:
         await app.close()
     updates = sum(len(s) for s in per_step)
@@ -649,10 +651,12 @@ async def main(args) -> None:
         workdir = Path(tmp)
         if args.profile_inprocess:
             if args.database in ("sqlite", "both"):
-                await profile_inprocess(f"sqlite:///{workdir / 'p.db'}", args.citizens, workdir)
+                await profile_inprocess(
+                    f"sqlite:///{workdir / 'p.db'}", args.citizens, workdir, args.profile_dump
+                )
             if args.database in ("postgres", "both"):
                 with postgres_database(args.pg_url or DEFAULT_PG) as url:
-                    await profile_inprocess(url, args.citizens, workdir)
+                    await profile_inprocess(url, args.citizens, workdir, args.profile_dump)
             return
         libraries = ["ptb", "aiogram"] if args.library == "both" else [args.library]
         runs = []  # (library, channels): the other channel once, with the first library
@@ -708,6 +712,9 @@ def parse(argv: list[str] | None = None):
         "--profile-inprocess",
         action="store_true",
         help="instead: updates through create_app in this process, SQL counts and cProfile",
+    )
+    p.add_argument(
+        "--profile-dump", help="with --profile-inprocess: the cProfile stats to FILE.<db>"
     )
     args = p.parse_args(argv)
     if args.py_spy:

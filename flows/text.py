@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -15,6 +16,9 @@ _SPACES = re.compile(r"\s+")
 _CODE_SEPARATORS = re.compile(r"[\s.\-:_]+")
 
 
+# Cached: every question folds its answers' labels in every language to match what is
+# typed (twenty calls a press), and the labels are few.
+@functools.lru_cache(maxsize=4096)
 def fold(text: str) -> str:
     """Lower case, no diacritics, single spaces: ``"  Rất HÀI lòng "`` → ``"rat hai long"``."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))

@@ -38,6 +38,8 @@ async def test_a_short_write_runs_on_the_loops_thread_and_others_in_aiosqlites(s
             assert await thread_of(session) != loop_thread
         async with db.read() as session:  # a report
             assert await thread_of(session) != loop_thread
+        async with db.read(short=True) as session:  # a report over the rollups, as chat runs it
+            assert await thread_of(session) == loop_thread
     finally:
         await db.dispose()
 
