@@ -234,9 +234,11 @@ def as_wire(citizens) -> list:
     return [[(r.path, r.body, r.headers) for r in c.requests] for c in citizens]
 
 
-async def prepare(url: str, data_dir: Path, n: int, channels: list[str], wards: int = 1):
-    """Migrate, ``wards`` wards, codes; the citizens per channel (plus a few to warm up),
-    spread over the wards in turn."""
+async def prepare(
+    url: str, data_dir: Path, n: int, channels: list[str], wards: int = 1, warm: int = 5
+):
+    """Migrate, ``wards`` wards, codes; the citizens per channel (plus ``warm`` to warm
+    up), spread over the wards in turn."""
     import itertools
 
     from bot.core.app import App
@@ -259,7 +261,6 @@ async def prepare(url: str, data_dir: Path, n: int, channels: list[str], wards: 
                     session, f"P.B{w}", f"Phường {w}", "ward", org.province
                 )
                 places.append(ward)
-        warm = 5
         update_ids = itertools.count(1)
         signer = ZaloEvents(ZALO_APP_ID, ZALO_OA_SECRET)
         out = {}
@@ -284,6 +285,13 @@ async def prepare(url: str, data_dir: Path, n: int, channels: list[str], wards: 
         return out
     finally:
         await app.close()
+
+
+def warm_up(args) -> int:
+    """Citizens that warm the server up before the measured load, all at once: as many as
+    the load runs at a time (at least 5), so every pooled connection the load will use has
+    prepared its statements, as on a server that has been running for a while."""
+    return max(5, args.concurrency)
 
 
 def _interleave(n: int, groups: int) -> list[int]:
@@ -318,7 +326,7 @@ async def bench_database(
     kind: str, url: str, args, tg, workdir: Path, library: str, channels: list[str]
 ) -> list[dict]:
     data_dir = workdir / f"data-{kind}-{library}"
-    citizens = await prepare(url, data_dir, args.citizens, channels, args.wards)
+    citizens = await prepare(url, data_dir, args.citizens, channels, args.wards, warm_up(args))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIPAS_")}
@@ -360,7 +368,7 @@ async def bench_database(
         loop = asyncio.get_running_loop()
         for channel in channels:
             warm, people = citizens[channel]
-            await loop.run_in_executor(None, run_load, base, as_wire(warm), 5, proc.pid)
+            await loop.run_in_executor(None, run_load, base, as_wire(warm), len(warm), proc.pid)
             spy = None
             if args.py_spy:
                 out = Path(f"{args.py_spy}.{kind}.{channel}.{library}.txt")  # absolute
@@ -412,16 +420,17 @@ async def bench_baseline(args, tg, workdir: Path) -> dict:
     ids = itertools.count(1)
     people = [
         telegram_citizen(5_000_000 + i, f"CODE{i:08d}", WEBHOOK_SECRET, ids)
-        for i in range(args.citizens + 5)
+        for i in range(args.citizens + warm_up(args))
     ]
     cmd = [sys.executable, str(THIS), "--echo-server", str(port), tg.url]
     proc = await start_process(cmd, dict(os.environ), workdir / "echo.log")
     try:
         await wait_healthy(base, proc)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, run_load, base, as_wire(people[:5]), 5, proc.pid)
+        warm = warm_up(args)
+        await loop.run_in_executor(None, run_load, base, as_wire(people[:warm]), warm, proc.pid)
         result, peak = await loop.run_in_executor(
-            None, run_load, base, as_wire(people[5:]), args.concurrency, proc.pid
+            None, run_load, base, as_wire(people[warm:]), args.concurrency, proc.pid
         )
         return summary("bare aiogram echo · telegram", result, peak)
     finally:

@@ -117,8 +117,9 @@ async def link_channel(
     )
 
 
-# Asked on every inbound event: built once, run on the connection (no ORM on the way).
-_PERSON_FOR = (
+# Asked on every inbound event: built once, run on the connection (no ORM on the way);
+# also part of storage/steps.py's one statement on PostgreSQL.
+PERSON_FOR = (
     select(*_PERSON_COLUMNS)
     .join(PersonChannel, PersonChannel.person_id == Person.id)
     .join(Unit, Unit.id == Person.unit_id)
@@ -133,7 +134,7 @@ _PERSON_FOR = (
 async def person_for(session: AsyncSession, channel: str, user_hash: str) -> PersonRow | None:
     """The active person behind a chat account, if it is linked."""
     conn = await session.connection()
-    result = await conn.execute(_PERSON_FOR, {"channel": channel, "user_hash": user_hash})
+    result = await conn.execute(PERSON_FOR, {"channel": channel, "user_hash": user_hash})
     row = result.first()
     return PersonRow(**row._mapping) if row else None
 

@@ -216,3 +216,31 @@ async def test_two_events_of_one_user_at_once_run_one_after_the_other(app, monke
         items = sorted((await session.exec(select(Answer.item_code))).scalars().all())
     assert items == ["E1", "E2", "overall"]
     assert (await citizen.all_messages())[-1]["text"].startswith("Câu 4/6")
+
+
+async def test_one_event_delivered_twice_at_once_is_processed_once(app, monkeypatch):
+    """A channel that retries before the first delivery's 200 (a slow step): the second
+    delivery waits for the first to commit, then reads as seen (on PostgreSQL inside the
+    step's first statement, storage/steps.py)."""
+    org = await make_org(app)
+    code = await new_code(app, org.ward)
+    assert await engine.handle(app, event("u1", text=code, event_id="update-1")) is True
+    original = router.step
+
+    async def slow_step(state, evt, ctx):
+        await asyncio.sleep(0.3)  # hold the first delivery inside its transaction
+        return await original(state, evt, ctx)
+
+    monkeypatch.setattr(router, "step", slow_step)
+    before = await count(app, Outbox)
+    press = event("u1", text="5", event_id="update-2")
+
+    async def again_after_a_moment():
+        await asyncio.sleep(0.05)
+        return await engine.handle(app, press)
+
+    results = await asyncio.gather(engine.handle(app, press), again_after_a_moment())
+    assert sorted(results) == [False, True]
+    assert await count(app, Answer) == 1
+    assert await count(app, InboundEvent) == 2
+    assert await count(app, Outbox) == before + 1  # one reply: the next question

@@ -22,7 +22,7 @@ from flows import router, survey
 from flows.contract import EventKind, InboundEvent, Reply, State, StepResult
 from flows.i18n import normalise_locale, translator
 from flows.text import extract_code
-from storage import conversations, inbound, outbox, people
+from storage import people, steps
 from storage.outbox import NewMessage
 from storage.surveys import InviteTaken
 
@@ -117,11 +117,11 @@ async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]
     # A step is a handful of statements on a few rows: short (storage/sqlite_inline.py).
     async with app.db.write(short=True) as session:
         now = app.now()
-        if not await inbound.record_event(session, event.channel, event.event_id, now):
-            return False
         user_hash = app.keys.user_hash(event.channel, event.user_id)
-        conv = await conversations.lock(session, event.channel, user_hash, now)
-        person = await people.person_for(session, event.channel, user_hash)
+        start = await steps.begin(session, event.channel, event.event_id, user_hash, now)
+        if start is None:
+            return False  # a redelivery
+        conv, person = start.conversation, start.person
         if person is not None:
             await people.touch(session, event.channel, user_hash, now)
         default = app.settings.default_locale
@@ -144,9 +144,8 @@ async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]
         else:
             result = await router.step(state, event, ctx)
         await apply_all(ctx, result.effects)
-        await conversations.save(session, conv.id, result.state.to_json(), now)
         messages = [
             NewMessage(event.channel, event.user_id, reply_payload(r)) for r in result.replies
         ]
-        await outbox.enqueue(session, [*also, *messages], now)
+        await steps.finish(session, conv.id, result.state.to_json(), [*also, *messages], now)
     return True

@@ -1,0 +1,163 @@
+"""What every chat step does first and last: dedupe the event, lock the user's
+conversation and find the staff member behind the account (``begin``); store the new
+state and queue the replies (``finish``).
+
+On PostgreSQL each is one statement (data-modifying CTEs): a step is a handful of small
+statements, and there each is a round trip whose cost, in both processes, is most of
+what the statement costs. On SQLite statements are calls in this thread
+(storage/sqlite_inline.py), so they stay the functions of their modules.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, exists, select, true
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import conversations, inbound, outbox, people
+from storage.conversations import ConversationRow
+from storage.models import Conversation, InboundEvent
+from storage.outbox import NewMessage
+from storage.people import PersonRow
+from storage.sql import dialect
+
+
+@dataclass(frozen=True)
+class StepStart:
+    """A new event's conversation (locked for this transaction) and person."""
+
+    conversation: ConversationRow
+    person: PersonRow | None
+
+
+async def begin(
+    session: AsyncSession, channel: str, event_id: str, user_hash: str, now: datetime
+) -> StepStart | None:
+    """Record the event, lock (creating if needed) the user's conversation and look up the
+    person linked to the account; None when the event was seen before (a redelivery).
+
+    Same effect as ``inbound.record_event``, ``conversations.lock`` and
+    ``people.person_for`` one after the other, except that on PostgreSQL a redelivery also
+    locks its conversation until the transaction ends (it changes nothing there).
+    """
+    if dialect(session) != "postgresql":
+        if not await inbound.record_event(session, channel, event_id, now):
+            return None
+        conversation = await conversations.lock(session, channel, user_hash, now)
+        return StepStart(conversation, await people.person_for(session, channel, user_hash))
+    conn = await session.connection()
+    params = {"channel": channel, "event_id": event_id, "user_hash": user_hash, "now": now}
+    row = (await conn.execute(_begin_postgres(), {**params, "data": {}})).one()
+    if not row.new:
+        return None
+    data = dict(row.data or {})
+    # A conversation is new until its first state is saved (as conversations.lock says).
+    conversation = ConversationRow(row.conversation_id, data, row.updated_at if data else None)
+    person = None
+    if row.person_id is not None:
+        person = PersonRow(
+            id=row.person_id,
+            name=row.name,
+            role=row.role,
+            locale=row.locale,
+            unit_id=row.unit_id,
+            unit_code=row.unit_code,
+            unit_name=row.unit_name,
+            unit_path=row.unit_path,
+        )
+    return StepStart(conversation, person)
+
+
+@functools.cache
+def _begin_postgres():
+    """The three statements as one: ``WITH event AS (INSERT … ON CONFLICT DO NOTHING),
+    conversation AS (INSERT … ON CONFLICT DO UPDATE) SELECT …, person``."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    events, convs = InboundEvent.__table__, Conversation.__table__
+    now = bindparam("now", type_=events.c.received_at.type)
+    channel = bindparam("channel", type_=events.c.channel.type)
+    event = (
+        insert(events)
+        .values(
+            channel=channel,
+            event_id=bindparam("event_id", type_=events.c.event_id.type),
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+        .returning(events.c.id)
+        .cte("new_event")
+    )
+    upsert = insert(convs).values(
+        channel=channel,
+        user_hash=bindparam("user_hash", type_=convs.c.user_hash.type),
+        data=bindparam("data", type_=convs.c.data.type),
+        created_at=now,
+        updated_at=now,
+    )
+    conversation = (
+        upsert.on_conflict_do_update(
+            index_elements=["channel", "user_hash"],
+            set_={"updated_at": convs.c.updated_at},  # unchanged: the no-op takes the lock
+        )
+        .returning(convs.c.id, convs.c.data, convs.c.updated_at)
+        .cte("locked")
+    )
+    person = people.PERSON_FOR.subquery("who")
+    return select(
+        exists(select(event.c.id)).label("new"),
+        conversation.c.id.label("conversation_id"),
+        conversation.c.data,
+        conversation.c.updated_at,
+        person.c.id.label("person_id"),
+        person.c.name,
+        person.c.role,
+        person.c.locale,
+        person.c.unit_id,
+        person.c.unit_code,
+        person.c.unit_name,
+        person.c.unit_path,
+    ).select_from(conversation.outerjoin(person, true()))
+
+
+async def finish(
+    session: AsyncSession,
+    conversation_id: int,
+    data: dict,
+    messages: list[NewMessage],
+    now: datetime,
+) -> None:
+    """Store the conversation's new state and queue ``messages``: the same as
+    ``conversations.save`` then ``outbox.enqueue``, on PostgreSQL in one statement (when
+    no message carries a dedupe key, as a step's replies do not)."""
+    if dialect(session) != "postgresql" or any(m.dedupe_key for m in messages):
+        await conversations.save(session, conversation_id, data, now)
+        await outbox.enqueue(session, messages, now)
+        return
+    conn = await session.connection()
+    params = (
+        json.dumps(data),
+        now,
+        conversation_id,
+        [m.channel for m in messages],
+        [m.recipient for m in messages],
+        [json.dumps(m.payload) for m in messages],
+        [m.not_before or now for m in messages],
+    )
+    await conn.exec_driver_sql(_FINISH_POSTGRES, params)
+
+
+# Written out rather than built: SQLAlchemy's array binds would cost more than the
+# statement. JSON as SQLAlchemy's JSON type writes it (json.dumps); the outbox row as
+# outbox.enqueue writes it. A data-modifying CTE runs whether or not it is referenced.
+_FINISH_POSTGRES = f"""
+WITH saved AS (UPDATE conversation SET data = $1::json, updated_at = $2 WHERE id = $3)
+INSERT INTO outbox (channel, recipient, payload, status, attempts, not_before, created_at)
+SELECT m.channel, m.recipient, m.payload::json, '{outbox.PENDING}', 0, m.not_before, $2
+FROM unnest($4::varchar[], $5::varchar[], $6::text[], $7::timestamptz[])
+    AS m(channel, recipient, payload, not_before)
+"""
