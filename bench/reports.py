@@ -10,9 +10,11 @@ one year of completed responses to the quick questionnaire (6 items each, ~3 % s
 for the whole province over the year and for one ward over one month, and
 ``storage.reports.quota_progress`` for the province (one quota per ward), each end to
 end (queries and Python, in a short read transaction as a chat command runs them),
-median of 3 runs. DuckDB gets the same three tables loaded in
-memory and runs the same aggregation (answers per unit, item and value in the period,
-plus respondents per unit); its load time is not counted.
+median of 3 runs. Beside them, three years of completed dossiers (as many a year as
+responses), which ``/quota`` counts for the year. DuckDB gets the same four tables loaded
+in memory and runs the same aggregations (answers per unit, item and value in the
+period, plus respondents per unit; for ``/quota`` respondents and dossiers per unit);
+its load time is not counted.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ CHANNEL_SQLITE = (
 )
 WARDS = 100
 YEAR = 2025
+DOSSIER_YEARS = 3
 ITEMS = [
     ("overall", "overall"),
     ("E1", "E1"),
@@ -131,6 +134,33 @@ async def generate(db: Database, answers: int) -> int:
             )
             await conn.execute(text(answers_sql))
             await conn.execute(text("ANALYZE"))
+        # Three years of completed dossiers, as many a year as there are responses: a
+        # quota counts the year's, and a database that has run for years holds the rest.
+        years = f"{DOSSIER_YEARS} * 365"
+        if db.is_postgres:
+            await conn.execute(
+                text(
+                    f"""INSERT INTO dossier (receipt_code, unit_id, completed_at, created_at)
+                SELECT 'R' || i, 2 + (i % {WARDS}), ts, ts
+                FROM (SELECT i, timestamptz '{YEAR - DOSSIER_YEARS + 1}-01-01 00:00:00+07'
+                             + ((i - 1)::float8 / ({responses} * {DOSSIER_YEARS}))
+                               * ({years}) * interval '1 day' AS ts
+                      FROM generate_series(1, {responses} * {DOSSIER_YEARS}) AS i) s"""
+                )
+            )
+        else:
+            await conn.execute(
+                text(
+                    f"""INSERT INTO dossier (receipt_code, unit_id, completed_at, created_at)
+                WITH RECURSIVE s(i) AS (
+                    SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {responses} * {DOSSIER_YEARS})
+                SELECT 'R' || i, 2 + (i % {WARDS}), t, t FROM (
+                    SELECT i, datetime('{YEAR - DOSSIER_YEARS}-12-31 17:00:00', '+' ||
+                        ((i - 1) * ({years} * 86400 - 1) / ({responses} * {DOSSIER_YEARS}))
+                        || ' seconds') || '.000000' AS t FROM s)"""
+                )
+            )
+        await conn.execute(text("ANALYZE"))
         await conn.execute(
             text(
                 "INSERT INTO quota (unit_id, period_start, period_end, target_count, created_at) "
@@ -161,6 +191,13 @@ async def export_for_duckdb(db: Database, directory: Path) -> None:
         )
         + ", CASE WHEN flagged_at IS NULL THEN 0 ELSE 1 END FROM response",
         "answer": "SELECT response_id, item_code, element_code, scale, value FROM answer",
+        "dossier": "SELECT unit_id, "
+        + (
+            "CAST(extract(epoch FROM completed_at) AS bigint)"
+            if db.is_postgres
+            else "CAST(strftime('%s', completed_at) AS integer)"
+        )
+        + " FROM dossier",
     }
     if db.is_postgres:
         import psycopg
@@ -187,7 +224,7 @@ def duckdb_scan(directory: Path, lo: datetime, hi: datetime, prefix: str) -> tup
     """Median times in DuckDB (tables in memory) of what ``/report`` and ``/quota`` compute.
 
     ``/report``: answers per unit, item and value plus respondents per unit; ``/quota``:
-    completed, unflagged responses per unit. Returns (report seconds, quota seconds).
+    completed, unflagged responses and completed dossiers per unit. Returns (report seconds, quota seconds).
     """
     import duckdb
 
@@ -206,6 +243,10 @@ def duckdb_scan(directory: Path, lo: datetime, hi: datetime, prefix: str) -> tup
         "columns={'response_id': 'INTEGER', 'item_code': 'VARCHAR', 'element_code': 'VARCHAR', "
         "'scale': 'VARCHAR', 'value': 'INTEGER'})"
     )
+    con.execute(
+        f"CREATE TABLE dossier AS SELECT * FROM read_csv('{directory}/dossier.csv', header=false, "
+        "columns={'unit_id': 'INTEGER', 'completed_at': 'BIGINT'})"
+    )
     params = [int(lo.timestamp()), int(hi.timestamp()), prefix + "%"]
     answers_sql = """
         SELECT r.unit_id, a.item_code, a.element_code, a.value, count(*)
@@ -218,6 +259,10 @@ def duckdb_scan(directory: Path, lo: datetime, hi: datetime, prefix: str) -> tup
         WHERE r.status = 'completed' AND r.flagged = 0 AND r.completed_at >= ? AND r.completed_at < ?
           AND u.path LIKE ?
         GROUP BY ALL"""
+    dossiers_sql = """
+        SELECT d.unit_id, count(*) FROM dossier d JOIN unit u ON u.id = d.unit_id
+        WHERE d.completed_at >= ? AND d.completed_at < ? AND u.path LIKE ?
+        GROUP BY ALL"""
     report_times, quota_times = [], []
     for _ in range(3):
         start = time.perf_counter()
@@ -226,6 +271,7 @@ def duckdb_scan(directory: Path, lo: datetime, hi: datetime, prefix: str) -> tup
         report_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         con.execute(respondents_sql, params).fetchall()
+        con.execute(dossiers_sql, params).fetchall()
         quota_times.append(time.perf_counter() - start)
     con.close()
     return sorted(report_times)[1], sorted(quota_times)[1]
@@ -286,7 +332,8 @@ async def run(db_url: str, answers: int) -> None:
     )
     print(f"  /report one ward, month: {t_month * 1000:8.1f} ms")
     print(
-        f"  /quota province (100):   {t_quota * 1000:8.1f} ms   (first: {quota_rows[0].collected:,}/5,000)"
+        f"  /quota province (100):   {t_quota * 1000:8.1f} ms   (first: {quota_rows[0].collected:,}/5,000, "
+        f"{quota_rows[0].dossiers:,} dossiers of the year)"
     )
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 QUESTIONNAIRE_DIR = Path(__file__).resolve().parent / "questionnaires"
@@ -182,6 +181,8 @@ def parse(raw: object, source: str = "<data>") -> Questionnaire:
 
 def load_file(path: Path) -> Questionnaire:
     """Read and validate one questionnaire file."""
+    import yaml  # here: a command that never reads a questionnaire never loads PyYAML
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -8,12 +8,14 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.bulk import _as_bound, _chunks, _driver
 from storage.models import Dossier, SurveyInvite
+from storage.rollup_increments import add_dossiers
 from storage.sql import dialect
 
 
@@ -137,13 +139,21 @@ _PG_DOSSIERS = (
 
 
 async def insert_dossiers(
-    session: AsyncSession, rows: Sequence[tuple]
+    session: AsyncSession, rows: Sequence[tuple], tz: ZoneInfo
 ) -> tuple[dict[str, int], list[str]]:
-    """Insert dossiers (tuples in ``DOSSIER_COLUMNS`` order); returns ``({receipt: id},
-    receipts another writer registered first)``. When the second list is not empty the
-    caller must roll back: the first may then be incomplete."""
+    """Insert dossiers (tuples in ``DOSSIER_COLUMNS`` order), counted in the dossier
+    rollups by local day of ``tz``; returns ``({receipt: id}, receipts another writer
+    registered first)``. When the second list is not empty the caller must roll back: the
+    first may then be incomplete (and the counts are not)."""
     if not rows:
         return {}, []
+    created, taken = await _insert(session, rows)
+    if not taken:
+        await add_dossiers(session, ((row[1], row[2], row[3]) for row in rows), tz)
+    return created, taken
+
+
+async def _insert(session: AsyncSession, rows: Sequence[tuple]) -> tuple[dict[str, int], list[str]]:
     driver = await _driver(session)
     if dialect(session) == "postgresql":
         return await _insert_dossiers_postgres(driver, rows)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Dossier, SurveyInvite
+from storage.rollup_increments import add_dossiers
 from storage.sql import dialect, insert
 
 
@@ -20,8 +22,10 @@ async def add(
     procedure_id: int | None,
     completed_at: datetime,
     now: datetime,
+    tz: ZoneInfo,
 ) -> Dossier | None:
-    """Insert a dossier; None when its receipt code exists already.
+    """Insert a dossier, counted in the dossier rollups by local day of ``tz``; None when
+    its receipt code exists already.
 
     A single statement (``ON CONFLICT DO NOTHING``), so two concurrent requests for one
     receipt never both create it: on PostgreSQL the second waits for the first to commit.
@@ -41,6 +45,7 @@ async def add(
     new_id = (await session.exec(stmt)).scalar_one_or_none()
     if new_id is None:
         return None
+    await add_dossiers(session, [(unit_id, procedure_id, completed_at)], tz)
     return await session.get(Dossier, new_id)
 
 

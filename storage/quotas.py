@@ -12,15 +12,12 @@ from sqlalchemy import Integer, String, bindparam, func, literal, select, union_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
-    Dossier,
-    Procedure,
     ProcedureField,
     Quota,
     QuotaField,
     Unit,
 )
-from storage.reports import utc_bounds
-from storage.rollup_periods import channel_rollup_parts
+from storage.rollup_periods import channel_rollup_parts, dossier_rollup_parts
 from storage.sql import built_once, planning_later_queries_for_their_values
 
 
@@ -86,7 +83,7 @@ async def quota_progress(
     periods = list(dict.fromkeys((q_start, q_end) for _id, q_start, q_end, *_rest in quotas))
     by_field = bool(fields)  # group by field only when some quota is limited to fields
     paths = {quota[8] for quota in quotas}
-    counts = await _period_counts(conn, prefix, periods, paths, tz, by_field)
+    counts = await _period_counts(conn, prefix, periods, paths, by_field)
     index_of = {period: index for index, period in enumerate(periods)}
     progress = []
     for quota_id, q_start, q_end, label, target, ratio, code, name, path in quotas:
@@ -151,7 +148,6 @@ async def _period_counts(
     prefix: dict,
     periods: list[tuple[date, date]],
     paths: set[str],
-    tz: ZoneInfo,
     by_field: bool,
 ) -> dict[tuple[int, str], dict[str, dict[tuple, int]]]:
     """Responses (kind ``r``, per channel) and completed dossiers (kind ``d``) in each of
@@ -159,17 +155,24 @@ async def _period_counts(
     over its subtree: one statement for them all (a UNION ALL), since the round trips
     cost more than the sums.
 
-    Responses over whole calendar years come from the year rollups, over whole months
-    from the month rollups, the days before and after them from the day rollups."""
+    Both come from rollups (responses per channel, dossiers): over whole calendar years
+    from the year rollups, over whole months from the month rollups, the days before and
+    after them from the day rollups. (Dossiers were counted from their own table until
+    0015: after three years of a province's dossiers that took seconds.)"""
     params = dict(prefix)
     shape = []
     for index, (first, last) in enumerate(periods):
-        tables = []
-        for part, (table, column, a, b) in enumerate(channel_rollup_parts(first, last)):
-            tables.append((table.__table__, column.key))
-            params[f"a{index}_{part}"], params[f"b{index}_{part}"] = a, b
-        shape.append(tuple(tables))
-        params[f"lo{index}"], params[f"hi{index}"] = utc_bounds(first, last, tz)
+        kinds = []
+        for kind, parts in (
+            ("r", channel_rollup_parts(first, last)),
+            ("d", dossier_rollup_parts(first, last)),
+        ):
+            tables = []
+            for part, (table, column, a, b) in enumerate(parts):
+                tables.append((table.__table__, column.key))
+                params[f"{kind}a{index}_{part}"], params[f"{kind}b{index}_{part}"] = a, b
+            kinds.append(tuple(tables))
+        shape.append(tuple(kinds))
     grouped: dict[tuple[int, str], dict[str, dict[tuple, int]]] = {}
     ancestors: dict[str, list[str]] = {}
     result = await conn.execute(_counts_statement(tuple(shape), by_field), params)
@@ -188,54 +191,36 @@ async def _period_counts(
 @lru_cache(maxsize=64)
 def _counts_statement(shape: tuple[tuple, ...], by_field: bool):
     """The UNION ALL behind ``_period_counts`` for periods read from ``shape`` (each
-    period's rollup tables and period columns, in ``channel_rollup_parts`` order), with
-    bound dates."""
-    unit, dossier, procedure = Unit.__table__, Dossier.__table__, Procedure.__table__
+    period's response and dossier rollup tables and period columns, in
+    ``channel_rollup_parts`` and ``dossier_rollup_parts`` order), with bound dates."""
+    unit = Unit.__table__
     in_subtree = unit.c.path.like(bindparam("prefix"))
     parts = []
-    for index, tables in enumerate(shape):
-        for part, (table, period_column) in enumerate(tables):
-            period = table.c[period_column]
-            field_col = table.c.field_id if by_field else literal(0, Integer)
-            keys = [unit.c.path, table.c.field_id] if by_field else [unit.c.path]
-            parts.append(
-                select(
-                    literal(index, Integer).label("period"),
-                    literal("r", String).label("kind"),
-                    unit.c.path.label("path"),
-                    field_col.label("field"),
-                    table.c.channel.label("channel"),
-                    func.sum(table.c.responses).label("n"),
+    for index, kinds in enumerate(shape):
+        for kind, tables in zip(("r", "d"), kinds, strict=True):
+            for part, (table, period_column) in enumerate(tables):
+                period = table.c[period_column]
+                field_col = table.c.field_id if by_field else literal(0, Integer)
+                keys = [unit.c.path, table.c.field_id] if by_field else [unit.c.path]
+                if kind == "r":
+                    channel, counted = table.c.channel, table.c.responses
+                    keys.append(table.c.channel)
+                else:
+                    channel, counted = literal("", String), table.c.dossiers
+                lo, hi = bindparam(f"{kind}a{index}_{part}"), bindparam(f"{kind}b{index}_{part}")
+                parts.append(
+                    select(
+                        literal(index, Integer).label("period"),
+                        literal(kind, String).label("kind"),
+                        unit.c.path.label("path"),
+                        field_col.label("field"),
+                        channel.label("channel"),
+                        func.sum(counted).label("n"),
+                    )
+                    .join(unit, unit.c.id == table.c.unit_id)
+                    .where(in_subtree, period.between(lo, hi))
+                    .group_by(*keys)
                 )
-                .join(unit, unit.c.id == table.c.unit_id)
-                .where(
-                    in_subtree,
-                    period.between(bindparam(f"a{index}_{part}"), bindparam(f"b{index}_{part}")),
-                )
-                .group_by(*keys, table.c.channel)
-            )
-        field_col = procedure.c.field_id if by_field else literal(0, Integer)
-        dossiers = (
-            select(
-                literal(index, Integer).label("period"),
-                literal("d", String).label("kind"),
-                unit.c.path.label("path"),
-                field_col.label("field"),
-                literal("", String).label("channel"),
-                func.count(dossier.c.id).label("n"),
-            )
-            .join(unit, unit.c.id == dossier.c.unit_id)
-            .where(
-                in_subtree,
-                dossier.c.completed_at >= bindparam(f"lo{index}"),
-                dossier.c.completed_at < bindparam(f"hi{index}"),
-            )
-        )
-        if by_field:
-            dossiers = dossiers.outerjoin(procedure, procedure.c.id == dossier.c.procedure_id)
-        parts.append(
-            dossiers.group_by(*([unit.c.path, procedure.c.field_id] if by_field else [unit.c.path]))
-        )
     return union_all(*parts)
 
 

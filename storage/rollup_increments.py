@@ -1,4 +1,5 @@
-"""The live rollup increments: what one completed (flagged, cleared) response adds.
+"""The live rollup increments: what one completed (flagged, cleared) response adds, and
+what new dossiers add.
 
 ``apply_response`` reads a response's counts at once and keeps them in the transaction;
 they are written, summed per row and in key order, just before it commits
@@ -8,7 +9,9 @@ they are written, summed per row and in key order, just before it commits
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +27,9 @@ from storage.models import (
     RollupChannel,
     RollupChannelMonth,
     RollupChannelYear,
+    RollupDossier,
+    RollupDossierMonth,
+    RollupDossierYear,
     RollupResponse,
     RollupResponseMonth,
 )
@@ -67,10 +73,42 @@ async def apply_response(
     }
     for name, rollup in _TABLES.items():
         if rollup.adds != ("responses",):
-            continue
+            continue  # the answer counts above; the dossier counts (add_dossiers)
         key = tuple(where[c] for c in rollup.key)
         pending[name][key] = pending[name].get(key, 0) + sign
     return True
+
+
+async def add_dossiers(
+    session: AsyncSession, dossiers: Iterable[tuple[int, int | None, datetime]], tz: ZoneInfo
+) -> None:
+    """Count just-inserted dossiers, each ``(unit id, procedure id, completed at)``, in the
+    dossier rollups; written with the transaction's other increments, just before it
+    commits. Every writer of dossiers calls this in the transaction that inserts them."""
+    dossiers = list(dossiers)
+    if not dossiers:
+        return
+    procedures = sorted({p for _unit, p, _at in dossiers if p is not None})
+    fields: dict[int, int] = {}
+    for start in range(0, len(procedures), 1000):
+        stmt = select(Procedure.id, Procedure.field_id).where(
+            Procedure.id.in_(procedures[start : start + 1000])
+        )
+        fields.update((pid, fid or 0) for pid, fid in (await session.exec(stmt)).all())
+    pending = _pending(session)
+    days, months, years = (pending[n] for n in ("dossier_days", "dossier_months", "dossier_years"))
+    for unit_id, procedure_id, completed_at in dossiers:
+        if completed_at.tzinfo is None:  # stored times are UTC
+            completed_at = completed_at.replace(tzinfo=UTC)
+        day = completed_at.astimezone(tz).date()
+        field = fields.get(procedure_id, 0) if procedure_id is not None else 0
+        for counts, period in (
+            (days, day),
+            (months, day.replace(day=1)),
+            (years, date(day.year, 1, 1)),
+        ):
+            key = (unit_id, field, period)
+            counts[key] = counts.get(key, 0) + 1
 
 
 # The response and its satisfaction answers in one statement (a row per answer; one row
@@ -143,9 +181,9 @@ def _rows(name: str, counts: dict) -> list[dict]:
     """The pending increments of one table as rows of its columns, in key order; rows
     that add nothing left out."""
     table = _TABLES[name]
-    if table.adds == ("responses",):
+    if len(table.adds) == 1:  # a count of responses or of dossiers
         return [
-            {**dict(zip(table.key, key, strict=True)), "responses": n}
+            {**dict(zip(table.key, key, strict=True)), table.adds[0]: n}
             for key, n in sorted(counts.items())
             if n
         ]
@@ -202,6 +240,10 @@ _TABLES = {
     "channel_years": _Rollup(
         RollupChannelYear, ("unit_id", "field_id", "channel", "year"), ("responses",)
     ),
+    # Completed dossiers, by (unit, field) and day, month or year.
+    "dossier_days": _Rollup(RollupDossier, ("unit_id", "field_id", "day"), ("dossiers",)),
+    "dossier_months": _Rollup(RollupDossierMonth, ("unit_id", "field_id", "month"), ("dossiers",)),
+    "dossier_years": _Rollup(RollupDossierYear, ("unit_id", "field_id", "year"), ("dossiers",)),
 }
 
 

@@ -16,6 +16,9 @@ from storage.models import (
     RollupChannel,
     RollupChannelMonth,
     RollupChannelYear,
+    RollupDossier,
+    RollupDossierMonth,
+    RollupDossierYear,
 )
 
 # (table, its period column, the length of that period), finest first.
@@ -30,6 +33,13 @@ CHANNEL_ROLLUPS = (
 )
 
 
+DOSSIER_ROLLUPS = (
+    (RollupDossier, RollupDossier.day, "day"),
+    (RollupDossierMonth, RollupDossierMonth.month, "month"),
+    (RollupDossierYear, RollupDossierYear.year, "year"),
+)
+
+
 def answer_rollup_parts(first: date, last: date) -> list:
     """(table, period column, from, to) of the answer rollups covering ``first``–``last``
     (whole months, then days; the day rollup alone for an empty period)."""
@@ -40,6 +50,12 @@ def channel_rollup_parts(first: date, last: date) -> list:
     """(table, period column, from, to) of the per-channel response rollups covering local
     days ``first``–``last`` (whole years, whole months, then days)."""
     return rollup_parts(first, last, CHANNEL_ROLLUPS) or [(*CHANNEL_ROLLUPS[0][:2], first, last)]
+
+
+def dossier_rollup_parts(first: date, last: date) -> list:
+    """(table, period column, from, to) of the dossier rollups covering local days
+    ``first``–``last`` (whole years, whole months, then days)."""
+    return rollup_parts(first, last, DOSSIER_ROLLUPS) or [(*DOSSIER_ROLLUPS[0][:2], first, last)]
 
 
 def rollup_parts(first: date, last: date, rollups) -> list:

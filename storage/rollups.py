@@ -22,6 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
     Answer,
+    Dossier,
     Procedure,
     Response,
     RollupAnswer,
@@ -29,22 +30,32 @@ from storage.models import (
     RollupChannel,
     RollupChannelMonth,
     RollupChannelYear,
+    RollupDossier,
+    RollupDossierMonth,
+    RollupDossierYear,
     RollupResponse,
     RollupResponseMonth,
 )
-from storage.rollup_increments import LEVEL_COLUMNS, apply_response, forget_pending
+from storage.rollup_increments import LEVEL_COLUMNS, add_dossiers, apply_response, forget_pending
 from storage.sql import dialect, insert
 from storage.surveys import COMPLETED
 
 
 async def missing(session: AsyncSession) -> bool:
-    """Whether completed responses exist but a kind of rollup has no row at all (data
-    older than that rollup: the per-channel counts came after the others)."""
+    """Whether completed responses (or dossiers) exist but a kind of rollup has no row at
+    all (data older than that rollup: the per-channel counts came after the others, the
+    dossier counts later still)."""
+
+    async def none_in(table) -> bool:
+        return (await session.exec(select(table.unit_id).limit(1))).first() is None
+
+    if not await none_in(Dossier) and await none_in(RollupDossier):
+        return True  # dossiers from before their rollups (0015)
     completed = select(Response.id).where(Response.status == COMPLETED).limit(1)
     if (await session.exec(completed)).first() is None:
         return False
     for table in (RollupResponse, RollupChannel):
-        if (await session.exec(select(table.unit_id).limit(1))).first() is None:
+        if await none_in(table):
             return True
     return False
 
@@ -64,8 +75,12 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
         RollupChannel,
         RollupChannelMonth,
         RollupChannelYear,
+        RollupDossier,
+        RollupDossierMonth,
+        RollupDossierYear,
     ):
         await session.exec(delete(table))
+    await _rebuild_dossiers(session, tz)
     day = _local_day(session, tz)
     if day is None:
         answer_rows, response_rows = await raw_counts(session, tz)
@@ -128,6 +143,42 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
         await session.exec(select(func.count()).select_from(RollupResponse))
     ).scalar_one()
     return count_answers, count_responses
+
+
+async def _rebuild_dossiers(session: AsyncSession, tz: ZoneInfo) -> None:
+    """Count every dossier again (the tables are empty): by day in SQL when the zone's
+    offset never changed, months and years from the days; else through ``add_dossiers``."""
+    day = _local_day(session, tz, Dossier.completed_at)
+    if day is None:
+        rows = await session.exec(
+            select(Dossier.unit_id, Dossier.procedure_id, Dossier.completed_at)
+        )
+        await add_dossiers(session, rows.all(), tz)
+        return
+    field = func.coalesce(Procedure.field_id, literal_column("0"))
+    days = (
+        select(Dossier.unit_id, day, field, func.count())
+        .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
+        .group_by(Dossier.unit_id, day, field)
+    )
+    columns = ["unit_id", "day", "field_id", "dossiers"]
+    await session.exec(RollupDossier.__table__.insert().from_select(columns, days))
+    for table, period, of in (
+        (RollupDossierMonth, "month", month_of),
+        (RollupDossierYear, "year", year_of),
+    ):
+        start = of(session, RollupDossier.day)
+        await session.exec(
+            table.__table__.insert().from_select(
+                ["unit_id", period, "field_id", "dossiers"],
+                select(
+                    RollupDossier.unit_id,
+                    start,
+                    RollupDossier.field_id,
+                    func.sum(RollupDossier.dossiers),
+                ).group_by(RollupDossier.unit_id, start, RollupDossier.field_id),
+            )
+        )
 
 
 async def _months_from_days(session: AsyncSession) -> None:
@@ -238,18 +289,18 @@ async def raw_counts(session: AsyncSession, tz: ZoneInfo) -> tuple[list[dict], l
     return list(answers.values()), responses
 
 
-def _local_day(session: AsyncSession, tz: ZoneInfo):
-    """A SQL expression for the local day of ``completed_at``, or None when SQLite cannot
-    express it (a zone whose UTC offset changed over time)."""
+def _local_day(session: AsyncSession, tz: ZoneInfo, column=Response.completed_at):
+    """A SQL expression for the local day of ``column`` (a response's ``completed_at``),
+    or None when SQLite cannot express it (a zone whose UTC offset changed over time)."""
     if dialect(session) == "postgresql":
-        return func.date(func.timezone(tz.key, Response.completed_at))
+        return func.date(func.timezone(tz.key, column))
     offsets = {
         tz.utcoffset(datetime(year, month, 1)) for year in range(1990, 2040) for month in (1, 7)
     }
     if len(offsets) != 1:
         return None
     minutes = int(next(iter(offsets)).total_seconds() // 60)
-    return func.date(Response.completed_at, f"{minutes:+d} minutes")
+    return func.date(column, f"{minutes:+d} minutes")
 
 
 async def _python_groups(session: AsyncSession, tz: ZoneInfo):
@@ -310,4 +361,4 @@ def _chunks(rows: list, size: int):
         yield rows[i : i + size]
 
 
-__all__ = ["LEVEL_COLUMNS", "apply_response", "missing", "raw_counts", "rebuild"]
+__all__ = ["LEVEL_COLUMNS", "add_dossiers", "apply_response", "missing", "raw_counts", "rebuild"]

@@ -25,14 +25,16 @@ class _Rollback(Exception):
 async def test_new_dossiers_get_ids_and_a_taken_receipt_is_named(app):
     org = await make_org(app)
     async with app.db.write() as session:
-        ids, taken = await bulk_dossiers.insert_dossiers(session, _rows(org, ["A1", "A2"]))
+        ids, taken = await bulk_dossiers.insert_dossiers(session, _rows(org, ["A1", "A2"]), app.tz)
     assert taken == [] and set(ids) == {"A1", "A2"}
     async with app.db.read() as session:
         stored = dict((await session.exec(select(Dossier.receipt_code, Dossier.id))).all())
     assert stored == ids
     try:
         async with app.db.write() as session:
-            ids, taken = await bulk_dossiers.insert_dossiers(session, _rows(org, ["A3", "A2"]))
+            ids, taken = await bulk_dossiers.insert_dossiers(
+                session, _rows(org, ["A3", "A2"]), app.tz
+            )
             assert taken == ["A2"]
             raise _Rollback
     except _Rollback:
@@ -40,7 +42,7 @@ async def test_new_dossiers_get_ids_and_a_taken_receipt_is_named(app):
     async with app.db.read() as session:
         assert (await session.exec(select(func.count()).select_from(Dossier))).scalar_one() == 2
     async with app.db.write() as session:  # the transaction is usable after the refusal
-        ids, taken = await bulk_dossiers.insert_dossiers(session, _rows(org, ["A3"]))
+        ids, taken = await bulk_dossiers.insert_dossiers(session, _rows(org, ["A3"]), app.tz)
     assert taken == [] and list(ids) == ["A3"]
 
 
@@ -53,7 +55,7 @@ async def test_invited_since_names_the_citizens_invited_at_or_after(app):
         ("B3", org.ward.id, org.procedure.id, WHEN, "c-none", None, WHEN),
     ]
     async with app.db.write() as session:
-        await bulk_dossiers.insert_dossiers(session, rows)
+        await bulk_dossiers.insert_dossiers(session, rows, app.tz)
     async with app.db.read() as session:
         everyone = ["c-early", "c-late", "c-none", "c-unknown"]
         assert await bulk_dossiers.invited_since(session, everyone, WHEN) == {"c-early", "c-late"}

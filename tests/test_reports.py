@@ -13,10 +13,9 @@ from flows import report_text
 from flows.i18n import translator
 from flows.periods import month
 from flows.privacy import Privacy
-from storage import flags, reports, rollups
+from storage import dossiers, flags, reports, rollups
 from storage import quotas as quota_store
 from storage.models import (
-    Dossier,
     Quota,
     QuotaField,
     Response,
@@ -233,13 +232,14 @@ async def test_quota_progress_counts_subtree_fields_and_dossier_share(app, rated
         await session.flush()
         session.add(QuotaField(quota_id=same_field.id, field_id=rated.procedure.field_id))
         for i in range(20):
-            session.add(
-                Dossier(
-                    receipt_code=f"R{i}",
-                    unit_id=rated.ward.id,
-                    procedure_id=rated.procedure.id,
-                    completed_at=app.now(),
-                )
+            await dossiers.add(
+                session,
+                receipt_code=f"R{i}",
+                unit_id=rated.ward.id,
+                procedure_id=rated.procedure.id,
+                completed_at=app.now(),
+                now=app.now(),
+                tz=app.tz,
             )
     async with app.db.read() as session:
         rows = await quota_store.quota_progress(session, rated.province, day, day, app.tz)

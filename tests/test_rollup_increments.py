@@ -76,7 +76,17 @@ async def test_the_completing_press_writes_its_rollups_last_before_the_commit(ap
     touching = [i for i, s in enumerate(writes) if "rollup_" in s]
     # answers by day and month; responses by day and month; by channel, day, month, year
     tables = {t for s in writes for t in re.findall(r"insert into (rollup_\w+)", s)}
-    assert len(tables) == 7, writes
+    response_tables = {
+        "rollup_answer",
+        "rollup_answer_month",
+        "rollup_response",
+        "rollup_response_month",
+        "rollup_channel",
+        "rollup_channel_month",
+        "rollup_channel_year",
+    }
+    # (PostgreSQL's one statement names the dossier rollups too, with no rows for them.)
+    assert response_tables <= tables, writes
     # One statement on PostgreSQL (its row locks wait for the commit), one per table on
     # SQLite; either way the last before the commit.
     statements = 1 if app.db.dialect == "postgresql" else 7

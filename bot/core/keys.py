@@ -16,8 +16,6 @@ import struct
 import time
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
-
 from flows.text import CODE_ALPHABET, CODE_LENGTH
 
 
@@ -43,7 +41,8 @@ class Keyring:
         self._id_key = self._derive(secret, b"sipas/user-id")
         self._code_key = self._derive(secret, b"sipas/code")
         contact = self._derive(secret, b"sipas/contact")
-        self._fernet = Fernet(base64.urlsafe_b64encode(contact))
+        self._contact_key = base64.urlsafe_b64encode(contact)
+        self._fernet_instance = None
         self._sign_key, self._aes_key = contact[:16], contact[16:]  # Fernet's halves
         self._id_mac, self._code_mac = _Sha256Mac(self._id_key), _Sha256Mac(self._code_key)
         self._sign_mac = _Sha256Mac(self._sign_key)
@@ -60,6 +59,16 @@ class Keyring:
     def code_hash(self, code: str) -> str:
         """What is stored for a normalised survey or registration code."""
         return self._code_mac(code.encode()).hex()
+
+    @property
+    def _fernet(self):
+        # Made when first needed: importing cryptography's Fernet costs a report command
+        # (which encrypts nothing) a fiftieth of its start-up.
+        if self._fernet_instance is None:
+            from cryptography.fernet import Fernet
+
+            self._fernet_instance = Fernet(self._contact_key)
+        return self._fernet_instance
 
     def encrypt(self, text: str) -> str:
         return self._fernet.encrypt(text.encode()).decode()
@@ -94,6 +103,8 @@ class Keyring:
         return [b64(body + sign(body)).decode() for body in bodies]
 
     def decrypt(self, token: str) -> str | None:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:

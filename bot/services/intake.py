@@ -167,6 +167,7 @@ async def register(
         procedure_id=procedure.id,
         completed_at=data.completed_at,
         now=now,
+        tz=app.tz,
     )
     if dossier is None:
         return await _replay(app, session, data, unit, procedure)

@@ -99,6 +99,38 @@ class RollupChannelYear(SQLModel, table=True):
     responses: int = Field(default=0)
 
 
+class RollupDossier(SQLModel, table=True):
+    """Completed dossiers per unit, local day (of ``completed_at``) and field (0: none
+    known): the denominator of a quota's surveyed share, without reading years of raw
+    dossiers. Dossiers are only ever added, so these only grow (``storage.rollups``)."""
+
+    __tablename__ = "rollup_dossier"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    field_id: int = Field(default=0, primary_key=True)
+    dossiers: int = Field(default=0)
+
+
+class RollupDossierMonth(SQLModel, table=True):
+    """The same counts per local calendar month (``month``: its first day)."""
+
+    __tablename__ = "rollup_dossier_month"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    month: date = Field(primary_key=True)
+    field_id: int = Field(default=0, primary_key=True)
+    dossiers: int = Field(default=0)
+
+
+class RollupDossierYear(SQLModel, table=True):
+    """The same counts per local calendar year (``year``: its 1 January)."""
+
+    __tablename__ = "rollup_dossier_year"
+    unit_id: int = Field(foreign_key="unit.id", primary_key=True)
+    year: date = Field(primary_key=True)
+    field_id: int = Field(default=0, primary_key=True)
+    dossiers: int = Field(default=0)
+
+
 class Alert(SQLModel, table=True):
     """One row per alert kind and scope, so a burst is reported once.
 

@@ -223,6 +223,7 @@ class DossierImporter(Importer):
                 )
                 for b in new
             ],
+            app.tz,
         )
         if taken:  # another writer registered some of them meanwhile
             line = {b.item.receipt: b.item.line for b in new}
