@@ -11,7 +11,16 @@ from sqlalchemy import Float, bindparam, case, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import flags
-from storage.models import Alert, Answer, Response, SurveyInvite, Unit
+from storage.models import (
+    Alert,
+    Answer,
+    KioskDevice,
+    Response,
+    ResponseOrigin,
+    SurveyInvite,
+    Unit,
+)
+from storage.origins import Origin
 from storage.reports import OVERALL_ELEMENT
 from storage.sql import insert
 from storage.surveys import COMPLETED
@@ -29,10 +38,12 @@ class Completed:
     completed_at: datetime
     counter_invite_id: int | None  # set when it came through a reusable counter code
     counter_label: str | None
+    origin: Origin | None = None  # the tablet or surveyor, for phiếu collected in person
 
 
 async def completed(session: AsyncSession, response_id: int) -> Completed | None:
-    """A completed response with its unit and counter code, if any."""
+    """A completed response with its unit, counter code and origin, if any (one
+    statement: this runs on every completed survey)."""
     stmt = (
         select(
             Response.id,
@@ -44,9 +55,15 @@ async def completed(session: AsyncSession, response_id: int) -> Completed | None
             SurveyInvite.id,
             SurveyInvite.label,
             SurveyInvite.kind,
+            ResponseOrigin.response_id,
+            ResponseOrigin.device_id,
+            KioskDevice.counter,
+            ResponseOrigin.surveyor_id,
         )
         .join(Unit, Unit.id == Response.unit_id)
         .outerjoin(SurveyInvite, SurveyInvite.id == Response.invite_id)
+        .outerjoin(ResponseOrigin, ResponseOrigin.response_id == Response.id)
+        .outerjoin(KioskDevice, KioskDevice.id == ResponseOrigin.device_id)
         .where(Response.id == response_id, Response.status == COMPLETED)
     )
     row = (await session.exec(stmt)).first()
@@ -57,6 +74,7 @@ async def completed(session: AsyncSession, response_id: int) -> Completed | None
         *row[:6],
         counter_invite_id=row[6] if counter else None,
         counter_label=row[7] if counter else None,
+        origin=Origin(*row[10:13]) if row[9] is not None else None,
     )
 
 

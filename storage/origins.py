@@ -42,17 +42,6 @@ async def add(
     )
 
 
-async def of(session: AsyncSession, response_id: int) -> Origin | None:
-    """The origin of a response, if it has one."""
-    stmt = (
-        select(ResponseOrigin.device_id, KioskDevice.counter, ResponseOrigin.surveyor_id)
-        .outerjoin(KioskDevice, KioskDevice.id == ResponseOrigin.device_id)
-        .where(ResponseOrigin.response_id == response_id)
-    )
-    row = (await session.exec(stmt)).first()
-    return Origin(*row) if row else None
-
-
 async def window(
     session: AsyncSession,
     since: datetime,

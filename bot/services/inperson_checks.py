@@ -21,7 +21,7 @@ PATTERN_QUIET = timedelta(hours=24)  # a run of identical phiếu goes on this l
 
 async def sources(ctx: DbContext, done) -> list[tuple[str, str, int, timedelta]]:
     """(kind, key, threshold, window) of the checks that apply to a completed response."""
-    origin = await origins.of(ctx.session, done.id)
+    origin = done.origin
     if origin is None:
         return []
     s = ctx.app.settings
