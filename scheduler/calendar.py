@@ -166,7 +166,8 @@ class KnownDay:
 def known_days(path: Path = KNOWN_DAYS) -> list[KnownDay]:
     """The days of ``known_days.yaml``, the 24/11 rule written out per year; ValueError
     for a malformed file."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when built with it
+    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
     days: dict[date, KnownDay] = {}
     for entry in raw.get("days") or ():
         day = entry["day"]
