@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.bulk import _as_bound, _chunks, _driver
 from storage.models import Dossier, SurveyInvite
-from storage.rollup_increments import add_dossiers
+from storage.rollup_dossiers import count_dossiers
 from storage.sql import dialect
 
 
@@ -149,7 +149,7 @@ async def insert_dossiers(
         return {}, []
     created, taken = await _insert(session, rows)
     if not taken:
-        await add_dossiers(session, ((row[1], row[2], row[3]) for row in rows), tz)
+        await count_dossiers(session, list(created.values()), tz)
     return created, taken
 
 

@@ -33,7 +33,7 @@ from storage.models import (
     RollupResponse,
     RollupResponseMonth,
 )
-from storage.sql import before_commit, built_once, dialect, insert
+from storage.sql import before_commit, dialect
 from storage.surveys import COMPLETED
 
 LEVEL_COLUMNS = ("n1", "n2", "n3", "n4", "n5")
@@ -88,14 +88,16 @@ async def add_dossiers(
     dossiers = list(dossiers)
     if not dossiers:
         return
-    procedures = sorted({p for _unit, p, _at in dossiers if p is not None})
-    fields: dict[int, int] = {}
-    for start in range(0, len(procedures), 1000):
-        stmt = select(Procedure.id, Procedure.field_id).where(
-            Procedure.id.in_(procedures[start : start + 1000])
-        )
-        fields.update((pid, fid or 0) for pid, fid in (await session.exec(stmt)).all())
     pending = _pending(session)
+    # The procedures' fields, read once per transaction (an import adds its dossiers in
+    # several batches) on the connection, the ORM's handling of a long IN list cost more
+    # than the rest of the counting.
+    fields = pending.setdefault("procedure_fields", {})
+    procedures = sorted({p for _unit, p, _at in dossiers if p is not None} - fields.keys())
+    conn = await session.connection()
+    for start in range(0, len(procedures), 1000):
+        found = await conn.execute(_FIELDS, {"ids": procedures[start : start + 1000]})
+        fields.update((pid, fid or 0) for pid, fid in found.all())
     days, months, years = (pending[n] for n in ("dossier_days", "dossier_months", "dossier_years"))
     for unit_id, procedure_id, completed_at in dossiers:
         if completed_at.tzinfo is None:  # stored times are UTC
@@ -109,6 +111,11 @@ async def add_dossiers(
         ):
             key = (unit_id, field, period)
             counts[key] = counts.get(key, 0) + 1
+
+
+_FIELDS = select(Procedure.id, Procedure.field_id).where(
+    Procedure.id.in_(bindparam("ids", expanding=True))
+)
 
 
 # The response and its satisfaction answers in one statement (a row per answer; one row
@@ -155,7 +162,7 @@ async def _write_increments(session: AsyncSession) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    rows = {name: _rows(name, counts) for name, counts in pending.items()}
+    rows = {name: _rows(name, pending[name]) for name in _TABLES}
     if not any(rows.values()):
         return
     conn = await session.connection()
@@ -164,41 +171,33 @@ async def _write_increments(session: AsyncSession) -> None:
         # commit, and every completion at a unit on a day wants the same rows: the fewer
         # round trips between the first lock and the commit, the shorter the queue.
         arrays = [
-            [row[column] for row in rows[name]]
+            [row[i] for row in rows[name]]
             for name, table in _TABLES.items()
-            for column in table.columns
+            for i in range(len(table.columns))
         ]
         await conn.exec_driver_sql(_pg_upsert_all(), tuple(arrays))
         return
-    for name, table in _TABLES.items():
+    for name in _TABLES:
         if rows[name]:
-            # One statement run for each row (executemany): a multi-row VALUES is compiled
-            # afresh every time, as SQLAlchemy cannot cache it.
-            await conn.execute(table.upsert(session), rows[name])
+            # One statement run for each row (executemany) on the driver: an import's
+            # chunk adds a row per unit, field and day to three tables, and SQLAlchemy's
+            # handling of each row's parameters cost more than SQLite's upsert.
+            dated = [tuple(_sqlite(v) for v in row) for row in rows[name]]
+            await conn.exec_driver_sql(_sqlite_upsert(name), dated)
 
 
-def _rows(name: str, counts: dict) -> list[dict]:
-    """The pending increments of one table as rows of its columns, in key order; rows
-    that add nothing left out."""
-    table = _TABLES[name]
-    if len(table.adds) == 1:  # a count of responses or of dossiers
-        return [
-            {**dict(zip(table.key, key, strict=True)), table.adds[0]: n}
-            for key, n in sorted(counts.items())
-            if n
-        ]
-    unit_column, period_column, item_column = table.key
-    return [
-        {
-            unit_column: unit_id,
-            period_column: when,
-            item_column: item,
-            "element_code": levels[0],
-            **dict(zip(table.adds, levels[1:], strict=True)),
-        }
-        for (unit_id, when, item), levels in sorted(counts.items())
-        if any(levels[1:])
-    ]
+def _sqlite(value: Any) -> Any:
+    # Dates as SQLAlchemy stores them on SQLite (ISO text).
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _rows(name: str, counts: dict) -> list[tuple]:
+    """The pending increments of one table as rows (tuples in ``_Rollup.columns``
+    order), in key order; rows that add nothing left out."""
+    if len(_TABLES[name].adds) == 1:  # a count of responses or of dossiers
+        return [(*key, n) for key, n in sorted(counts.items()) if n]
+    # (unit, period, item), then the element and the levels' counts
+    return [(*key, *levels) for key, levels in sorted(counts.items()) if any(levels[1:])]
 
 
 @dataclass(frozen=True)
@@ -214,10 +213,6 @@ class _Rollup:
     def columns(self) -> tuple[str, ...]:
         rest = tuple(c.name for c in self.model.__table__.c if c.name not in self.key)
         return (*self.key, *(c for c in rest if c not in self.adds), *self.adds)
-
-    def upsert(self, session: AsyncSession):
-        """The upsert of one row (built once per dialect)."""
-        return _UPSERTS[self.model.__tablename__](session)
 
 
 _COUNTS = (*LEVEL_COLUMNS, "skipped")
@@ -247,20 +242,17 @@ _TABLES = {
 }
 
 
-def _upsert_builder(rollup: _Rollup):
-    @built_once
-    def build(session: AsyncSession):
-        columns = rollup.model.__table__.c
-        stmt = insert(session, rollup.model.__table__)
-        return stmt.on_conflict_do_update(
-            index_elements=list(rollup.key),
-            set_={c: columns[c] + stmt.excluded[c] for c in rollup.adds},
-        )
-
-    return build
-
-
-_UPSERTS = {t.model.__tablename__: _upsert_builder(t) for t in _TABLES.values()}
+@functools.cache
+def _sqlite_upsert(name: str) -> str:
+    """The upsert of one row of rollup ``name`` on SQLite (``?`` in ``columns`` order)."""
+    rollup = _TABLES[name]
+    table = rollup.model.__table__.name
+    adds = ", ".join(f"{c} = {c} + excluded.{c}" for c in rollup.adds)
+    return (
+        f"INSERT INTO {table} ({', '.join(rollup.columns)}) "
+        f"VALUES ({', '.join('?' * len(rollup.columns))}) "
+        f"ON CONFLICT ({', '.join(rollup.key)}) DO UPDATE SET {adds}"
+    )
 
 
 @functools.cache

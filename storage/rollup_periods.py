@@ -8,7 +8,11 @@ once, in the coarsest rollup whose period lies wholly inside it.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, cast, func, literal_column
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
     RollupAnswer,
@@ -20,6 +24,7 @@ from storage.models import (
     RollupDossierMonth,
     RollupDossierYear,
 )
+from storage.sql import dialect
 
 # (table, its period column, the length of that period), finest first.
 ANSWER_ROLLUPS = (
@@ -98,3 +103,36 @@ def whole_years(first: date, last: date) -> tuple[date, date] | None:
 def next_month(day: date) -> date:
     """The first day of the month after ``day``'s."""
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+# --- the same periods in SQL, for the rebuilds -------------------------------------------
+
+
+def month_of(session: AsyncSession, day):
+    """A SQL expression for the first day of ``day``'s month (literals inline: PostgreSQL
+    must see the same expression in SELECT and GROUP BY)."""
+    if dialect(session) == "postgresql":
+        return cast(func.date_trunc(literal_column("'month'"), day), Date)
+    return func.date(day, literal_column("'start of month'"))
+
+
+def year_of(session: AsyncSession, day):
+    """A SQL expression for 1 January of ``day``'s year (literals inline, as ``month_of``)."""
+    if dialect(session) == "postgresql":
+        return cast(func.date_trunc(literal_column("'year'"), day), Date)
+    return func.date(day, literal_column("'start of year'"))
+
+
+def local_day(session: AsyncSession, tz: ZoneInfo, column):
+    """A SQL expression for the local day of ``column`` (a UTC time: a response's or a
+    dossier's ``completed_at``), or None when SQLite cannot express it (a zone whose UTC
+    offset changed over time)."""
+    if dialect(session) == "postgresql":
+        return func.date(func.timezone(tz.key, column))
+    offsets = {
+        tz.utcoffset(datetime(year, month, 1)) for year in range(1990, 2040) for month in (1, 7)
+    }
+    if len(offsets) != 1:
+        return None
+    minutes = int(next(iter(offsets)).total_seconds() // 60)
+    return func.date(column, f"{minutes:+d} minutes")

@@ -14,10 +14,10 @@ bulk loads, or to repair).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, delete, func, literal_column, select
+from sqlalchemy import case, delete, func, literal_column, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
@@ -36,8 +36,10 @@ from storage.models import (
     RollupResponse,
     RollupResponseMonth,
 )
+from storage.rollup_dossiers import count_dossiers, rebuild_dossiers
 from storage.rollup_increments import LEVEL_COLUMNS, add_dossiers, apply_response, forget_pending
-from storage.sql import dialect, insert
+from storage.rollup_periods import local_day, month_of, year_of
+from storage.sql import insert
 from storage.surveys import COMPLETED
 
 
@@ -80,8 +82,8 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
         RollupDossierYear,
     ):
         await session.exec(delete(table))
-    await _rebuild_dossiers(session, tz)
-    day = _local_day(session, tz)
+    await rebuild_dossiers(session, tz)
+    day = local_day(session, tz, Response.completed_at)
     if day is None:
         answer_rows, response_rows = await raw_counts(session, tz)
         for chunk in _chunks(answer_rows, 2000):
@@ -145,42 +147,6 @@ async def rebuild(session: AsyncSession, tz: ZoneInfo) -> tuple[int, int]:
     return count_answers, count_responses
 
 
-async def _rebuild_dossiers(session: AsyncSession, tz: ZoneInfo) -> None:
-    """Count every dossier again (the tables are empty): by day in SQL when the zone's
-    offset never changed, months and years from the days; else through ``add_dossiers``."""
-    day = _local_day(session, tz, Dossier.completed_at)
-    if day is None:
-        rows = await session.exec(
-            select(Dossier.unit_id, Dossier.procedure_id, Dossier.completed_at)
-        )
-        await add_dossiers(session, rows.all(), tz)
-        return
-    field = func.coalesce(Procedure.field_id, literal_column("0"))
-    days = (
-        select(Dossier.unit_id, day, field, func.count())
-        .outerjoin(Procedure, Procedure.id == Dossier.procedure_id)
-        .group_by(Dossier.unit_id, day, field)
-    )
-    columns = ["unit_id", "day", "field_id", "dossiers"]
-    await session.exec(RollupDossier.__table__.insert().from_select(columns, days))
-    for table, period, of in (
-        (RollupDossierMonth, "month", month_of),
-        (RollupDossierYear, "year", year_of),
-    ):
-        start = of(session, RollupDossier.day)
-        await session.exec(
-            table.__table__.insert().from_select(
-                ["unit_id", period, "field_id", "dossiers"],
-                select(
-                    RollupDossier.unit_id,
-                    start,
-                    RollupDossier.field_id,
-                    func.sum(RollupDossier.dossiers),
-                ).group_by(RollupDossier.unit_id, start, RollupDossier.field_id),
-            )
-        )
-
-
 async def _months_from_days(session: AsyncSession) -> None:
     """Fill the month (and year) rollups from the day rollups just rebuilt."""
     for days, months, by in (
@@ -223,25 +189,10 @@ async def _months_from_days(session: AsyncSession) -> None:
     )
 
 
-def month_of(session: AsyncSession, day):
-    """A SQL expression for the first day of ``day``'s month (literals inline: PostgreSQL
-    must see the same expression in SELECT and GROUP BY)."""
-    if dialect(session) == "postgresql":
-        return cast(func.date_trunc(literal_column("'month'"), day), Date)
-    return func.date(day, literal_column("'start of month'"))
-
-
-def year_of(session: AsyncSession, day):
-    """A SQL expression for 1 January of ``day``'s year (literals inline, as ``month_of``)."""
-    if dialect(session) == "postgresql":
-        return cast(func.date_trunc(literal_column("'year'"), day), Date)
-    return func.date(day, literal_column("'start of year'"))
-
-
 async def raw_counts(session: AsyncSession, tz: ZoneInfo) -> tuple[list[dict], list[dict]]:
     """The rollup rows as computed straight from raw answers (used by ``rebuild`` and checks)."""
     counted = (Response.status == COMPLETED, Response.flagged_at.is_(None))
-    day = _local_day(session, tz)
+    day = local_day(session, tz, Response.completed_at)
     if day is not None:
         answer_stmt = (
             select(
@@ -287,20 +238,6 @@ async def raw_counts(session: AsyncSession, tz: ZoneInfo) -> tuple[list[dict], l
         for unit_id, d, field_id, n in response_groups
     ]
     return list(answers.values()), responses
-
-
-def _local_day(session: AsyncSession, tz: ZoneInfo, column=Response.completed_at):
-    """A SQL expression for the local day of ``column`` (a response's ``completed_at``),
-    or None when SQLite cannot express it (a zone whose UTC offset changed over time)."""
-    if dialect(session) == "postgresql":
-        return func.date(func.timezone(tz.key, column))
-    offsets = {
-        tz.utcoffset(datetime(year, month, 1)) for year in range(1990, 2040) for month in (1, 7)
-    }
-    if len(offsets) != 1:
-        return None
-    minutes = int(next(iter(offsets)).total_seconds() // 60)
-    return func.date(column, f"{minutes:+d} minutes")
 
 
 async def _python_groups(session: AsyncSession, tz: ZoneInfo):
@@ -361,4 +298,12 @@ def _chunks(rows: list, size: int):
         yield rows[i : i + size]
 
 
-__all__ = ["LEVEL_COLUMNS", "add_dossiers", "apply_response", "missing", "raw_counts", "rebuild"]
+__all__ = [
+    "LEVEL_COLUMNS",
+    "add_dossiers",
+    "apply_response",
+    "count_dossiers",
+    "missing",
+    "raw_counts",
+    "rebuild",
+]

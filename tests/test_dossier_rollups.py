@@ -10,6 +10,7 @@ and a rebuild from the raw rows gives the same rollup rows the increments wrote.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 
@@ -143,3 +144,25 @@ async def test_a_rebuild_gives_the_rows_the_increments_wrote(app):
     async with app.db.write() as session:
         assert not await rollups.missing(session)
     assert await rollup_rows(app) == written
+
+
+async def test_a_zone_whose_offset_changes_counts_the_same_days(app):
+    """Europe/Berlin has summer time: SQLite cannot shift by one offset there, so an
+    import's batch is counted in Python instead (PostgreSQL converts in SQL)."""
+    berlin = ZoneInfo("Europe/Berlin")
+    org = await make_org(app)
+    times = [
+        datetime(2026, 3, 28, 23, 30, tzinfo=UTC),  # 29/03 00:30 CET
+        datetime(2026, 7, 1, 22, 30, tzinfo=UTC),  # 02/07 00:30 CEST
+        datetime(2026, 7, 1, 21, 30, tzinfo=UTC),  # 01/07 23:30 CEST
+    ]
+    rows = [(f"B-{n}", org.ward.id, None, at, None, None, app.now()) for n, at in enumerate(times)]
+    async with app.db.write() as session:
+        _ids, taken = await bulk_dossiers.insert_dossiers(session, rows, berlin)
+        assert taken == []
+    days = (await rollup_rows(app))[0]
+    assert sorted((d, n) for _unit, d, _field, n in days) == [
+        (date(2026, 3, 29), 1),
+        (date(2026, 7, 1), 1),
+        (date(2026, 7, 2), 1),
+    ]
