@@ -107,11 +107,18 @@ def by_hand(app, key: str, period: tuple[date, date], limited: bool) -> int:
 
 
 async def rollup_rows(app) -> list:
+    """Each dossier rollup's rows as (unit id, period, field id, dossiers), sorted."""
     async with app.db.read() as session:
         found = []
-        for table in (RollupDossier, RollupDossierMonth, RollupDossierYear):
+        for table, period in (
+            (RollupDossier, "day"),
+            (RollupDossierMonth, "month"),
+            (RollupDossierYear, "year"),
+        ):
             rows = (await session.exec(select(table))).scalars().all()
-            found.append(sorted(tuple(r.model_dump().values()) for r in rows))
+            found.append(
+                sorted((r.unit_id, getattr(r, period), r.field_id, r.dossiers) for r in rows)
+            )
         return found
 
 
