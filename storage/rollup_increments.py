@@ -98,19 +98,29 @@ async def add_dossiers(
     for start in range(0, len(procedures), 1000):
         found = await conn.execute(_FIELDS, {"ids": procedures[start : start + 1000]})
         fields.update((pid, fid or 0) for pid, fid in found.all())
-    days, months, years = (pending[n] for n in ("dossier_days", "dossier_months", "dossier_years"))
+    per_day: dict[tuple[int, int, date], int] = {}
     for unit_id, procedure_id, completed_at in dossiers:
         if completed_at.tzinfo is None:  # stored times are UTC
             completed_at = completed_at.replace(tzinfo=UTC)
-        day = completed_at.astimezone(tz).date()
         field = fields.get(procedure_id, 0) if procedure_id is not None else 0
-        for counts, period in (
+        key = (unit_id, field, completed_at.astimezone(tz).date())
+        per_day[key] = per_day.get(key, 0) + 1
+    add_dossier_days(session, ((*key, n) for key, n in per_day.items()))
+
+
+def add_dossier_days(session: AsyncSession, counts: Iterable[tuple[int, int, date, int]]) -> None:
+    """Add dossiers counted per ``(unit id, field id, local day, how many)`` to the dossier
+    rollups (day, month, year), written with the transaction's other increments."""
+    pending = _pending(session)
+    days, months, years = (pending[n] for n in ("dossier_days", "dossier_months", "dossier_years"))
+    for unit_id, field, day, n in counts:
+        for rows, period in (
             (days, day),
             (months, day.replace(day=1)),
             (years, date(day.year, 1, 1)),
         ):
             key = (unit_id, field, period)
-            counts[key] = counts.get(key, 0) + 1
+            rows[key] = rows.get(key, 0) + n
 
 
 _FIELDS = select(Procedure.id, Procedure.field_id).where(

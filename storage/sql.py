@@ -20,10 +20,11 @@ def before_commit(
 
 
 async def run_before_commit(session: AsyncSession) -> None:
-    """Run (and forget) the transaction's ``before_commit`` hooks, in registration order."""
-    hooks = session.info.pop(_BEFORE_COMMIT, {})
-    for hook in hooks.values():
-        await hook(session)
+    """Run (and forget) the transaction's ``before_commit`` hooks, in registration order;
+    hooks that these register run after them."""
+    while hooks := session.info.pop(_BEFORE_COMMIT, None):
+        for hook in hooks.values():
+            await hook(session)
 
 
 def dialect(session: AsyncSession) -> str:
