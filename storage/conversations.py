@@ -48,6 +48,13 @@ class ConversationRow:
     data: dict[str, Any]
     updated_at: datetime | None  # None for a conversation created just now
 
+    @classmethod
+    def loaded(cls, cid: int, data: dict | None, updated_at: datetime | None) -> ConversationRow:
+        """The row as the lock statement returned it. A conversation is new until its
+        first state is saved (saved state is never empty)."""
+        data = dict(data or {})
+        return cls(cid, data, updated_at if data else None)
+
 
 async def lock(
     session: AsyncSession, channel: str, user_hash: str, now: datetime
@@ -61,9 +68,7 @@ async def lock(
     conn = await session.connection()
     params = {"channel": channel, "user_hash": user_hash, "data": {}, "now": now}
     row = (await conn.execute(_lock_statement(session), params)).one()
-    data = dict(row.data or {})
-    # A conversation is new until its first state is saved (saved state is never empty).
-    return ConversationRow(row.id, data, row.updated_at if data else None)
+    return ConversationRow.loaded(row.id, row.data, row.updated_at)
 
 
 async def save(

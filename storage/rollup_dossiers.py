@@ -8,7 +8,6 @@ intake API in Python with the transaction's other increments
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, bindparam, func, literal_column, select
@@ -22,7 +21,7 @@ from storage.models import (
     RollupDossierYear,
 )
 from storage.rollup_increments import add_dossier_days, add_dossiers
-from storage.rollup_periods import local_day, month_of, year_of
+from storage.rollup_periods import as_date, local_day, month_of, year_of
 from storage.sql import before_commit, dialect
 
 _NEW = "sipas_new_dossiers"
@@ -87,11 +86,6 @@ async def _count(session: AsyncSession, ids: list[int], tz: ZoneInfo) -> None:
         )
         rows = (await conn.execute(counted, params)).all()
         add_dossier_days(session, ((u, f, as_date(d), n) for u, f, d, n in rows))
-
-
-def as_date(value) -> date:
-    """A date as the driver returns it (SQLite's date() is ISO text)."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 async def rebuild_dossiers(session: AsyncSession, tz: ZoneInfo) -> None:

@@ -88,11 +88,10 @@ async def add_dossiers(
     dossiers = list(dossiers)
     if not dossiers:
         return
-    pending = _pending(session)
     # The procedures' fields, read once per transaction (an import adds its dossiers in
     # several batches) on the connection, the ORM's handling of a long IN list cost more
     # than the rest of the counting.
-    fields = pending.setdefault("procedure_fields", {})
+    fields = session.info.setdefault(_FIELDS_SEEN, {})
     procedures = sorted({p for _unit, p, _at in dossiers if p is not None} - fields.keys())
     conn = await session.connection()
     for start in range(0, len(procedures), 1000):
@@ -156,6 +155,7 @@ _RESPONSE_AND_ANSWERS = (
 # busy unit queued behind each other for seconds. Increments commute, so writing them
 # last changes no figure; the SELECTs above still see the response as it was then.
 _PENDING = "sipas_rollup_increments"
+_FIELDS_SEEN = "sipas_procedure_fields"  # procedure id → field id, for this transaction
 
 
 def _pending(session: AsyncSession) -> dict[str, dict]:
@@ -172,7 +172,7 @@ async def _write_increments(session: AsyncSession) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    rows = {name: _rows(name, pending[name]) for name in _TABLES}
+    rows = {name: _rows(name, counts) for name, counts in pending.items()}
     if not any(rows.values()):
         return
     conn = await session.connection()

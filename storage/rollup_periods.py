@@ -8,6 +8,7 @@ once, in the coarsest rollup whose period lies wholly inside it.
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -129,10 +130,19 @@ def local_day(session: AsyncSession, tz: ZoneInfo, column):
     offset changed over time)."""
     if dialect(session) == "postgresql":
         return func.date(func.timezone(tz.key, column))
+    minutes = _fixed_offset_minutes(tz)
+    return None if minutes is None else func.date(column, f"{minutes:+d} minutes")
+
+
+@functools.cache
+def _fixed_offset_minutes(tz: ZoneInfo) -> int | None:
+    """``tz``'s UTC offset in minutes if it never changed (1990–2040), else None."""
     offsets = {
         tz.utcoffset(datetime(year, month, 1)) for year in range(1990, 2040) for month in (1, 7)
     }
-    if len(offsets) != 1:
-        return None
-    minutes = int(next(iter(offsets)).total_seconds() // 60)
-    return func.date(column, f"{minutes:+d} minutes")
+    return int(next(iter(offsets)).total_seconds() // 60) if len(offsets) == 1 else None
+
+
+def as_date(value) -> date:
+    """A date as the driver returns it (SQLite's ``date()`` gives ISO text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

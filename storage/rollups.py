@@ -14,7 +14,6 @@ bulk loads, or to repair).
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, delete, func, literal_column, select
@@ -38,7 +37,7 @@ from storage.models import (
 )
 from storage.rollup_dossiers import count_dossiers, rebuild_dossiers
 from storage.rollup_increments import LEVEL_COLUMNS, add_dossiers, apply_response, forget_pending
-from storage.rollup_periods import local_day, month_of, year_of
+from storage.rollup_periods import as_date, local_day, month_of, year_of
 from storage.sql import insert
 from storage.surveys import COMPLETED
 
@@ -221,7 +220,7 @@ async def raw_counts(session: AsyncSession, tz: ZoneInfo) -> tuple[list[dict], l
         answer_groups, response_groups = await _python_groups(session, tz)
     answers: dict[tuple, dict] = {}
     for unit_id, d, item, element, value, n in answer_groups:
-        d = _as_date(d)
+        d = as_date(d)
         row = answers.setdefault(
             (unit_id, d, item),
             {
@@ -234,7 +233,7 @@ async def raw_counts(session: AsyncSession, tz: ZoneInfo) -> tuple[list[dict], l
         )
         row["skipped" if value is None else f"n{value}"] += n
     responses = [
-        {"unit_id": unit_id, "day": _as_date(d), "field_id": field_id, "responses": n}
+        {"unit_id": unit_id, "day": as_date(d), "field_id": field_id, "responses": n}
         for unit_id, d, field_id, n in response_groups
     ]
     return list(answers.values()), responses
@@ -287,10 +286,6 @@ async def _python_channels(session: AsyncSession, tz: ZoneInfo) -> list[dict]:
         {"unit_id": u, "day": d, "field_id": f, "channel": c, "responses": n}
         for (u, d, f, c), n in counts.items()
     ]
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _chunks(rows: list, size: int):

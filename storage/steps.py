@@ -54,21 +54,10 @@ async def begin(
     row = (await conn.execute(_begin_postgres(), {**params, "data": {}})).one()
     if not row.new:
         return None
-    data = dict(row.data or {})
-    # A conversation is new until its first state is saved (as conversations.lock says).
-    conversation = ConversationRow(row.conversation_id, data, row.updated_at if data else None)
+    conversation = ConversationRow.loaded(row.conversation_id, row.data, row.updated_at)
     person = None
-    if row.person_id is not None:
-        person = PersonRow(
-            id=row.person_id,
-            name=row.name,
-            role=row.role,
-            locale=row.locale,
-            unit_id=row.unit_id,
-            unit_code=row.unit_code,
-            unit_name=row.unit_name,
-            unit_path=row.unit_path,
-        )
+    if row.id is not None:  # the person's columns, named as people.PERSON_FOR names them
+        person = PersonRow(**{f: getattr(row, f) for f in PersonRow.__dataclass_fields__})
     return StepStart(conversation, person)
 
 
@@ -113,14 +102,7 @@ def _begin_postgres():
         conversation.c.id.label("conversation_id"),
         conversation.c.data,
         conversation.c.updated_at,
-        person.c.id.label("person_id"),
-        person.c.name,
-        person.c.role,
-        person.c.locale,
-        person.c.unit_id,
-        person.c.unit_code,
-        person.c.unit_name,
-        person.c.unit_path,
+        *person.c,
     ).select_from(conversation.outerjoin(person, true()))
 
 
