@@ -5,7 +5,7 @@ Like ``storage.bulk``, on the session's connection, without committing."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.bulk import _as_bound, _chunks, _driver
 from storage.models import Dossier, SurveyInvite
-from storage.rollup_dossiers import count_dossiers
+from storage.rollup_increments import add_dossiers
 from storage.sql import dialect
 
 
@@ -139,17 +139,21 @@ _PG_DOSSIERS = (
 
 
 async def insert_dossiers(
-    session: AsyncSession, rows: Sequence[tuple], tz: ZoneInfo
+    session: AsyncSession,
+    rows: Sequence[tuple],
+    tz: ZoneInfo,
+    fields: Mapping[int, int | None] | None = None,
 ) -> tuple[dict[str, int], list[str]]:
     """Insert dossiers (tuples in ``DOSSIER_COLUMNS`` order), counted in the dossier
-    rollups by local day of ``tz``; returns ``({receipt: id}, receipts another writer
-    registered first)``. When the second list is not empty the caller must roll back: the
-    first may then be incomplete (and the counts are not)."""
+    rollups by local day of ``tz`` (``fields``: procedure id → field id, when the caller
+    has them); returns ``({receipt: id}, receipts another writer registered first)``.
+    When the second list is not empty the caller must roll back: the first may then be
+    incomplete (and the counts are not)."""
     if not rows:
         return {}, []
     created, taken = await _insert(session, rows)
     if not taken:
-        await count_dossiers(session, list(created.values()), tz)
+        await add_dossiers(session, ((row[1], row[2], row[3]) for row in rows), tz, fields)
     return created, taken
 
 

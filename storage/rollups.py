@@ -35,7 +35,7 @@ from storage.models import (
     RollupResponse,
     RollupResponseMonth,
 )
-from storage.rollup_dossiers import count_dossiers, rebuild_dossiers
+from storage.rollup_dossiers import rebuild_dossiers
 from storage.rollup_increments import LEVEL_COLUMNS, add_dossiers, apply_response, forget_pending
 from storage.rollup_periods import as_date, local_day, month_of, year_of
 from storage.sql import insert
@@ -297,7 +297,6 @@ __all__ = [
     "LEVEL_COLUMNS",
     "add_dossiers",
     "apply_response",
-    "count_dossiers",
     "missing",
     "raw_counts",
     "rebuild",

@@ -64,6 +64,7 @@ class DossierImporter(Importer):
         _fields, procedures = await bulk.all_procedures(session)
         self.procedures = {p.code: p.id for p in procedures}
         self.procedure_names = {p.id: p.name for p in procedures}
+        self.procedure_fields = {p.id: p.field_id for p in procedures}  # for the rollups
         self.channels: dict[str, bool] = {}  # asked when a row names one (Zalo's is slow)
         self.now = self.app.now()
         self.seen: dict[str, int] = {}
@@ -224,6 +225,7 @@ class DossierImporter(Importer):
                 for b in new
             ],
             app.tz,
+            self.procedure_fields,
         )
         if taken:  # another writer registered some of them meanwhile
             line = {b.item.receipt: b.item.line for b in new}

@@ -39,7 +39,8 @@ HOLD_TARGET = 0.05  # seconds a publishing transaction should hold SQLite's writ
 HOLD_TARGET_POSTGRES = 0.5
 MIN_CHUNK, MAX_CHUNK = 50, 20_000
 # SQLite, after each chunk: the checkpoint (outside the write lock, so the log stays one
-# chunk long and no webhook's commit has to copy it), then a breath for waiting writers.
+# chunk long and no webhook's commit has to copy it), and a breath for waiting writers of
+# at least PAUSE between a commit and the next transaction.
 CHECKPOINT_EVERY = 1
 PAUSE = 0.005
 
@@ -223,7 +224,8 @@ async def publish(
             if not done:
                 raise ImportFailed(errors) from None
             raise ImportStopped(errors, done) from None
-        held = time.monotonic() - began
+        committed = time.monotonic()
+        held = committed - began
         result.holds.append((len(part), held))
         result.loaded += written.created
         result.existing += written.existing
@@ -246,9 +248,10 @@ async def publish(
         built = imp.build(part) if part else None
         if copying is not None:
             await copying
-        if app.db.is_sqlite:
-            await asyncio.sleep(PAUSE)
-        else:
-            await asyncio.sleep(0)
+        # The breath: at least PAUSE without the lock since the commit (the checkpoint
+        # and the next chunk's build usually took longer already).
+        await asyncio.sleep(
+            max(0.0, PAUSE - (time.monotonic() - committed)) if app.db.is_sqlite else 0
+        )
     await bulk.checkpoint(app.db.engine)
     progress.finish()
