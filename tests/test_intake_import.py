@@ -4,6 +4,7 @@ once per citizen per cooldown), all or nothing for a bad file."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -175,7 +176,10 @@ async def test_a_crash_mid_import_leaves_whole_rows_and_a_second_run_finishes(
     telegram_app, tmp_path, monkeypatch
 ):
     """What the package docstring promises: committed chunks stay, each row whole, and the
-    same file run again loads the rest and prints the first part's same codes."""
+    same file run again loads the rest and prints the first part's same codes. The
+    command is stopped as Ctrl-C stops it (``asyncio.run`` cancels its task) while the
+    third chunk is inside its transaction; on PostgreSQL two chunks may be in flight, and
+    the other one may commit or roll back."""
     app = telegram_app
     monkeypatch.setattr(fw, "MIN_CHUNK", 1)
     monkeypatch.setattr(fw, "MAX_CHUNK", 4)
@@ -184,24 +188,69 @@ async def test_a_crash_mid_import_leaves_whole_rows_and_a_second_run_finishes(
     path = write(tmp_path, HEADER + rows)
     real_write, chunks = dossier_import.DossierImporter.write, []
 
-    async def dies_in_the_third_chunk(self, session, built):
+    async def stopped_in_the_third_chunk(self, session, built):
         written = await real_write(self, session, built)  # written, not committed yet
         chunks.append(len(built))
         if len(chunks) == 3:
-            raise KeyboardInterrupt  # the process is stopped inside the transaction
+            importing.cancel()
+            await asyncio.sleep(5)  # the cancellation lands here, inside the transaction
         return written
 
-    monkeypatch.setattr(dossier_import.DossierImporter, "write", dies_in_the_third_chunk)
+    monkeypatch.setattr(dossier_import.DossierImporter, "write", stopped_in_the_third_chunk)
     shown: list[str] = []
-    with pytest.raises(KeyboardInterrupt):
-        await run_import(app, "dossiers", path, on_output=shown.extend)
-    assert chunks == [4, 4, 2] and len(shown) == 8
-    # Two chunks committed, whole: each dossier with its code and its invitation.
-    assert await count(app, Dossier) == 8
-    assert await count(app, SurveyInvite) == 8 and await count(app, Outbox) == 8
+    importing = asyncio.create_task(run_import(app, "dossiers", path, on_output=shown.extend))
+    with pytest.raises(asyncio.CancelledError):
+        await importing
+    assert chunks == [4, 4, 2]
+    # Whole chunks committed: each dossier with its code and its invitation.
+    committed = await count(app, Dossier)
+    assert committed in (4, 8) if not app.db.is_sqlite else committed == 8
+    assert await count(app, SurveyInvite) == committed == await count(app, Outbox)
+    assert len(shown) <= committed
 
     monkeypatch.setattr(dossier_import.DossierImporter, "write", real_write)
     again = await import_csv(app, "dossiers", path)
-    assert (again.loaded, again.existing) == (2, 8)
-    assert [line.split()[0] for line in again.output[:8]] == [line.split()[0] for line in shown]
+    assert (again.loaded, again.existing) == (10 - committed, committed)
+    codes = {line.split()[1]: line.split()[0] for line in again.output}
+    assert [codes[line.split()[1]] for line in shown] == [line.split()[0] for line in shown]
     assert await count(app, Dossier) == 10 and await count(app, Outbox) == 10
+
+
+async def test_chunks_in_flight_together_keep_one_invitation_per_citizen_and_the_order(
+    telegram_app, tmp_path, monkeypatch
+):
+    """PostgreSQL writes two chunks at once (SQLite one): chunks of one row, each citizen
+    on two rows in a row, so that both are in flight together, the earlier one pausing
+    after its writes, before its commit; still one invitation each (the later chunk waits
+    on the citizen's lock, then sees the earlier one's invitation) and the codes in file
+    order."""
+    app = telegram_app
+    monkeypatch.setattr(fw, "MIN_CHUNK", 1)
+    monkeypatch.setattr(fw, "MAX_CHUNK", 1)
+    monkeypatch.setattr(dossier_import.DossierImporter, "chunk_size", 1)
+    rows = "".join(
+        f"K-{i:02d},P.W1,T-HT-01,24/11/2026 08:{i:02d},telegram,{700 + (i + 1) // 2}\n"
+        for i in range(12)
+    )
+    path = write(tmp_path, HEADER + rows)
+    real_write, inside, most = dossier_import.DossierImporter.write, [0], [0]
+
+    async def paused_before_commit(self, session, built):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        try:
+            written = await real_write(self, session, built)
+            await asyncio.sleep(0.1)  # the next chunk begins meanwhile
+            return written
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(dossier_import.DossierImporter, "write", paused_before_commit)
+    result = await import_csv(app, "dossiers", path)
+    assert most[0] == (1 if app.db.is_sqlite else 2)
+    assert [line.split()[1] for line in result.output] == [f"K-{i:02d}" for i in range(12)]
+    queued = [line for line in result.output if line.endswith("(lời mời đã chờ gửi)")]
+    assert [line.split()[1] for line in queued] == [f"K-{i:02d}" for i in (0, 1, 3, 5, 7, 9, 11)]
+    async with app.db.read() as session:
+        recipients = (await session.exec(select(Outbox.recipient))).scalars().all()
+    assert sorted(recipients) == [str(700 + n) for n in range(7)]

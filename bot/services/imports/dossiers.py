@@ -51,6 +51,10 @@ class DossierImporter(Importer):
     Row = DossierRow
     chunk_size = 500
     check_batch = 5000  # bulk_dossiers.known_receipts reads 5,000 receipts a query
+    # Chunks are independent (units and procedures exist before): two at once on
+    # PostgreSQL, a citizen's invitation cooldown kept by the per-citizen locks
+    # (``bulk_dossiers.lock_citizens``) that make the later chunk wait for the earlier.
+    concurrent_chunks = True
 
     def row_reader(self, header: list[str]):
         """``DossierRow``'s fast path for valid rows (``dossier_rows.dossier_reader``)."""

@@ -136,6 +136,10 @@ class Importer:
     # Rows per ``check`` call (``pipeline.CHECK_BATCH`` when None): more for kinds whose
     # check is a few set-wise reads, each batch a read transaction of its own.
     check_batch: ClassVar[int | None] = None
+    # PostgreSQL: may two chunks be written at once, by two transactions (the next one
+    # begun while the last finishes)? Only when no chunk needs what an earlier one writes
+    # and concurrent chunks serialise what they share through the database's locks.
+    concurrent_chunks: ClassVar[bool] = False
 
     def __init__(self, app: App, t: Translator) -> None:
         self.app, self.t, self._ = app, t, t.gettext

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import gc
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -203,55 +204,101 @@ async def publish(
 ) -> None:
     """Write ``imp.plan()`` chunk by chunk, one short write transaction each (sized to
     ``HOLD_TARGET``), counting into ``result``; ``ImportFailed`` when the first chunk is
-    refused, ``ImportStopped`` when a later one is (the earlier ones stay)."""
+    refused, ``ImportStopped`` when a later one is (the earlier ones stay). On PostgreSQL
+    an importer with ``concurrent_chunks`` has two chunks in flight once the first has
+    committed: the database works on one while this process builds and sends the next
+    (the output still comes in file order)."""
     items = imp.plan()
     least = max(1, min(MIN_CHUNK, imp.min_chunk))
     progress.start(t.gettext("Loading"), sum(imp.weight(i) for i in items))
     size, position = max(imp.chunk_size, 1), 0
-    target = HOLD_TARGET if app.db.is_sqlite else (imp.hold_postgres or HOLD_TARGET_POSTGRES)
-    part = items[:size]
-    built = imp.build(part)
-    while part:
-        began = time.monotonic()
-        try:
-            async with app.db.write() as session:
-                await bulk.tune_for_bulk(session)
-                written = await imp.write(session, built)
-        except RowsRefused as refused:
-            done = result.loaded + result.existing
-            errors = sorted(refused.errors, key=lambda e: e.line)
-            progress.finish()
-            if not done:
-                raise ImportFailed(errors) from None
-            raise ImportStopped(errors, done) from None
-        committed = time.monotonic()
-        held = committed - began
-        result.holds.append((len(part), held))
-        result.loaded += written.created
-        result.existing += written.existing
-        if on_output is not None:
-            on_output(written.lines)
-        else:
-            result.output.extend(written.lines)
-        progress.advance(sum(imp.weight(i) for i in part))
-        position += len(part)
-        # Keep each transaction near its target whatever the machine and the database.
-        if held > 0:
-            size = int(min(max(size * target / held, size / 2, least), size * 2))
-            size = max(least, min(size, MAX_CHUNK))
-        # Outside the write lock: SQLite's checkpoint (file I/O, in a worker thread)
-        # while this thread builds the next chunk, then a breath for waiting writers.
-        copying = None
-        if app.db.is_sqlite and result.chunks % CHECKPOINT_EVERY == 0:
-            copying = bulk.start_checkpoint(app.db.engine)
+    sqlite = app.db.is_sqlite
+    target = HOLD_TARGET if sqlite else (imp.hold_postgres or HOLD_TARGET_POSTGRES)
+    ahead = 2 if imp.concurrent_chunks and not sqlite else 1
+    flying: deque[tuple[list, Any]] = deque()  # chunks written: (items, task or coroutine)
+
+    def take() -> list:
+        nonlocal position
         part = items[position : position + size]
-        built = imp.build(part) if part else None
-        if copying is not None:
-            await copying
-        # The breath: at least PAUSE without the lock since the commit (the checkpoint
-        # and the next chunk's build usually took longer already).
-        await asyncio.sleep(
-            max(0.0, PAUSE - (time.monotonic() - committed)) if app.db.is_sqlite else 0
-        )
+        position += len(part)
+        return part
+
+    part = take()
+    built = imp.build(part)
+    try:
+        while part or flying:
+            if part and len(flying) < (ahead if result.chunks else 1):
+                writing = _write_chunk(app, imp, built)
+                # One at a time: awaited in this task (a KeyboardInterrupt inside the
+                # transaction stays this task's); two: its own task.
+                flying.append((part, asyncio.create_task(writing) if ahead > 1 else writing))
+                # With two in flight the next chunk is built now, while the database
+                # works (sized by the chunks before); else once this one has committed.
+                part = take() if ahead > 1 else []
+                built = imp.build(part) if part else None
+                continue
+            done, task = flying.popleft()
+            try:
+                written, held = await task
+            except RowsRefused as refused:
+                errors = list(refused.errors)
+                while flying:  # a chunk begun meanwhile: let it end, counted or refused
+                    later, task = flying.popleft()
+                    try:
+                        _count_chunk(imp, progress, result, on_output, later, *await task)
+                    except RowsRefused as also:
+                        errors += also.errors
+                errors.sort(key=lambda e: e.line)
+                progress.finish()
+                loaded = result.loaded + result.existing
+                if not loaded:
+                    raise ImportFailed(errors) from None
+                raise ImportStopped(errors, loaded) from None
+            _count_chunk(imp, progress, result, on_output, done, written, held)
+            committed = time.monotonic()
+            # Keep each transaction near its target whatever the machine and the database.
+            if held > 0:
+                size = int(min(max(size * target / held, size / 2, least), size * 2))
+                size = max(least, min(size, MAX_CHUNK))
+            # Outside the write lock: SQLite's checkpoint (file I/O, in a worker thread)
+            # while this thread builds the next chunk, then a breath for waiting writers
+            # of at least PAUSE since the commit (the two usually took longer already).
+            copying = None
+            if sqlite and result.chunks % CHECKPOINT_EVERY == 0:
+                copying = bulk.start_checkpoint(app.db.engine)
+            if ahead == 1:
+                part = take()
+                built = imp.build(part) if part else None
+            if copying is not None:
+                await copying
+            if sqlite:
+                await asyncio.sleep(max(0.0, PAUSE - (time.monotonic() - committed)))
+            else:
+                await asyncio.sleep(0)
+    finally:
+        # Stopped by an error or from outside: the chunk still in flight rolls back.
+        for _part, task in flying:
+            task.cancel()
+        await asyncio.gather(*(task for _part, task in flying), return_exceptions=True)
     await bulk.checkpoint(app.db.engine)
     progress.finish()
+
+
+async def _write_chunk(app: App, imp: Importer, built: Any) -> tuple[Any, float]:
+    """One chunk in its own write transaction: what it wrote, and the seconds it took."""
+    began = time.monotonic()
+    async with app.db.write() as session:
+        await bulk.tune_for_bulk(session)
+        written = await imp.write(session, built)
+    return written, time.monotonic() - began
+
+
+def _count_chunk(imp, progress, result: ImportResult, on_output, part, written, held) -> None:
+    result.holds.append((len(part), held))
+    result.loaded += written.created
+    result.existing += written.existing
+    if on_output is not None:
+        on_output(written.lines)
+    else:
+        result.output.extend(written.lines)
+    progress.advance(sum(imp.weight(i) for i in part))
