@@ -12,19 +12,25 @@ How an import runs
    Every bad row is named (line, column, reason, in the deployment's language) and, if
    there is any, ``ImportFailed`` is raised: **a bad file loads nothing**.
 3. **Publish** the checked rows in chunks, one short write transaction each, sized to
-   hold SQLite's write lock about ``HOLD_TARGET`` (50 ms; then a checkpoint and a 5 ms
-   pause, outside the lock) so webhooks served meanwhile keep answering, and on
+   hold SQLite's write lock about ``HOLD_TARGET`` (50 ms; then a checkpoint and at least
+   5 ms without the lock) so webhooks served meanwhile keep answering, and on
    PostgreSQL (row locks only) about 0.5 s; CPU work (codes, hashes, encryption) happens
    before the transaction, and SQLite's checkpoint runs in a worker thread while the
-   next chunk is built. The cyclic garbage collector is off for the whole import
-   (``pipeline``): its passes over a large file's objects cost more than the load.
+   next chunk is built. On PostgreSQL a kind whose chunks are independent
+   (``Importer.concurrent_chunks``: dossiers) has two chunks in flight once the first
+   has committed: the database writes one while this process builds and sends the next;
+   what they share (a citizen's invitation cooldown, the rollup rows) goes through the
+   database's locks, and the output still comes in file order. The cyclic garbage
+   collector is off for the whole import (``pipeline``): its passes over a large file's
+   objects cost more than the load.
    Rows that are in the database already with the same details are reported as such
    and written again never.
 
 After a crash (kill -9, power loss) during publishing, the chunks committed so far are
 in the database, each row whole (a dossier with its code and its invitation, never one
 without the other), and nothing of the rest. Running the same file again loads the
-rest and reports the first part as already there: dossiers print their same codes
+rest and reports the first part as already there (on PostgreSQL, with two chunks in
+flight, the later may have committed and the earlier not): dossiers print their same codes
 again; people loaded before the crash get no new code (their codes were printed as
 each chunk committed; a code lost with the terminal is replaced with ``person add``).
 If another writer creates one of the rows between check and publish (the integration
