@@ -209,6 +209,16 @@ async def test_the_command_prints_in_vietnamese_with_plain_progress_when_piped(a
     lines = err.getvalue().splitlines()
     assert "bad.csv: dòng 3, cột code: không được để trống" in lines
     assert lines[-1] == "sipas-bot: bad.csv: 1 dòng lỗi; không nạp dòng nào"
+    # More bad rows than are shown: the rest counted as rows, not as people.
+    many = write(tmp_path, "code,name,kind\n" + ",x,ward\n" * 1203, "many.csv")
+    out, err = io.StringIO(), io.StringIO()
+    assert await cli_import(app, "units", many, out=out, err=err, background=False) == 2
+    lines = err.getvalue().splitlines()
+    assert sum(line.startswith("many.csv: dòng ") for line in lines) == 200
+    assert lines[-2:] == [
+        "… và 1.003 dòng lỗi khác",
+        "sipas-bot: many.csv: 1.203 dòng lỗi; không nạp dòng nào",
+    ]
 
 
 def test_every_kind_is_registered():

@@ -166,7 +166,7 @@ async def cli_import(
             print(f"{name}: {describe(t, error)}", file=err)
         more = len(failed.errors) - SHOWN_ERRORS
         if more > 0:
-            print(_("… and {n} more").format(n=t.number(more)), file=err)
+            print(_("… and {n} more bad rows").format(n=t.number(more)), file=err)
         if isinstance(failed, ImportStopped):
             message = _(
                 "{file}: stopped; the {n} rows before were loaded, the rest not. Run the "
