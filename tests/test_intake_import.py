@@ -183,6 +183,9 @@ async def test_a_crash_mid_import_leaves_whole_rows_and_a_second_run_finishes(
     app = telegram_app
     monkeypatch.setattr(fw, "MIN_CHUNK", 1)
     monkeypatch.setattr(fw, "MAX_CHUNK", 4)
+    # Chunks never shrink below 4 on a slow run (a long hold would halve them).
+    monkeypatch.setattr(fw, "HOLD_TARGET", 60.0)
+    monkeypatch.setattr(fw, "HOLD_TARGET_POSTGRES", 60.0)
     monkeypatch.setattr(dossier_import.DossierImporter, "chunk_size", 4)
     rows = "".join(f"C-{i},P.W1,T-HT-01,24/11/2026 08:00,telegram,{900 + i}\n" for i in range(10))
     path = write(tmp_path, HEADER + rows)
@@ -191,7 +194,7 @@ async def test_a_crash_mid_import_leaves_whole_rows_and_a_second_run_finishes(
     async def stopped_in_the_third_chunk(self, session, built):
         written = await real_write(self, session, built)  # written, not committed yet
         chunks.append(len(built))
-        if len(chunks) == 3:
+        if built[0].item.receipt == "C-8":  # the file's third chunk
             importing.cancel()
             await asyncio.sleep(5)  # the cancellation lands here, inside the transaction
         return written
@@ -201,7 +204,7 @@ async def test_a_crash_mid_import_leaves_whole_rows_and_a_second_run_finishes(
     importing = asyncio.create_task(run_import(app, "dossiers", path, on_output=shown.extend))
     with pytest.raises(asyncio.CancelledError):
         await importing
-    assert chunks == [4, 4, 2]
+    assert sorted(chunks) == [2, 4, 4]
     # Whole chunks committed: each dossier with its code and its invitation.
     committed = await count(app, Dossier)
     assert committed in (4, 8) if not app.db.is_sqlite else committed == 8
@@ -249,8 +252,9 @@ async def test_chunks_in_flight_together_keep_one_invitation_per_citizen_and_the
     result = await import_csv(app, "dossiers", path)
     assert most[0] == (1 if app.db.is_sqlite else 2)
     assert [line.split()[1] for line in result.output] == [f"K-{i:02d}" for i in range(12)]
+    # Which of a citizen's two rows gets the invitation is whichever chunk locks first.
     queued = [line for line in result.output if line.endswith("(lời mời đã chờ gửi)")]
-    assert [line.split()[1] for line in queued] == [f"K-{i:02d}" for i in (0, 1, 3, 5, 7, 9, 11)]
+    assert len(queued) == 7
     async with app.db.read() as session:
         recipients = (await session.exec(select(Outbox.recipient))).scalars().all()
     assert sorted(recipients) == [str(700 + n) for n in range(7)]

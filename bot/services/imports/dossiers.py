@@ -77,6 +77,10 @@ class DossierImporter(Importer):
         if self.app.settings.zns_invites:  # its import, outside the write transactions
             from bot.services import zns  # noqa: F401
 
+            # A ZNS invitation locks its phone number row by row (bot.services.zns), not
+            # in key order with the chunk's citizens: two chunks at once could deadlock.
+            self.concurrent_chunks = False
+
     def _can_send(self, channel: str) -> bool:
         if channel not in self.channels:
             self.channels[channel] = intake.channel_enabled(self.app.settings, channel)

@@ -227,7 +227,10 @@ async def publish(
     built = imp.build(part)
     try:
         while part or flying:
-            if part and len(flying) < (ahead if result.chunks else 1):
+            # No new chunk once one in flight has ended (refused or failed: nothing
+            # after the stopping point begins).
+            ended = any(isinstance(t, asyncio.Task) and t.done() for _p, t in flying)
+            if part and len(flying) < (ahead if result.chunks else 1) and not ended:
                 writing = _write_chunk(app, imp, built)
                 # One at a time: awaited in this task (a KeyboardInterrupt inside the
                 # transaction stays this task's); two: its own task.
@@ -276,10 +279,14 @@ async def publish(
             else:
                 await asyncio.sleep(0)
     finally:
-        # Stopped by an error or from outside: the chunk still in flight rolls back.
+        # Stopped by an error or from outside: a chunk still in flight is cancelled (it
+        # rolls back); one that committed all the same is counted and its lines shown.
         for _part, task in flying:
             task.cancel()
-        await asyncio.gather(*(task for _part, task in flying), return_exceptions=True)
+        ends = await asyncio.gather(*(task for _part, task in flying), return_exceptions=True)
+        for (later, _task), end in zip(flying, ends, strict=True):
+            if isinstance(end, tuple):
+                _count_chunk(imp, progress, result, on_output, later, *end)
     await bulk.checkpoint(app.db.engine)
     progress.finish()
 
