@@ -17,8 +17,9 @@ How an import runs
    PostgreSQL (row locks only) about 0.5 s; CPU work (codes, hashes, encryption) happens
    before the transaction, and SQLite's checkpoint runs in a worker thread while the
    next chunk is built. On PostgreSQL a kind whose chunks are independent
-   (``Importer.concurrent_chunks``: dossiers) has two chunks in flight once the first
-   has committed: the database writes one while this process builds and sends the next;
+   (``Importer.concurrent_chunks``: dossiers, unless ZNS invitations are on) has two
+   chunks in flight once the first has committed: the database writes one while this
+   process builds and sends the next;
    what they share (a citizen's invitation cooldown, the rollup rows) goes through the
    database's locks, and the output still comes in file order. The cyclic garbage
    collector is off for the whole import (``pipeline``): its passes over a large file's
