@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.core.app import App
-from bot.services.imports import ImportFailed, import_csv, run_import
+from bot.services.imports import ImportFailed, ImportStopped, import_csv, run_import
 from bot.services.imports import dossiers as dossier_import
 from bot.services.imports import pipeline as fw
 from storage.models import Dossier, Outbox, SurveyInvite
@@ -219,15 +219,19 @@ async def test_a_crash_mid_import_leaves_whole_rows_and_a_second_run_finishes(
     assert await count(app, Dossier) == 10 and await count(app, Outbox) == 10
 
 
+@pytest.mark.parametrize("zns", [False, True], ids=["chat", "zns-on"])
 async def test_chunks_in_flight_together_keep_one_invitation_per_citizen_and_the_order(
-    telegram_app, tmp_path, monkeypatch
+    telegram_app, tmp_path, monkeypatch, zns
 ):
-    """PostgreSQL writes two chunks at once (SQLite one): chunks of one row, each citizen
-    on two rows in a row, so that both are in flight together, the earlier one pausing
-    after its writes, before its commit; still one invitation each (the later chunk waits
-    on the citizen's lock, then sees the earlier one's invitation) and the codes in file
-    order."""
+    """PostgreSQL writes two chunks at once (SQLite one, and PostgreSQL too when ZNS
+    invitations are on: their phone locks are not taken in key order): chunks of one
+    row, each citizen on two rows in a row, so that both are in flight together, the
+    earlier one pausing after its writes, before its commit; still one invitation each
+    (the later chunk waits on the citizen's lock, then sees the earlier one's
+    invitation) and the codes in file order."""
     app = telegram_app
+    if zns:  # the rows name no phone: only the import's choice changes
+        monkeypatch.setattr(type(app.settings), "zns_invites", property(lambda _s: True))
     monkeypatch.setattr(fw, "MIN_CHUNK", 1)
     monkeypatch.setattr(fw, "MAX_CHUNK", 1)
     monkeypatch.setattr(dossier_import.DossierImporter, "chunk_size", 1)
@@ -250,7 +254,7 @@ async def test_chunks_in_flight_together_keep_one_invitation_per_citizen_and_the
 
     monkeypatch.setattr(dossier_import.DossierImporter, "write", paused_before_commit)
     result = await import_csv(app, "dossiers", path)
-    assert most[0] == (1 if app.db.is_sqlite else 2)
+    assert most[0] == (1 if app.db.is_sqlite or zns else 2)
     assert [line.split()[1] for line in result.output] == [f"K-{i:02d}" for i in range(12)]
     # Which of a citizen's two rows gets the invitation is whichever chunk locks first.
     queued = [line for line in result.output if line.endswith("(lời mời đã chờ gửi)")]
@@ -258,3 +262,60 @@ async def test_chunks_in_flight_together_keep_one_invitation_per_citizen_and_the
     async with app.db.read() as session:
         recipients = (await session.exec(select(Outbox.recipient))).scalars().all()
     assert sorted(recipients) == [str(700 + n) for n in range(7)]
+
+
+async def test_a_receipt_registered_meanwhile_stops_the_import_after_whole_chunks(
+    telegram_app, tmp_path, monkeypatch
+):
+    """Another writer (the integration API) registers a receipt of the file between the
+    check and its chunk: ``ImportStopped`` names it and says how many rows were loaded,
+    those rows are in the database whole, nothing after the refused chunk began, and the
+    file run again loads the rest."""
+    from storage import dossiers
+    from storage.models import Procedure, Unit
+
+    app = telegram_app
+    monkeypatch.setattr(fw, "MIN_CHUNK", 1)
+    monkeypatch.setattr(fw, "MAX_CHUNK", 2)
+    monkeypatch.setattr(fw, "HOLD_TARGET", 60.0)
+    monkeypatch.setattr(fw, "HOLD_TARGET_POSTGRES", 60.0)
+    monkeypatch.setattr(dossier_import.DossierImporter, "chunk_size", 2)
+    rows = "".join(f"S-{i},P.W1,T-HT-01,24/11/2026 08:00,telegram,{600 + i}\n" for i in range(8))
+    path = write(tmp_path, HEADER + rows)
+    real_chunk = fw._write_chunk
+
+    async def another_writer_first(app_, imp, built):
+        if built[0].item.receipt == "S-4":  # the third chunk: S-5 registered just before
+            async with app.db.write() as other:
+                unit = (await other.exec(select(Unit).where(Unit.code == "P.W1"))).scalar_one()
+                procedure = (
+                    await other.exec(select(Procedure).where(Procedure.code == "T-HT-01"))
+                ).scalar_one()
+                await dossiers.add(
+                    other,
+                    receipt_code="S-5",
+                    unit_id=unit.id,
+                    procedure_id=procedure.id,
+                    completed_at=datetime(2026, 11, 24, 1, 0, tzinfo=UTC),
+                    now=app.now(),
+                    tz=app.tz,
+                )
+        return await real_chunk(app_, imp, built)
+
+    monkeypatch.setattr(fw, "_write_chunk", another_writer_first)
+    shown: list[str] = []
+    with pytest.raises(ImportStopped) as stopped:
+        await run_import(app, "dossiers", path, on_output=shown.extend)
+    [error] = stopped.value.errors
+    assert (error.line, error.column) == (7, "receipt_code") and "'S-5'" in error.message
+    # Chunks 1 and 2 (and, on PostgreSQL, at most the fourth, already in flight when the
+    # third was refused) are in: whole, counted and shown.
+    loaded = stopped.value.loaded
+    assert loaded in ((4,) if app.db.is_sqlite else (4, 6)) and len(shown) == loaded
+    assert await count(app, Dossier) == loaded + 1
+    assert await count(app, SurveyInvite) == loaded == await count(app, Outbox)
+
+    monkeypatch.setattr(fw, "_write_chunk", real_chunk)
+    again = await import_csv(app, "dossiers", path)  # S-5 with the same details: known
+    assert (again.loaded, again.existing) == (8 - loaded - 1, loaded + 1)
+    assert await count(app, Dossier) == 8

@@ -216,6 +216,7 @@ async def publish(
     target = HOLD_TARGET if sqlite else (imp.hold_postgres or HOLD_TARGET_POSTGRES)
     ahead = 2 if imp.concurrent_chunks and not sqlite else 1
     flying: deque[tuple[list, Any]] = deque()  # chunks written: (items, task or coroutine)
+    stopped: list[RowError] | None = None  # a chunk's refusal
 
     def take() -> list:
         nonlocal position
@@ -244,19 +245,8 @@ async def publish(
             try:
                 written, held = await task
             except RowsRefused as refused:
-                errors = list(refused.errors)
-                while flying:  # a chunk begun meanwhile: let it end, counted or refused
-                    later, task = flying.popleft()
-                    try:
-                        _count_chunk(imp, progress, result, on_output, later, *await task)
-                    except RowsRefused as also:
-                        errors += also.errors
-                errors.sort(key=lambda e: e.line)
-                progress.finish()
-                loaded = result.loaded + result.existing
-                if not loaded:
-                    raise ImportFailed(errors) from None
-                raise ImportStopped(errors, loaded) from None
+                stopped = refused.errors
+                break
             _count_chunk(imp, progress, result, on_output, done, written, held)
             committed = time.monotonic()
             # Keep each transaction near its target whatever the machine and the database.
@@ -279,16 +269,22 @@ async def publish(
             else:
                 await asyncio.sleep(0)
     finally:
-        # Stopped by an error or from outside: a chunk still in flight is cancelled (it
-        # rolls back); one that committed all the same is counted and its lines shown.
+        # Stopped (a chunk refused, an error, from outside): a chunk still in flight is
+        # cancelled (it rolls back); one that committed all the same is counted and shown.
         for _part, task in flying:
             task.cancel()
         ends = await asyncio.gather(*(task for _part, task in flying), return_exceptions=True)
         for (later, _task), end in zip(flying, ends, strict=True):
             if isinstance(end, tuple):
                 _count_chunk(imp, progress, result, on_output, later, *end)
-    await bulk.checkpoint(app.db.engine)
     progress.finish()
+    if stopped is not None:
+        errors = sorted(stopped, key=lambda e: e.line)
+        loaded = result.loaded + result.existing
+        if not loaded:  # the first chunk is written alone: nothing was loaded
+            raise ImportFailed(errors)
+        raise ImportStopped(errors, loaded)
+    await bulk.checkpoint(app.db.engine)
 
 
 async def _write_chunk(app: App, imp: Importer, built: Any) -> tuple[Any, float]:
