@@ -30,11 +30,13 @@ import bot.services  # noqa: E402, F401  (the effect appliers)
 from bot.core import engine  # noqa: E402
 from bot.core.app import App  # noqa: E402
 from bot.core.settings import Settings  # noqa: E402
+from storage import pg_driver  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from tests.builders import Citizen, make_org, new_code  # noqa: E402
 from tests.builders import event as make_event  # noqa: E402
 
+driver_run = pg_driver.run
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -71,6 +73,13 @@ async def measure(url: str, show: bool) -> list[tuple[str, Counter, float, list[
             event.listen(each.sync_engine, "commit", lambda conn: seen.append("COMMIT"))
             event.listen(each.sync_engine, "rollback", lambda conn: seen.append("ROLLBACK"))
 
+        # The statements the step sends straight to asyncpg (storage/pg_driver.py).
+        async def _driver_run(session, method, sql, args):
+            seen.append(sql)
+            return await driver_run(session, method, sql, args)
+
+        pg_driver.run = _driver_run
+
         citizen = Citizen(app, user=f"bench-{uuid.uuid4().hex[:8]}")
         steps: list[tuple[str, Counter, float, list[str]]] = []
 
@@ -96,6 +105,7 @@ async def measure(url: str, show: bool) -> list[tuple[str, Counter, float, list[
             replies = await step(f"press #{presses}", press)
         return steps
     finally:
+        pg_driver.run = driver_run
         await app.close()
 
 

@@ -10,20 +10,22 @@ what the statement costs. On SQLite statements are calls in this thread
 
 from __future__ import annotations
 
-import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, exists, select, true
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import conversations, inbound, outbox, people
+from storage import conversations, inbound, outbox, people, pg_driver, surveys
 from storage.conversations import ConversationRow
 from storage.models import Conversation, InboundEvent
 from storage.outbox import NewMessage
 from storage.people import PersonRow
+from storage.pg_driver import DriverStatement
 from storage.sql import dialect
+from storage.surveys import NewAnswer
 
 
 @dataclass(frozen=True)
@@ -49,19 +51,17 @@ async def begin(
             return None
         conversation = await conversations.lock(session, channel, user_hash, now)
         return StepStart(conversation, await people.person_for(session, channel, user_hash))
-    conn = await session.connection()
     params = {"channel": channel, "event_id": event_id, "user_hash": user_hash, "now": now}
-    row = (await conn.execute(_begin_postgres(), {**params, "data": {}})).one()
-    if not row.new:
+    row = await _BEGIN_POSTGRES.fetchrow(session, {**params, "data": {}})
+    if not row["new"]:
         return None
-    conversation = ConversationRow.loaded(row.conversation_id, row.data, row.updated_at)
+    conversation = ConversationRow.loaded(row["conversation_id"], row["data"], row["updated_at"])
     person = None
-    if row.id is not None:  # the person's columns, named as people.PERSON_FOR names them
-        person = PersonRow(**{f: getattr(row, f) for f in PersonRow.__dataclass_fields__})
+    if row["id"] is not None:  # the person's columns, named as people.PERSON_FOR names them
+        person = PersonRow(**{f: row[f] for f in PersonRow.__dataclass_fields__})
     return StepStart(conversation, person)
 
 
-@functools.cache
 def _begin_postgres():
     """The three statements as one: ``WITH event AS (INSERT … ON CONFLICT DO NOTHING),
     conversation AS (INSERT … ON CONFLICT DO UPDATE) SELECT …, person``."""
@@ -106,21 +106,34 @@ def _begin_postgres():
     ).select_from(conversation.outerjoin(person, true()))
 
 
+_BEGIN_POSTGRES = DriverStatement(_begin_postgres)
+
+
 async def finish(
     session: AsyncSession,
     conversation_id: int,
     data: dict,
     messages: list[NewMessage],
     now: datetime,
+    answers: Sequence[NewAnswer] = (),
 ) -> None:
-    """Store the conversation's new state and queue ``messages``: the same as
-    ``conversations.save`` then ``outbox.enqueue``, on PostgreSQL in one statement (when
-    no message carries a dedupe key, as a step's replies do not)."""
-    if dialect(session) != "postgresql" or any(m.dedupe_key for m in messages):
+    """Store the step's last ``answers``, the conversation's new state and queue
+    ``messages``: the same as ``surveys.record_answer`` for each answer, then
+    ``conversations.save`` and ``outbox.enqueue``; on PostgreSQL one statement (when no
+    message carries a dedupe key, as a step's replies do not, and no item is answered
+    twice)."""
+    if (
+        dialect(session) != "postgresql"
+        or any(m.dedupe_key for m in messages)
+        or len({a.item_code for a in answers}) < len(answers)  # ON CONFLICT: once a row
+    ):
+        for a in answers:
+            await surveys.record_answer(
+                session, a.key, a.item_code, a.element_code, a.value, a.at, a.scale
+            )
         await conversations.save(session, conversation_id, data, now)
         await outbox.enqueue(session, messages, now)
         return
-    conn = await session.connection()
     params = (
         json.dumps(data),
         now,
@@ -129,15 +142,32 @@ async def finish(
         [m.recipient for m in messages],
         [json.dumps(m.payload) for m in messages],
         [m.not_before or now for m in messages],
+        [a.key for a in answers],
+        [a.item_code for a in answers],
+        [a.element_code for a in answers],
+        [a.scale for a in answers],
+        [a.value for a in answers],
+        [a.at for a in answers],
     )
-    await conn.exec_driver_sql(_FINISH_POSTGRES, params)
+    await pg_driver.run(session, "execute", _FINISH_POSTGRES, params)
 
 
 # Written out rather than built: SQLAlchemy's array binds would cost more than the
 # statement. JSON as SQLAlchemy's JSON type writes it (json.dumps); the outbox row as
-# outbox.enqueue writes it. A data-modifying CTE runs whether or not it is referenced.
+# outbox.enqueue writes it, the answer as surveys.record_answer does (tests/test_steps.py
+# compares them). A data-modifying CTE runs whether or not it is referenced; the
+# answers' response was inserted by an earlier statement, so the join sees it.
 _FINISH_POSTGRES = f"""
-WITH saved AS (UPDATE conversation SET data = $1::json, updated_at = $2 WHERE id = $3)
+WITH saved AS (UPDATE conversation SET data = $1::json, updated_at = $2 WHERE id = $3),
+answered AS (
+    INSERT INTO answer (response_id, item_code, element_code, scale, value, answered_at)
+    SELECT response.id, a.item_code, a.element_code, a.scale, a.value, a.answered_at
+    FROM unnest($8::varchar[], $9::varchar[], $10::varchar[], $11::varchar[], $12::int[],
+        $13::timestamptz[]) AS a(key, item_code, element_code, scale, value, answered_at)
+    JOIN response ON response.key = a.key
+    ON CONFLICT (response_id, item_code)
+    DO UPDATE SET value = excluded.value, answered_at = excluded.answered_at
+)
 INSERT INTO outbox (channel, recipient, payload, status, attempts, not_before, created_at)
 SELECT m.channel, m.recipient, m.payload::json, '{outbox.PENDING}', 0, m.not_before, $2
 FROM unnest($4::varchar[], $5::varchar[], $6::text[], $7::timestamptz[])

@@ -136,6 +136,18 @@ async def start_response(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NewAnswer:
+    """An answer to store (``record_answer``'s arguments): for ``steps.finish``."""
+
+    key: str
+    item_code: str
+    element_code: str
+    value: int | None
+    at: datetime
+    scale: str = "satisfaction"
+
+
 async def record_answer(
     session: AsyncSession,
     key: str,

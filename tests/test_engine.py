@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from bot.core import effects, engine
+from bot.core import engine
 from bot.core.app import App
-from flows import contract as fx
 from flows import router
+from storage import steps
 from storage.models import (
     Answer,
     Conversation,
@@ -26,10 +26,14 @@ from tests.builders import Citizen, event, make_org, new_code, new_registration
 
 async def count(app: App, model, *where) -> int:
     async with app.db.read() as session:
-        stmt = select(func.count()).select_from(model)
-        if where:
-            stmt = stmt.where(*where)
-        return (await session.exec(stmt)).scalar_one()
+        return await count_in(session, model, *where)
+
+
+async def count_in(session, model, *where) -> int:
+    stmt = select(func.count()).select_from(model)
+    if where:
+        stmt = stmt.where(*where)
+    return (await session.exec(stmt)).scalar_one()
 
 
 async def test_a_whole_survey_is_stored(app):
@@ -113,21 +117,24 @@ async def test_a_failing_step_commits_nothing_and_the_redelivery_works(app, monk
     await citizen.say(code)
     outbox_before = await count(app, Outbox)
 
-    original = effects.APPLIERS[fx.RecordAnswer]
+    original = steps.finish
+    written = []
 
-    async def crash(ctx, effect):
-        await original(ctx, effect)  # the answer is written… then the process "dies"
+    async def crash(session, *args):
+        await original(session, *args)  # answer, state and replies written… then it "dies"
+        written.append(await count_in(session, Answer))
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setitem(effects.APPLIERS, fx.RecordAnswer, crash)
+    monkeypatch.setattr(steps, "finish", crash)
     delivery = event("citizen-1", text="5", event_id="tg-42")
     with pytest.raises(RuntimeError):
         await engine.handle(app, delivery)
+    assert written == [1]  # the answer was in the transaction that rolled back
     assert await count(app, Answer) == 0
     assert await count(app, Outbox) == outbox_before
     assert await count(app, InboundEvent, InboundEvent.event_id == "tg-42") == 0
 
-    monkeypatch.setitem(effects.APPLIERS, fx.RecordAnswer, original)
+    monkeypatch.setattr(steps, "finish", original)
     assert await engine.handle(app, delivery) is True  # the channel redelivers
     assert await count(app, Answer) == 1
 

@@ -13,10 +13,12 @@ from sqlalchemy import event, func, select
 
 from bot.core import engine
 from bot.core.app import App
-from storage import rollups
+from storage import pg_driver, rollups
 from storage.models import Response, RollupAnswer, RollupResponse
 from tests.builders import Citizen, make_org, new_code
 from tests.builders import event as make_event
+
+driver_run = pg_driver.run
 
 
 async def complete_recording_the_last_press(app: App, user: str) -> list[str]:
@@ -29,17 +31,23 @@ async def complete_recording_the_last_press(app: App, user: str) -> list[str]:
     def record(conn, cursor, statement, params, context, executemany):
         seen.append(" ".join(statement.split()).lower())
 
+    async def record_driver(session, method, sql, args):  # the step's own statements
+        record(None, None, sql, args, None, False)
+        return await driver_run(session, method, sql, args)
+
     for _ in range(30):
         buttons = [b for m in replies for b in m.get("buttons", [])]
         assert buttons, replies
         seen.clear()
         for each in app.db.engines:
             event.listen(each.sync_engine, "before_cursor_execute", record)
+        pg_driver.run = record_driver
         try:
             await engine.handle(
                 app, make_event(user, payload=buttons[0]["payload"], channel="test")
             )
         finally:
+            pg_driver.run = driver_run
             for each in app.db.engines:
                 event.remove(each.sync_engine, "before_cursor_execute", record)
         async with app.db.read() as session:

@@ -19,12 +19,12 @@ from bot.core.context import DbContext
 from bot.core.effects import apply_all
 from bot.core.replies import reply_payload
 from flows import router, survey
-from flows.contract import EventKind, InboundEvent, Reply, State, StepResult
+from flows.contract import EventKind, InboundEvent, RecordAnswer, Reply, State, StepResult
 from flows.i18n import normalise_locale, translator
 from flows.text import extract_code
 from storage import people, steps
 from storage.outbox import NewMessage
-from storage.surveys import InviteTaken
+from storage.surveys import InviteTaken, NewAnswer
 
 log = logging.getLogger(__name__)
 _RACE_RETRIES = 3
@@ -143,9 +143,26 @@ async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]
             result = _too_many_codes(state, app)
         else:
             result = await router.step(state, event, ctx)
-        await apply_all(ctx, result.effects)
+        effects, answers = _last_answers(result.effects)
+        await apply_all(ctx, effects)
         messages = [
             NewMessage(event.channel, event.user_id, reply_payload(r)) for r in result.replies
         ]
-        await steps.finish(session, conv.id, result.state.to_json(), [*also, *messages], now)
+        state = result.state.to_json()
+        await steps.finish(session, conv.id, state, [*also, *messages], now, answers)
     return True
+
+
+def _last_answers(effects: tuple) -> tuple[tuple, list[NewAnswer]]:
+    """The effects to apply one by one, and the answers that end them: those are stored
+    by ``steps.finish`` (on PostgreSQL in its one statement: a press is then begin,
+    finish and commit). Only answers after every other effect move, so nothing applied
+    later can miss them."""
+    cut = len(effects)
+    while cut and type(effects[cut - 1]) is RecordAnswer:
+        cut -= 1
+    answers = [
+        NewAnswer(e.response_key, e.item_code, e.element_code, e.value, e.answered_at, e.scale)
+        for e in effects[cut:]
+    ]
+    return effects[:cut], answers
