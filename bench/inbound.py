@@ -100,14 +100,28 @@ def run_load(base: str, citizens: list, concurrency: int, pid: int) -> tuple[dic
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_load_main, args=(child, base, citizens, concurrency))
     sampler = RssSampler(pid)
-    cpu = sampler.cpu()
+    cpu, db_cpu = sampler.cpu(), database_cpu()
     sampler.start()
     proc.start()
     result = parent.recv()
     proc.join()
     sampler.stop()
     result["server_cpu"] = sampler.cpu() - cpu  # seconds, the server's whole process
+    result["database_cpu"] = database_cpu() - db_cpu
     return result, sampler.peak
+
+
+def database_cpu() -> float:
+    """CPU seconds used so far by this machine's PostgreSQL processes (0 when it runs
+    elsewhere): the pooled connections' backends live through a load, so the difference
+    over it is what the database spent on it. On SQLite the database is the server."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return total
 
 
 class RssSampler(threading.Thread):
@@ -209,13 +223,15 @@ def summary(name: str, result: dict, peak_rss: float | None) -> dict:
         "failures": result["failures"],
         "rss": peak_rss,
         "cpu": result.get("server_cpu", 0.0) / n * 1000 if n else 0.0,
+        "db_cpu": result.get("database_cpu", 0.0) / n * 1000 if n else 0.0,
     }
     rss = f"{peak_rss / 2**20:.0f} MB" if peak_rss else "-"
     print(
         f"  {name:<28} {n:>6} updates in {row['wall']:6.2f} s = {row['rate']:7.1f} updates/s"
         f"  p50 {row['p50']:6.1f} ms  p99 {row['p99']:6.1f} ms  max {row['max']:6.1f} ms"
         f"  peak RSS {rss}  failures {result['failures'] or 0}"
-        f"  server CPU {row['cpu']:.2f} ms per update",
+        f"  server CPU {row['cpu']:.2f} ms per update"
+        + (f", PostgreSQL CPU {row['db_cpu']:.2f} ms" if row["db_cpu"] >= 0.005 else ""),
         flush=True,
     )
     steps: dict[int, list[float]] = {}
@@ -399,7 +415,7 @@ async def bench_database(
                 print_spy(out, result["latencies"])
         stored = await completed(url, data_dir)
         done = sum(n for (_, status), n in stored.items() if status == "completed")
-        expected = (args.citizens + 5) * len(channels)
+        expected = (args.citizens + warm_up(args)) * len(channels)
         print(f"  {kind}: {done}/{expected} surveys stored as completed {dict(stored)}", flush=True)
     except BaseException:
         print(log.read_text(errors="replace")[-4000:], file=sys.stderr)
