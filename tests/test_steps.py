@@ -31,8 +31,9 @@ ROUNDS = [
 
 
 async def _stored(session, key: str) -> list[tuple]:
+    a = Answer
     rows = await session.exec(
-        select(Answer.item_code, Answer.element_code, Answer.scale, Answer.value, Answer.answered_at)
+        select(a.item_code, a.element_code, a.scale, a.value, a.answered_at)
         .join(Response, Response.id == Answer.response_id)
         .where(Response.key == key)
         .order_by(Answer.item_code)
