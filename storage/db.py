@@ -26,14 +26,16 @@ _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
     "postgresql+psycopg2": "postgresql+asyncpg",
+    # The chat step, the rollups and the imports speak asyncpg's own protocol
+    # (storage/pg_driver.py, COPY, $n parameters): one driver, whatever the URL says.
+    "postgresql+psycopg": "postgresql+asyncpg",
 }
 
 
 def async_url(url: str) -> str:
-    """The URL with an async driver: ``sqlite:///x.db`` → ``sqlite+aiosqlite:///x.db``.
-
-    ``postgresql+asyncpg`` and ``postgresql+psycopg`` (psycopg 3 is async-capable) are kept.
-    """
+    """The URL with the async driver the project runs on: ``sqlite:///x.db`` →
+    ``sqlite+aiosqlite:///x.db``; every PostgreSQL URL (``postgresql://``,
+    ``+psycopg``, ``+psycopg2``) → ``postgresql+asyncpg://`` on the same server."""
     parsed = make_url(url)
     driver = _ASYNC_DRIVERS.get(parsed.drivername)
     if driver:
@@ -126,16 +128,25 @@ class Database:
         that may run long (an import, a rebuild, a prune) may say so."""
         lock = self._write_lock or contextlib.nullcontext()
         sessions = self._short_sessions if short else self._sessions
-        async with lock, sessions() as session:
-            if self.is_sqlite:
-                await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        async with lock:
+            session = sessions()
             try:
+                if self.is_sqlite:
+                    await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
                 yield session
                 await run_before_commit(session)  # e.g. the rollup increments, last
                 await session.commit()
             except BaseException:
-                await session.rollback()
+                async with session:  # closed whatever happens (a shielded close)
+                    await session.rollback()
                 raise
+            if self.is_postgres:
+                # Committed: closing hands the connection back with nothing to roll back
+                # and no I/O, so nothing can cut it short. SQLAlchemy's shielded close
+                # (a task of its own) cost ~50 µs of every chat step.
+                await session.close()
+            else:  # aiosqlite's close goes through its thread: it can be interrupted
+                await session.__aexit__(None, None, None)
         if short and self._checkpoints is not None:
             self._checkpoints.committed()
 

@@ -63,10 +63,7 @@ async def run(session: AsyncSession, method: str, sql: str, args: Sequence[Any])
     """``asyncpg.Connection.<method>(sql, *args)`` in the session's transaction (begun
     here if no statement has begun it yet). A lost connection is invalidated, as
     SQLAlchemy does for its own statements, so the pool never hands it out again."""
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    adapted = raw.dbapi_connection
-    driver = raw.driver_connection
+    conn, adapted, driver = await _held(session)
     try:
         async with adapted._execute_mutex:  # the adapter's own guard, one statement at a time
             if adapted._transaction is None:
@@ -76,3 +73,26 @@ async def run(session: AsyncSession, method: str, sql: str, args: Sequence[Any])
         if driver.is_closed():
             await conn.invalidate()
         raise
+
+
+_HELD = "sipas_pg_driver"  # session.info: (transaction, connection, adapter, driver)
+
+
+async def _held(session: AsyncSession):
+    """The session's connection, its SQLAlchemy adapter and the asyncpg connection under
+    it; looked up once per transaction (each lookup is two greenlet hops), since a
+    transaction keeps its connection until it ends."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and transaction is not None and held[0] is transaction:
+        return held[1:]
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    held = (
+        session.sync_session.get_transaction(),
+        conn,
+        raw.dbapi_connection,
+        raw.driver_connection,
+    )
+    session.info[_HELD] = held
+    return held[1:]
