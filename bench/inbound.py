@@ -100,7 +100,7 @@ def run_load(base: str, citizens: list, concurrency: int, pid: int) -> tuple[dic
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_load_main, args=(child, base, citizens, concurrency))
     sampler = RssSampler(pid)
-    cpu, db_cpu = sampler.cpu(), database_cpu()
+    cpu, db_cpu, machine = sampler.cpu(), database_cpu(), machine_cpu()
     sampler.start()
     proc.start()
     result = parent.recv()
@@ -108,6 +108,7 @@ def run_load(base: str, citizens: list, concurrency: int, pid: int) -> tuple[dic
     sampler.stop()
     result["server_cpu"] = sampler.cpu() - cpu  # seconds, the server's whole process
     result["database_cpu"] = database_cpu() - db_cpu
+    result["machine_cpu"] = machine_cpu() - machine
     return result, sampler.peak
 
 
@@ -122,6 +123,17 @@ def database_cpu() -> float:
         if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
             total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
     return total
+
+
+def machine_cpu() -> float:
+    """CPU seconds this machine has spent so far, every process on every core (all but
+    idle, I/O wait and steal): over a load, what the whole set-up (server, database, load, fake Bot
+    API) spent on it."""
+    import psutil
+
+    times = psutil.cpu_times()
+    idle = times.idle + getattr(times, "iowait", 0.0) + getattr(times, "steal", 0.0)
+    return sum(times) - idle - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
 
 
 class RssSampler(threading.Thread):
@@ -224,6 +236,7 @@ def summary(name: str, result: dict, peak_rss: float | None) -> dict:
         "rss": peak_rss,
         "cpu": result.get("server_cpu", 0.0) / n * 1000 if n else 0.0,
         "db_cpu": result.get("database_cpu", 0.0) / n * 1000 if n else 0.0,
+        "machine_cpu": result.get("machine_cpu", 0.0) / n * 1000 if n else 0.0,
     }
     rss = f"{peak_rss / 2**20:.0f} MB" if peak_rss else "-"
     print(
@@ -231,7 +244,8 @@ def summary(name: str, result: dict, peak_rss: float | None) -> dict:
         f"  p50 {row['p50']:6.1f} ms  p99 {row['p99']:6.1f} ms  max {row['max']:6.1f} ms"
         f"  peak RSS {rss}  failures {result['failures'] or 0}"
         f"  server CPU {row['cpu']:.2f} ms per update"
-        + (f", PostgreSQL CPU {row['db_cpu']:.2f} ms" if row["db_cpu"] >= 0.005 else ""),
+        + (f", PostgreSQL CPU {row['db_cpu']:.2f} ms" if row["db_cpu"] >= 0.005 else "")
+        + f", machine {row['machine_cpu']:.2f} ms",
         flush=True,
     )
     steps: dict[int, list[float]] = {}
@@ -710,7 +724,8 @@ async def main(args) -> None:
                         print(
                             f"  ratio {row['name']} / bare aiogram echo: "
                             f"{row['rate'] / base['rate']:.2f} (updates/s), "
-                            f"p50 {row['p50'] / base['p50']:.1f}x"
+                            f"p50 {row['p50'] / base['p50']:.1f}x, machine CPU per update "
+                            f"{row['machine_cpu'] / max(base['machine_cpu'], 1e-9):.2f}x"
                         )
     print(f"loadavg after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

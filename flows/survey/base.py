@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flows import questionnaire as qn
@@ -40,20 +42,27 @@ def questionnaire(state: State) -> qn.Questionnaire:
     return qn.get(state.data["q"])
 
 
-def options(q: qn.Questionnaire, item: qn.Item, t: Translator) -> list[Option]:
+def options(q: qn.Questionnaire, item: qn.Item, t: Translator) -> Sequence[Option]:
     """The answers ``item`` offers, labelled in ``t``'s language."""
     if item.scale == qn.SATISFACTION:
-        return [
-            Option(
-                value,
-                t.gettext(label),
-                tuple(fold(translator(loc).gettext(label)) for loc in LOCALES),
-            )
-            for value, label in SATISFACTION_LABELS.items()
-        ]
+        return _satisfaction_options(t.locale)
     return [
         Option(o.value, o.label(t.locale), (fold(o.vi), fold(o.en))) for o in q.scales[item.scale]
     ]
+
+
+@functools.cache
+def _satisfaction_options(locale: str) -> tuple[Option, ...]:
+    # The same five for every questionnaire: built once per language (every question of
+    # every step asked for them, 25 translations and folds a step).
+    return tuple(
+        Option(
+            value,
+            translator(locale).gettext(label),
+            tuple(fold(translator(loc).gettext(label)) for loc in LOCALES),
+        )
+        for value, label in SATISFACTION_LABELS.items()
+    )
 
 
 def answer_label(q: qn.Questionnaire, item: qn.Item, value: int | None, t: Translator) -> str:

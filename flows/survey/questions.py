@@ -8,6 +8,7 @@ and asked the current question again.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from flows import questionnaire as qn
 from flows.common import NO, YES, tr, yes_no
@@ -154,7 +155,7 @@ def back(state: State, ctx: Context) -> StepResult:
     return StepResult(nxt, (prompt(nxt, ctx),))
 
 
-def read_answer(event: InboundEvent, i: int, opts: list[Option]) -> str | None:
+def read_answer(event: InboundEvent, i: int, opts: Sequence[Option]) -> str | None:
     """``"1"``…``"5"``, ``SKIP``, ``BACK``, ``"stale"`` or None (not understood)."""
     values = {o.value for o in opts}
     if event.kind == EventKind.BUTTON:
