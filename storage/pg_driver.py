@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -61,18 +62,34 @@ class DriverStatement:
 
 async def run(session: AsyncSession, method: str, sql: str, args: Sequence[Any]):
     """``asyncpg.Connection.<method>(sql, *args)`` in the session's transaction (begun
-    here if no statement has begun it yet). A lost connection is invalidated, as
-    SQLAlchemy does for its own statements, so the pool never hands it out again."""
+    here if no statement has begun it yet). An error goes through SQLAlchemy's own
+    handling, as for its statements: raised as SQLAlchemy's exception, seen by the
+    ``handle_error`` listeners (the database error metric), and a lost connection
+    invalidates the pool, so the next request gets a fresh connection (there is no
+    pre-ping: storage/db.py)."""
     conn, adapted, driver = await _held(session)
     try:
         async with adapted._execute_mutex:  # the adapter's own guard, one statement at a time
             if adapted._transaction is None:
                 await adapted._start_transaction()
             return await getattr(driver, method)(sql, *args)
-    except Exception:
-        if driver.is_closed():
-            await conn.invalidate()
+    except BaseException as error:  # a cancellation too: SQLAlchemy invalidates then
+        await _handled(conn, adapted, error, sql, args)
         raise
+
+
+async def _handled(conn, adapted, error: BaseException, sql: str, args) -> None:
+    """Raise ``error`` the way SQLAlchemy raises a statement's error (nothing when it
+    is neither an exception of the driver nor an exit: it is then raised as it is)."""
+    dbapi_error: BaseException = error
+    if isinstance(error, Exception):
+        try:
+            adapted._handle_exception(error)  # asyncpg's error → the DBAPI error it maps to
+        except Exception as mapped:
+            dbapi_error = mapped
+    await greenlet_spawn(
+        conn.sync_connection._handle_dbapi_exception, dbapi_error, sql, tuple(args), None, None
+    )
 
 
 _HELD = "sipas_pg_driver"  # session.info: (transaction, connection, adapter, driver)

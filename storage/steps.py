@@ -134,6 +134,8 @@ async def finish(
         await conversations.save(session, conversation_id, data, now)
         await outbox.enqueue(session, messages, now)
         return
+    if any(a.at.tzinfo is None for a in answers):  # as UTCDateTime refuses them
+        raise ValueError("an answer's time must be timezone-aware")
     params = (
         json.dumps(data),
         now,

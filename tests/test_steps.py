@@ -1,4 +1,5 @@
-"""``steps.finish`` stores a step's answers exactly as ``surveys.record_answer`` does.
+"""``steps.finish`` stores a step's answers exactly as ``surveys.record_answer`` does, and
+the step's statements on asyncpg fail the way SQLAlchemy's own do.
 
 On PostgreSQL the answers go into the step's one hand-written statement (storage/steps.py);
 these tests run the same answers both ways, in the same order and transactions, and
@@ -8,16 +9,21 @@ expectation honest there too).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
+from bot.core import engine
 from flows import questionnaire as qn
-from storage import steps, surveys
+from storage import pg_driver, steps, surveys
 from storage.models import Answer, Conversation, Outbox, Response
 from storage.outbox import NewMessage
 from storage.surveys import NewAnswer
-from tests.builders import make_org
+from tests.builders import event, make_org
 
 # Each round is one step's answers: (item, element, value, scale). The third overwrites
 # "overall" (the citizen went back), the second skips E1, the fourth answers E3 twice in
@@ -100,3 +106,36 @@ async def test_an_answer_to_an_unknown_response_stores_nothing_and_breaks_nothin
         assert (await session.exec(select(Answer))).scalars().all() == []
         assert (await session.get(Conversation, start.conversation.id)).data == {"i": 1}
         assert len((await session.exec(select(Outbox))).scalars().all()) == 1
+
+
+async def test_a_lost_connection_fails_one_step_and_the_next_gets_a_fresh_one(app, db_url):
+    """A database restart kills every pooled connection. There is no pre-ping, so the
+    first step to use one fails (the channel redelivers it); the step's statements run on
+    asyncpg directly, and their error must still go through SQLAlchemy's handling: the
+    database error counted, the whole pool invalidated, so the very next step works
+    rather than meeting the next dead connection."""
+    if app.db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    import psycopg
+
+    async def hold() -> None:
+        async with app.db.write(short=True) as session:
+            await pg_driver.run(session, "fetchrow", "SELECT pg_sleep(0.2)", [])
+
+    await asyncio.gather(*(hold() for _ in range(4)))  # four pooled connections
+    assert app.db.engine.pool.checkedin() >= 4
+    errors: list[BaseException] = []
+    app.db.error_listeners.append(errors.append)
+    dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    assert killed >= 4
+
+    with pytest.raises(DBAPIError):
+        await engine.handle(app, event("citizen-1", text="xin chào", event_id="e-1"))
+    assert len(errors) == 1
+    for n in range(2, 5):  # the redelivery and the next ones, each on a fresh connection
+        assert await engine.handle(app, event("citizen-1", text="xin chào", event_id=f"e-{n}"))
