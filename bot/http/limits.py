@@ -81,14 +81,21 @@ class BodyLimit:
                     return
                 break
         received = 0
-        started = False
+        started = ended = False
 
         async def limited():
-            nonlocal received
+            nonlocal received, ended
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                ended = not message.get("more_body", False)
                 if received > cap:
+                    # A body without a length (chunked) is drained as a declared one is,
+                    # here, whichever layer turns the error into the 413 (FastAPI's own
+                    # handler does on a route with a model): a 413 sent while the client
+                    # still writes reaches it as a reset.
+                    if not ended:
+                        ended = await _drain(receive, received)
                     raise BodyTooLarge()
             return message
 
@@ -102,7 +109,20 @@ class BodyLimit:
             await self.app(scope, limited, watched)
         except BodyTooLarge:
             if not started:
-                await _too_large(send)
+                await _too_large(send, close=not ended)
+
+
+async def _drain(receive, received: int) -> bool:
+    """Read and drop the rest of a refused body, up to ``DRAIN_LIMIT`` bytes in all;
+    whether it ended (False: too long to read for nothing, or the client left)."""
+    while received <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+    return False
 
 
 def _short(part):
