@@ -54,11 +54,6 @@ class DriverStatement:
         sql, values = self.args(session, params)
         return await run(session, "fetchrow", sql, values)
 
-    async def execute(self, session: AsyncSession, params: dict[str, Any]) -> None:
-        """Run it for its effect."""
-        sql, values = self.args(session, params)
-        await run(session, "execute", sql, values)
-
 
 async def run(session: AsyncSession, method: str, sql: str, args: Sequence[Any]):
     """``asyncpg.Connection.<method>(sql, *args)`` in the session's transaction (begun

@@ -10,6 +10,7 @@ what the statement costs. On SQLite statements are calls in this thread
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from storage.people import PersonRow
 from storage.pg_driver import DriverStatement
 from storage.sql import dialect
 from storage.surveys import NewAnswer
+from storage.types import UTCDateTime
+
+_UTC = UTCDateTime()  # its bind step: naive datetimes refused, as the models do
 
 
 @dataclass(frozen=True)
@@ -134,22 +138,21 @@ async def finish(
         await conversations.save(session, conversation_id, data, now)
         await outbox.enqueue(session, messages, now)
         return
-    if any(a.at.tzinfo is None for a in answers):  # as UTCDateTime refuses them
-        raise ValueError("an answer's time must be timezone-aware")
+    utc = functools.partial(_UTC.process_bind_param, dialect=session.bind.dialect)
     params = (
         json.dumps(data),
-        now,
+        utc(now),
         conversation_id,
         [m.channel for m in messages],
         [m.recipient for m in messages],
         [json.dumps(m.payload) for m in messages],
-        [m.not_before or now for m in messages],
+        [utc(m.not_before or now) for m in messages],
         [a.key for a in answers],
         [a.item_code for a in answers],
         [a.element_code for a in answers],
         [a.scale for a in answers],
         [a.value for a in answers],
-        [a.at for a in answers],
+        [utc(a.at) for a in answers],
     )
     await pg_driver.run(session, "execute", _FINISH_POSTGRES, params)
 

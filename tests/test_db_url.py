@@ -8,7 +8,8 @@ from sqlalchemy import select
 from bot.core.app import App
 from storage.db import async_url
 from storage.models import Response
-from tests.builders import Citizen, make_org, new_code
+from tests.admin_builders import rate
+from tests.builders import make_org
 from tests.conftest import make_settings
 
 
@@ -44,14 +45,7 @@ async def test_a_psycopg_url_completes_a_survey(psycopg_app):
     app = psycopg_app
     assert app.db.engine.dialect.driver == "asyncpg"
     org = await make_org(app)
-    citizen = Citizen(app)
-    await citizen.say(f"/start {await new_code(app, org.ward, procedure=org.procedure)}")
-    await citizen.say("5")
-    await citizen.press_label("Có, tiếp tục")
-    for value in ("4", "4", "3", "5", "4"):
-        await citizen.say(value)
-    (thanks,) = await citizen.say("Cảm ơn.")
-    assert "Xin cảm ơn Ông/Bà" in thanks["text"]
+    await rate(app, org.ward, "citizen-1", 5, elements=[4, 4, 3, 5, 4], comment="Cảm ơn.")
     async with app.db.read() as session:
         status = (await session.exec(select(Response.status))).scalar_one()
     assert status == "completed"

@@ -139,3 +139,15 @@ async def test_a_lost_connection_fails_one_step_and_the_next_gets_a_fresh_one(ap
     assert len(errors) == 1
     for n in range(2, 5):  # the redelivery and the next ones, each on a fresh connection
         assert await engine.handle(app, event("citizen-1", text="xin chào", event_id=f"e-{n}"))
+
+
+async def test_a_naive_answer_time_is_refused_both_ways(app, clock):
+    """A datetime without a zone is a bug about which zone was meant: the models refuse
+    it, and so does the one statement (which bypasses them)."""
+    now = clock()
+    async with app.db.write() as session:
+        start = await steps.begin(session, "test", "event-0", "user-1", now)
+    answers = [NewAnswer("any", "overall", "overall", 5, now.replace(tzinfo=None))]
+    with pytest.raises(Exception, match="naive datetime"):
+        async with app.db.write() as session:
+            await steps.finish(session, start.conversation.id, {"i": 1}, [], now, answers)

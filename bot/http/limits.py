@@ -44,8 +44,10 @@ class BodyTooLarge(HTTPException):
     """Raised from ``receive`` once a body passes its cap (an HTTPException, so that
     FastAPI's body parsing lets it through as it is)."""
 
-    def __init__(self) -> None:
-        super().__init__(413, "request body too large", headers={"Connection": "close"})
+    def __init__(self, *, close: bool) -> None:
+        headers = {"Connection": "close"} if close else None
+        super().__init__(413, "request body too large", headers=headers)
+        self.close = close
 
 
 # Up to this many bytes (8 MiB), a refused body is left for the server to read and discard, so
@@ -81,10 +83,10 @@ class BodyLimit:
                     return
                 break
         received = 0
-        started = ended = False
+        started = False
 
         async def limited():
-            nonlocal received, ended
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
@@ -94,9 +96,8 @@ class BodyLimit:
                     # here, whichever layer turns the error into the 413 (FastAPI's own
                     # handler does on a route with a model): a 413 sent while the client
                     # still writes reaches it as a reset.
-                    if not ended:
-                        ended = await _drain(receive, received)
-                    raise BodyTooLarge()
+                    drained = ended or await _drain(receive, received)
+                    raise BodyTooLarge(close=not drained)
             return message
 
         async def watched(message) -> None:
@@ -107,9 +108,9 @@ class BodyLimit:
 
         try:
             await self.app(scope, limited, watched)
-        except BodyTooLarge:
+        except BodyTooLarge as refused:
             if not started:
-                await _too_large(send, close=not ended)
+                await _too_large(send, close=refused.close)
 
 
 async def _drain(receive, received: int) -> bool:
