@@ -5,9 +5,10 @@
 A button press on PostgreSQL is BEGIN, two statements on asyncpg (storage/pg_driver.py)
 and COMMIT, inside ``Database.write(short=True)``: an AsyncSession, a pooled connection,
 SQLAlchemy's commit and close. This runs that transaction with two trivial statements,
-and the same BEGIN, two statements, COMMIT on one bare asyncpg connection (the
-reference), in alternating rounds in one process, and prints the CPU and wall time per
-transaction of each. The difference is what the session layer costs every update.
+the same on an AsyncConnection without an ORM session, through an asyncpg pool, and on
+one bare asyncpg connection (the reference), in alternating rounds in one process, and
+prints the CPU and wall time per transaction of each. The differences are what the
+session layer and the pool cost every update.
 """
 
 from __future__ import annotations
@@ -42,28 +43,50 @@ async def main(args) -> None:
     print(f"machine: {machine()}")
     with postgres_database(args.pg_url or DEFAULT_PG) as url:
         db = Database(url)
-        raw = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        raw = await asyncpg.connect(dsn)
 
         async def ours() -> None:
             async with db.write(short=True) as session:
                 await pg_driver.run(session, "fetchrow", "SELECT 1", [])
                 await pg_driver.run(session, "fetchrow", "SELECT 2", [])
 
+        async def connection() -> None:  # what a step without an ORM session would cost
+            async with db.engine.connect() as conn:
+                held = await conn.get_raw_connection()
+                adapted, driver = held.dbapi_connection, held.driver_connection
+                async with adapted._execute_mutex:
+                    await adapted._start_transaction()
+                    await driver.fetchrow("SELECT 1")
+                    await driver.fetchrow("SELECT 2")
+                await conn.commit()
+
+        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+
+        async def pooled() -> None:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.fetchrow("SELECT 1")
+                await conn.fetchrow("SELECT 2")
+
         async def bare() -> None:
             async with raw.transaction():
                 await raw.fetchrow("SELECT 1")
                 await raw.fetchrow("SELECT 2")
 
-        for run in (ours, bare):  # warm: connections, prepared statements
+        runs = {"ours": ours, "connection": connection, "pooled": pooled, "bare": bare}
+        for run in runs.values():  # warm: connections, prepared statements
             await measure(run, 200)
-        figures: dict[str, list[tuple[float, float]]] = {"ours": [], "bare": []}
+        figures: dict[str, list[tuple[float, float]]] = {key: [] for key in runs}
         for _ in range(args.rounds):
-            figures["ours"].append(await measure(ours, args.n))
-            figures["bare"].append(await measure(bare, args.n))
+            for key, run in runs.items():
+                figures[key].append(await measure(run, args.n))
+        await pool.close()
         await raw.close()
         await db.dispose()
     labels = {
         "ours": "Database.write(short=True), 2 driver statements",
+        "connection": "an AsyncConnection (no ORM session), the same",
+        "pooled": "an asyncpg pool's transaction, 2 statements",
         "bare": "bare asyncpg transaction, 2 statements (reference)",
     }
     median = {k: statistics.median(c for c, _w in v) for k, v in figures.items()}
