@@ -30,7 +30,7 @@ import bot.services  # noqa: E402, F401  (the effect appliers)
 from bot.core import engine  # noqa: E402
 from bot.core.app import App  # noqa: E402
 from bot.core.settings import Settings  # noqa: E402
-from storage import pg_driver  # noqa: E402
+from storage import outbox_direct, pg_driver, step_direct  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from tests.builders import Citizen, make_org, new_code  # noqa: E402
@@ -79,6 +79,7 @@ async def measure(url: str, show: bool) -> list[tuple[str, Counter, float, list[
             return await driver_run(session, method, sql, args)
 
         pg_driver.run = _driver_run
+        _count_direct(seen)
 
         citizen = Citizen(app, user=f"bench-{uuid.uuid4().hex[:8]}")
         steps: list[tuple[str, Counter, float, list[str]]] = []
@@ -106,7 +107,53 @@ async def measure(url: str, show: bool) -> list[tuple[str, Counter, float, list[
         return steps
     finally:
         pg_driver.run = driver_run
+        for cls, name, real in _REAL:
+            setattr(cls, name, real)
         await app.close()
+
+
+_REAL = [
+    (step_direct._Postgres, "_run", step_direct._Postgres._run),
+    (outbox_direct.SQLiteDirect, "read", outbox_direct.SQLiteDirect.read),
+    (outbox_direct.SQLiteDirect, "transaction", outbox_direct.SQLiteDirect.transaction),
+]
+
+
+def _count_direct(seen: list[str]) -> None:
+    """Count the direct path's statements too (storage/step_direct.py): on PostgreSQL
+    each is one autocommit statement; on SQLite its write is BEGIN … COMMIT."""
+    pg_run, read, transaction = (real for _, _, real in _REAL)
+
+    async def run(self, method, sql, args):
+        seen.append(sql)
+        return await pg_run(self, method, sql, args)
+
+    async def sqlite_read(self, sql, args):
+        seen.append(sql)
+        return await read(self, sql, args)
+
+    class Counted:
+        def __init__(self, conn) -> None:
+            self.conn = conn
+
+        def execute(self, sql, *args):
+            seen.append(sql)
+            return self.conn.execute(sql, *args)
+
+        def executemany(self, sql, rows):
+            seen.append(sql)
+            return self.conn.executemany(sql, rows)
+
+    async def sqlite_transaction(self, work):
+        seen.append("BEGIN")
+        try:
+            return await transaction(self, lambda conn: work(Counted(conn)))
+        finally:
+            seen.append("COMMIT")
+
+    step_direct._Postgres._run = run
+    outbox_direct.SQLiteDirect.read = sqlite_read
+    outbox_direct.SQLiteDirect.transaction = sqlite_transaction
 
 
 def report(name: str, steps) -> None:

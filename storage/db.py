@@ -150,6 +150,13 @@ class Database:
         if short and self._checkpoints is not None:
             self._checkpoints.committed()
 
+    def committed_short(self) -> None:
+        """A short transaction was committed on a connection of its own (storage/
+        step_direct.py): counted towards the next WAL checkpoint as ``write`` counts its
+        own."""
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
+
     def writing(self) -> contextlib.AbstractAsyncContextManager:
         """The in-process writer's turn on SQLite (held by ``write``), for code that writes
         through a connection of its own (storage/outbox_direct.py); nothing elsewhere."""

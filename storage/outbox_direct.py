@@ -27,9 +27,11 @@ sender keeps the ORM one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -83,6 +85,13 @@ class Unavailable(OSError):
     """The database did not take the statement (connection lost, refused, timed out…)."""
 
 
+class Rollback(Exception):
+    """Raised by the work of ``SQLiteDirect.transaction`` to roll back and return ``value``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
 @dataclass(frozen=True)
 class Delivery:
     """One plain delivery to record (``storage.outbox.mark_sent``'s arguments)."""
@@ -93,7 +102,7 @@ class Delivery:
     spacing: timedelta
 
 
-class _Statement:
+class Statement:
     """A Core statement compiled for one dialect: its SQL and how to order and format
     the parameters of one execution."""
 
@@ -121,10 +130,10 @@ class DirectOutbox:
         self.db = db
         dialect = db.engine.sync_engine.dialect
         self._start, self._sent, self._space = (
-            _Statement(s, dialect) for s in (_START, _SENT, _SPACE)
+            Statement(s, dialect) for s in (_START, _SENT, _SPACE)
         )
         self._stale, self._take = (
-            _Statement(s, dialect) for s in outbox.claim_statements(dialect.name)
+            Statement(s, dialect) for s in outbox.claim_statements(dialect.name)
         )
 
     async def claim(
@@ -176,7 +185,9 @@ class DirectOutbox:
         """Close the connection (a later call opens a new one)."""
 
 
-class _SQLite(DirectOutbox):
+class SQLiteDirect(DirectOutbox):
+    """The SQLite path; its connections also run storage/step_direct.py's writes."""
+
     def __init__(self, db: Database, path: str) -> None:
         super().__init__(db)
         self._path = path
@@ -194,24 +205,21 @@ class _SQLite(DirectOutbox):
         return conn
 
     @staticmethod
-    def _transaction(conn: sqlite3.Connection, work: Work) -> list:
-        """``work`` in the transaction just begun: per statement its rows (when wanted,
-        one parameter tuple) or how many rows it changed."""
+    def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``work(conn)`` in the transaction just begun, then COMMIT (ROLLBACK on a raise)."""
         try:
-            out: list = []
-            for sql, rows, fetch in work:
-                if fetch:
-                    out.append(conn.execute(sql, rows[0]).fetchall())
-                else:
-                    out.append(conn.executemany(sql, rows).rowcount if rows else 0)
+            out = work(conn)
             conn.execute("COMMIT")
             return out
+        except Rollback as undo:
+            conn.execute("ROLLBACK")
+            return undo.value
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
 
-    def _waiting(self, work: Work) -> list:  # in the worker thread
+    def _waiting(self, work: Callable[[sqlite3.Connection], Any]) -> Any:  # worker thread
         try:
             if self._conn is None:
                 self._conn = self._open(10_000, checkpoints=True)
@@ -221,18 +229,18 @@ class _SQLite(DirectOutbox):
             self._close_now()
             raise
 
-    def _at_once(self, work: Work) -> list | None:
+    def _at_once(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
         """The transaction on the event loop's thread when the write lock is free at once
         (busy_timeout 0; this connection never checkpoints, and in WAL with
         ``synchronous=NORMAL`` a commit does not wait for the disk): a hand-off to the
         thread cost more than the transaction. None when another process holds the
-        lock: the worker thread waits for it instead."""
+        lock: the worker thread waits for it instead (``_BUSY``)."""
         if self._now is None:
             self._now = self._open(0, checkpoints=False)
         try:
             self._now.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
-            return None
+            return _BUSY
         try:
             return self._transaction(self._now, work)
         except sqlite3.Error:
@@ -245,18 +253,34 @@ class _SQLite(DirectOutbox):
         if conn is not None:
             conn.close()
 
-    async def _run(self, work: Work) -> list:
+    async def transaction(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``work(conn)`` in one write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``,
+        under ``Database.writing``), on the event loop's thread when the lock is free;
+        its result. A driver error is raised as ``Unavailable``."""
         loop = asyncio.get_running_loop()
         async with self.db.writing():
             try:
                 done = self._at_once(work)
-                if done is not None:
+                if done is not _BUSY:
                     return done
                 if self._thread is None:
                     self._thread = ThreadPoolExecutor(1, thread_name_prefix="outbox-sqlite")
                 return await loop.run_in_executor(self._thread, self._waiting, work)
             except sqlite3.Error as exc:
                 raise self._failed(exc) from exc
+
+    async def read(self, sql: str, args: tuple) -> Any:
+        """The first row of one SELECT (or None), in autocommit on the event loop's
+        connection: a WAL reader takes no lock and waits for none."""
+        try:
+            if self._now is None:
+                self._now = self._open(0, checkpoints=False)
+            return self._now.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from exc
+
+    async def _run(self, work: Work) -> list:
+        return await self.transaction(functools.partial(_statements, work))
 
     async def _run_start(self, args: tuple) -> bool:
         return (await self._run([(self._start.sql, [args], False)]))[0] == 1
@@ -277,6 +301,21 @@ class _SQLite(DirectOutbox):
         if thread is not None:
             await asyncio.get_running_loop().run_in_executor(thread, self._close_now)
             thread.shutdown(wait=False)
+
+
+_BUSY = object()  # _at_once: another process holds the write lock
+
+
+def _statements(work: Work, conn: sqlite3.Connection) -> list:
+    """Per statement of ``work`` its rows (when wanted, one parameter tuple) or how many
+    rows it changed."""
+    out: list = []
+    for sql, rows, fetch in work:
+        if fetch:
+            out.append(conn.execute(sql, rows[0]).fetchall())
+        else:
+            out.append(conn.executemany(sql, rows).rowcount if rows else 0)
+    return out
 
 
 class _Postgres(DirectOutbox):
@@ -352,7 +391,7 @@ def for_database(db: Database) -> DirectOutbox | None:
         path = sqlite_file(db.url)
         direct: DirectOutbox | None = None
         if db.is_sqlite and path is not None:
-            direct = _SQLite(db, str(path))
+            direct = SQLiteDirect(db, str(path))
         elif db.is_postgres and url.get_driver_name() == "asyncpg":
             direct = _Postgres(db)
         if direct is not None:

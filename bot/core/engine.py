@@ -4,6 +4,12 @@
 event. It returns only after the new state, the effects and the outbox rows are
 committed together; a crash before that commits nothing, and the channel's redelivery
 is processed as if new. A redelivery after the commit is recognised and changes nothing.
+
+A button press of a citizen mid-survey (most updates) first tries the direct path
+(storage/step_direct.py: read, the step with no database, one guarded write); whatever
+that path does not serve, or a write whose guard finds the conversation moved, runs the
+locked path (one transaction holding the conversation's row lock), which serves every
+event.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from flows import router, survey
 from flows.contract import EventKind, InboundEvent, RecordAnswer, Reply, State, StepResult
 from flows.i18n import normalise_locale, translator
 from flows.text import extract_code
-from storage import people, steps
+from storage import people, step_direct, steps
 from storage.outbox import NewMessage
 from storage.surveys import InviteTaken, NewAnswer
 
@@ -113,7 +119,79 @@ def _too_many_codes(state: State, app: App) -> StepResult:
     return StepResult(state, (Reply(text),))
 
 
+class _NeedsDatabase(Exception):
+    """The step asked the database something: the direct path gives it up."""
+
+
+class _NoSession:
+    """The session of a step on the direct path: any use gives the step up."""
+
+    def __getattr__(self, name: str):
+        raise _NeedsDatabase(name)
+
+
+_PATH_DIRECT = metrics.STEP_PATH.labels("direct")
+_PATH_LOCKED = metrics.STEP_PATH.labels("locked")
+
+
+async def _handle_direct(app: App, event: InboundEvent, also: Sequence[NewMessage]) -> bool | None:
+    """The step on the direct path (module doc): True or False as ``_handle_once``,
+    None when it is the locked path's to run (nothing was written)."""
+    direct = step_direct.for_database(app.db)
+    if direct is None:
+        return None
+    now = app.now()
+    user_hash = app.keys.user_hash(event.channel, event.user_id)
+    try:
+        seen = await direct.read(event.channel, event.event_id, user_hash)
+    except step_direct.Unavailable:
+        return None  # the locked path has its own waits and error handling
+    if seen is None:
+        return None
+    if seen is False:
+        _PATH_DIRECT.inc()
+        return False  # a redelivery
+    state = State.from_json(seen.data, app.settings.default_locale, seen.updated_at)
+    ctx = DbContext(
+        app,
+        _NoSession(),  # type: ignore[arg-type]
+        channel=event.channel,
+        user_id=event.user_id,
+        user_hash=user_hash,
+        person=None,
+        now=now,
+    )
+    try:
+        result = await router.step(state, event, ctx)
+    except _NeedsDatabase:
+        return None
+    effects, answers = _last_answers(result.effects)
+    if effects or len({a.item_code for a in answers}) < len(answers):
+        return None  # effects that need a transaction; an item twice (one upsert a row)
+    messages = [NewMessage(event.channel, event.user_id, reply_payload(r)) for r in result.replies]
+    rows = [*also, *messages]
+    if any(m.dedupe_key for m in rows):
+        return None
+    try:
+        outcome = await direct.write(
+            seen, event.channel, event.event_id, result.state.to_json(), rows, answers, now
+        )
+    except step_direct.Unavailable:
+        # Nothing was stored, or (a lost answer to a commit) all of it: the locked path
+        # then finds the event recorded.
+        return None
+    if outcome is step_direct.Outcome.CHANGED:
+        return None
+    _PATH_DIRECT.inc()
+    return outcome is step_direct.Outcome.DONE
+
+
 async def _handle_once(app: App, event: InboundEvent, also: Sequence[NewMessage]) -> bool:
+    if event.kind == EventKind.BUTTON and app.settings.direct_steps:
+        done = await _handle_direct(app, event, also)
+        if done is not None:
+            return done
+    _PATH_LOCKED.inc()
     # A step is a handful of statements on a few rows: short (storage/sqlite_inline.py).
     async with app.db.write(short=True) as session:
         now = app.now()

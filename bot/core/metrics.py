@@ -33,6 +33,13 @@ STEP_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     registry=REGISTRY,
 )
+STEP_PATH = Counter(
+    "sipas_step_path",
+    "Chat steps by how they were stored: direct (read, step, one guarded write) or "
+    "locked (a transaction holding the conversation's lock)",
+    ["path"],
+    registry=REGISTRY,
+)
 SENDS = Counter(
     "sipas_outbox_sends",
     "Outbox send attempts by channel and result (sent, retry, dead)",

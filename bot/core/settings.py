@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=1, le=65535)
     public_url: str | None = None
+    # A citizen's press mid-survey without the conversation's lock (storage/step_direct.py);
+    # False runs every step under the lock (the reference path, for comparison).
+    direct_steps: bool = True
 
     telegram_token: SecretStr | None = None
     # The Bot API library: python-telegram-bot (default) or aiogram; the other is never imported.
