@@ -372,6 +372,7 @@ async def bench_database(
         SIPAS_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
         SIPAS_ZALO_APP_ID=ZALO_APP_ID,
         SIPAS_ZALO_OA_SECRET=ZALO_OA_SECRET,
+        SIPAS_DIRECT_STEPS="false" if args.locked else "true",
     )
     cmd = [sys.executable, "-m", "bot", "serve"]
     if args.profile:
@@ -746,6 +747,11 @@ def parse(argv: list[str] | None = None):
     )
     p.add_argument("--pg-url", help="PostgreSQL server to create a throwaway database on")
     p.add_argument("--no-baseline", action="store_true", help="skip the bare aiogram echo")
+    p.add_argument(
+        "--locked",
+        action="store_true",
+        help="every step on the locked path (SIPAS_DIRECT_STEPS=false), for comparison",
+    )
     p.add_argument("--profile", help="run the server under cProfile, stats to FILE.<db>")
     p.add_argument("--py-spy", help="sample the server with py-spy during the load: FILE prefix")
     p.add_argument(
