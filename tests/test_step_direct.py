@@ -255,7 +255,13 @@ async def test_a_lost_connection_of_the_direct_path_is_not_a_lost_press(app, db_
     direct, locked = _count("direct"), _count("locked")
     replies = await citizen.press("o:y")
     assert [b["payload"] for b in replies[-1]["buttons"]][:1] == ["a:1:1"]
-    assert errors and (_count("direct"), _count("locked")) == (direct, locked + 1)
+    # The dead connection failed the read (counted; the locked path took the press), or
+    # asyncpg had already seen it close and a new one served the press directly.
+    if errors:
+        assert (_count("direct"), _count("locked")) == (direct, locked + 1)
+    else:
+        assert (_count("direct"), _count("locked")) == (direct + 1, locked)
+        direct += 1
     replies = await citizen.press("a:1:5")
     assert [b["payload"] for b in replies[-1]["buttons"]][:1] == ["a:2:1"]
     assert _count("direct") == direct + 1  # a new connection
