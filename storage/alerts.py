@@ -41,32 +41,35 @@ class Completed:
     origin: Origin | None = None  # the tablet or surveyor, for phiếu collected in person
 
 
+_COMPLETED = (  # built once, run on the connection: this runs on every completed survey
+    select(
+        Response.id,
+        Response.unit_id,
+        Unit.name,
+        Unit.path,
+        Response.respondent_hash,
+        Response.completed_at,
+        SurveyInvite.id,
+        SurveyInvite.label,
+        SurveyInvite.kind,
+        ResponseOrigin.response_id,
+        ResponseOrigin.device_id,
+        KioskDevice.counter,
+        ResponseOrigin.surveyor_id,
+    )
+    .join(Unit, Unit.id == Response.unit_id)
+    .outerjoin(SurveyInvite, SurveyInvite.id == Response.invite_id)
+    .outerjoin(ResponseOrigin, ResponseOrigin.response_id == Response.id)
+    .outerjoin(KioskDevice, KioskDevice.id == ResponseOrigin.device_id)
+    .where(Response.id == bindparam("rid"), Response.status == COMPLETED)
+)
+
+
 async def completed(session: AsyncSession, response_id: int) -> Completed | None:
     """A completed response with its unit, counter code and origin, if any (one
     statement: this runs on every completed survey)."""
-    stmt = (
-        select(
-            Response.id,
-            Response.unit_id,
-            Unit.name,
-            Unit.path,
-            Response.respondent_hash,
-            Response.completed_at,
-            SurveyInvite.id,
-            SurveyInvite.label,
-            SurveyInvite.kind,
-            ResponseOrigin.response_id,
-            ResponseOrigin.device_id,
-            KioskDevice.counter,
-            ResponseOrigin.surveyor_id,
-        )
-        .join(Unit, Unit.id == Response.unit_id)
-        .outerjoin(SurveyInvite, SurveyInvite.id == Response.invite_id)
-        .outerjoin(ResponseOrigin, ResponseOrigin.response_id == Response.id)
-        .outerjoin(KioskDevice, KioskDevice.id == ResponseOrigin.device_id)
-        .where(Response.id == response_id, Response.status == COMPLETED)
-    )
-    row = (await session.exec(stmt)).first()
+    conn = await session.connection()
+    row = (await conn.execute(_COMPLETED, {"rid": response_id})).first()
     if row is None:
         return None
     counter = row[8] == "counter"
@@ -88,18 +91,34 @@ async def window(
 ) -> list[int]:
     """Ids of the responses completed in [since, until] from one counter code or
     respondent (exactly one of them), oldest first."""
-    stmt = select(Response.id).where(
-        Response.status == COMPLETED,
-        Response.completed_at >= since,
-        Response.completed_at <= until,
-    )
     if invite_id is not None:
-        stmt = stmt.where(Response.invite_id == invite_id)
+        stmt, scope = _WINDOW_BY["counter"], invite_id
     elif respondent_hash is not None:
-        stmt = stmt.where(Response.respondent_hash == respondent_hash)
+        stmt, scope = _WINDOW_BY["respondent"], respondent_hash
     else:
         raise ValueError("invite_id or respondent_hash is needed")
-    return list((await session.exec(stmt.order_by(Response.completed_at, Response.id))).scalars())
+    conn = await session.connection()
+    params = {"scope": scope, "since": since, "until": until}
+    return list((await conn.execute(stmt, params)).scalars())
+
+
+def _window(scope):
+    return (
+        select(Response.id)
+        .where(
+            scope == bindparam("scope"),
+            Response.status == COMPLETED,
+            Response.completed_at >= bindparam("since", type_=Response.completed_at.type),
+            Response.completed_at <= bindparam("until", type_=Response.completed_at.type),
+        )
+        .order_by(Response.completed_at, Response.id)
+    )
+
+
+_WINDOW_BY = {
+    "counter": _window(Response.invite_id),
+    "respondent": _window(Response.respondent_hash),
+}
 
 
 def _ratings_in_window(scope):
