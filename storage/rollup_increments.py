@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import pg_driver
 from storage.models import (
     Answer,
     Procedure,
@@ -196,7 +197,9 @@ async def _write_increments(session: AsyncSession) -> None:
             for name, table in _TABLES.items()
             for i in range(len(table.columns))
         ]
-        await conn.exec_driver_sql(_pg_upsert_all(), tuple(arrays))
+        # On asyncpg directly: SQLAlchemy's handling of seventy array parameters cost
+        # more than the statement (storage/pg_driver.py: errors still go through it).
+        await pg_driver.run(session, "execute", _pg_upsert_all(), arrays)
         return
     for name in _TABLES:
         if rows[name]:
