@@ -63,6 +63,8 @@ _CONV, _EVENTS = Conversation.__table__, InboundEvent.__table__
 
 
 class Outcome(enum.Enum):
+    """What ``write`` did."""
+
     DONE = "done"  # committed
     DUPLICATE = "duplicate"  # the event was processed before: nothing changed
     CHANGED = "changed"  # the conversation moved since it was read: nothing changed
