@@ -2,26 +2,22 @@
 of deliveries, as prebuilt Core statements run by the driver on long-lived connections.
 
 The statements and their meaning are storage/outbox.py's ``claim``, ``start_sending``
-and ``mark_sent`` (which stay the reference and serve every other caller). They are
-compiled once per dialect by SQLAlchemy, whose bind processors still format the values
-(UTC datetimes as SQLite text…), and run without a session, a pool checkout or
-aiosqlite's several thread hand-offs per statement: an ORM session per mark cost
-more CPU than the Bot API call it guards.
+and ``mark_sent`` (the reference, serving every other caller), compiled once per dialect
+by SQLAlchemy, whose bind processors still format the values, and run without a session,
+a pool checkout or aiosqlite's thread hand-offs: an ORM session per mark cost more CPU
+than the Bot API call it guards.
 
 - SQLite: own ``sqlite3`` connections; a whole transaction (``BEGIN IMMEDIATE`` …
-  ``COMMIT``) at once on the event loop's thread when the write lock is free (it
-  cannot wait there), else in one worker thread that waits for it; always under the
-  database's in-process write lock (``Database.writing``), and committed before the
-  coroutine returns.
-- PostgreSQL on asyncpg: two own connections; the mark is one statement in autocommit
-  (committed when it answers: one round trip) on one, a claim or a batch of deliveries
-  one transaction on the other.
+  ``COMMIT``) at once on the event loop's thread when the write lock is free, else in
+  one worker thread that waits for it; always under ``Database.writing``, committed
+  before the coroutine returns (storage/step_direct.py's writes use it too).
+- PostgreSQL on asyncpg: two own connections; the mark is one autocommit statement on
+  one, a claim or a batch of deliveries one transaction on the other.
 
 Any driver error closes the connection (the next use opens a new one) and is raised as
-``Unavailable``, an ``OSError``: to the sender the database is away, so a mark not
-made means no call, and an outcome not written is written again later. Other drivers
-(psycopg, in-memory SQLite) get no direct path (``for_database`` returns None) and the
-sender keeps the ORM one.
+``Unavailable``, an ``OSError``: to the sender the database is away, so a mark not made
+means no call, and an outcome not written is written again later. Other drivers
+(psycopg, in-memory SQLite) get no direct path (``for_database`` returns None).
 """
 
 from __future__ import annotations
@@ -48,6 +44,10 @@ from storage.outbox import CLAIMED, SENDING, SENT, OutboxItem
 log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = 30.0  # seconds a statement may take on PostgreSQL before it counts as away
+# A claim's best plan depends on the backlog's size: planned for each run (about one a
+# second), not once for a table that then grows (a plan made while it held a few rows
+# ran the heads' grouping once per open row: seconds per claim with a backlog).
+_SETTINGS = {"batch": {"plan_cache_mode": "force_custom_plan"}}
 
 _T = Outbox.__table__
 _START = (
@@ -77,8 +77,7 @@ _SPACE = (
 )
 
 
-# One transaction's statements: (SQL, parameter tuples, whether its rows are wanted).
-Work = list[tuple[str, list[tuple], bool]]
+Work = list[tuple[str, list[tuple], bool]]  # (SQL, parameter tuples, rows wanted?) each
 
 
 class Unavailable(OSError):
@@ -152,8 +151,7 @@ class DirectOutbox:
         return await self._run_start(args)
 
     async def mark_sent_many(self, deliveries: list[Delivery]) -> None:
-        """Record deliveries in one transaction; each recipient's next message waits
-        its ``spacing`` (as ``storage.outbox.mark_sent``)."""
+        """Record deliveries in one transaction (as ``storage.outbox.mark_sent``)."""
         sent = [
             self._sent.args(row=d.item.id, at=d.at, message_id=d.provider_message_id)
             for d in deliveries
@@ -307,8 +305,7 @@ _BUSY = object()  # _at_once: another process holds the write lock
 
 
 def _statements(work: Work, conn: sqlite3.Connection) -> list:
-    """Per statement of ``work`` its rows (when wanted, one parameter tuple) or how many
-    rows it changed."""
+    """Per statement of ``work`` its rows (if wanted; one parameter tuple) or rowcount."""
     out: list = []
     for sql, rows, fetch in work:
         if fetch:
@@ -334,7 +331,10 @@ class _Postgres(DirectOutbox):
             try:
                 if conn is None or conn.is_closed():
                     conn = self._conns[which] = await asyncpg.connect(
-                        self._dsn, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT
+                        self._dsn,
+                        timeout=CONNECT_TIMEOUT,
+                        command_timeout=COMMAND_TIMEOUT,
+                        server_settings=_SETTINGS.get(which),
                     )
                 return await work(conn)
             except Exception as exc:  # asyncpg's errors have no one base class
@@ -384,8 +384,7 @@ _direct: weakref.WeakKeyDictionary[Database, DirectOutbox | None] = weakref.Weak
 
 
 def for_database(db: Database) -> DirectOutbox | None:
-    """The direct path for ``db`` (one per database object, closed with it); None for a
-    driver it does not cover."""
+    """The direct path for ``db`` (one per database, closed with it); None if not covered."""
     if db not in _direct:
         url = make_url(db.url)
         path = sqlite_file(db.url)
