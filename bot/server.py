@@ -40,7 +40,7 @@ from bot.http import (
 from bot.services import invites, reminders, upkeep
 from flows.i18n import translator
 from storage.instances import InstanceLock
-from storage.migrate import current_revision, head_revision
+from storage.revision import current_revision, head_revision
 
 log = logging.getLogger(__name__)
 Service = Callable[[asyncio.Event], Awaitable[None]]

@@ -6,11 +6,20 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import Database
+from storage.revision import alembic_current, alembic_head, current_revision, head_revision
+
+__all__ = [
+    "alembic_config",
+    "alembic_current",
+    "alembic_head",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "upgrade",
+]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,21 +39,6 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 async def downgrade(db: Database, revision: str) -> None:
     """Revert migrations down to ``revision`` ("base" for an empty database)."""
     await _run(db, lambda cfg: command.downgrade(cfg, revision))
-
-
-async def current_revision(db: Database) -> str | None:
-    """The revision the database is at (None before the first migration)."""
-    async with db.engine.connect() as conn:
-        return await conn.run_sync(
-            lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
-        )
-
-
-def head_revision() -> str:
-    """The newest revision in the project."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
 
 
 async def _run(db: Database, action) -> None:

@@ -9,7 +9,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from storage.db import Database
-from storage.migrate import current_revision, downgrade, head_revision, upgrade
+from storage.migrate import (
+    alembic_current,
+    alembic_head,
+    current_revision,
+    downgrade,
+    head_revision,
+    upgrade,
+)
 from storage.models import metadata
 
 
@@ -29,6 +36,27 @@ async def test_upgrade_matches_models_and_downgrade_empties(db_url):
         async with db.engine.connect() as conn:
             tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
         assert set(tables) <= {"alembic_version"}
+        await upgrade(db)
+        assert await current_revision(db) == head_revision()
+    finally:
+        await db.dispose()
+
+
+async def test_the_revisions_read_without_alembic_are_alembics(db_url):
+    """Every command checks the revision without importing Alembic (storage/revision.py):
+    its answers, at the head, one step down, at base and with no table at all."""
+    db = Database(db_url)
+    try:
+        assert head_revision() == alembic_head()
+        assert await current_revision(db) == await alembic_current(db) == head_revision()
+        await downgrade(db, "-1")
+        below = await current_revision(db)
+        assert below == await alembic_current(db) and below not in (None, head_revision())
+        await downgrade(db, "base")
+        assert await current_revision(db) is None and await alembic_current(db) is None
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP TABLE alembic_version"))
+        assert await current_revision(db) is None and await alembic_current(db) is None
         await upgrade(db)
         assert await current_revision(db) == head_revision()
     finally:

@@ -159,7 +159,7 @@ def database_revision(settings) -> tuple[str | bool | None, str]:
     import asyncio
 
     from storage.db import Database
-    from storage.migrate import current_revision, head_revision
+    from storage.revision import current_revision, head_revision
 
     async def read() -> str | bool | None:
         db = Database(settings.database_url)
