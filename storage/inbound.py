@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlalchemy import bindparam
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import InboundEvent
-from storage.sql import built_once, insert
+from storage.sql import dialect, dialect_insert
 
 _T = InboundEvent.__table__
 
 
-@built_once  # this runs on every event
 def _record_statement(session: AsyncSession):
+    return record_event_statement(dialect(session))
+
+
+@functools.cache  # this runs on every event
+def record_event_statement(dialect_name: str):
+    """``record_event``'s INSERT for one dialect (bound: channel, event_id, now; returns
+    the new row's id, none for a redelivery); also run by storage/step_direct.py."""
     return (
-        insert(session, _T)
+        dialect_insert(dialect_name, _T)
         .values(
             channel=bindparam("channel", type_=_T.c.channel.type),
             event_id=bindparam("event_id", type_=_T.c.event_id.type),

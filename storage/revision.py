@@ -30,12 +30,12 @@ def head_revision() -> str:
     for path in sorted(VERSIONS.glob("*.py")):
         found = _assignments(path)
         if not isinstance(found.get("revision"), str):
-            return _alembic_head()
+            return alembic_head()
         revisions[found["revision"]] = found.get("down_revision")  # type: ignore[index]
     if any(not (down is None or isinstance(down, str)) for down in revisions.values()):
-        return _alembic_head()  # a merge: several parents
+        return alembic_head()  # a merge: several parents
     heads = set(revisions) - {down for down in revisions.values() if down is not None}
-    return heads.pop() if len(heads) == 1 else _alembic_head()
+    return heads.pop() if len(heads) == 1 else alembic_head()
 
 
 def _assignments(path: Path) -> dict[str, object]:
@@ -52,10 +52,6 @@ def _assignments(path: Path) -> dict[str, object]:
             except ValueError:
                 found[target.id] = object()  # not a constant: Alembic decides
     return found
-
-
-def _alembic_head() -> str:
-    return alembic_head()
 
 
 def alembic_head() -> str:

@@ -34,13 +34,19 @@ def dialect(session: AsyncSession) -> str:
 
 def insert(session: AsyncSession, table: Any):
     """An INSERT that supports ``on_conflict_do_nothing/update`` on either database."""
+    return dialect_insert(dialect(session), table)
+
+
+def dialect_insert(name: str, table: Any):
+    """``insert`` for the dialect called ``name`` (for statements built without a
+    session: storage/step_direct.py)."""
     table = getattr(table, "__table__", table)
     # Imported here: a process on SQLite never loads PostgreSQL's dialect (~60 ms).
-    if dialect(session) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as made
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as made
+    return made(table)
 
 
 def built_once(build: Callable[[AsyncSession], Any]) -> Callable[[AsyncSession], Any]:

@@ -44,9 +44,9 @@ from typing import Any
 from sqlalchemy import Integer, Text, bindparam, cast, exists, select
 from sqlalchemy.engine import make_url
 
-from storage import outbox, outbox_direct, people
+from storage import inbound, outbox, outbox_direct, people, steps, surveys
 from storage.db import CONNECT_TIMEOUT, Database
-from storage.models import Answer, Conversation, InboundEvent, Outbox, Response
+from storage.models import Conversation, InboundEvent, Outbox
 from storage.outbox import NewMessage
 from storage.outbox_direct import COMMAND_TIMEOUT, Statement, Unavailable
 from storage.surveys import NewAnswer
@@ -186,7 +186,7 @@ class _SQLite(DirectSteps):
         def step(conn) -> Outcome:
             if conn.execute(self._guard.sql, guard).rowcount != 1:
                 raise outbox_direct.Rollback(Outcome.CHANGED)
-            if conn.execute(self._event.sql, event).rowcount != 1:
+            if not conn.execute(self._event.sql, event).fetchall():  # RETURNING id: new
                 raise outbox_direct.Rollback(Outcome.DUPLICATE)
             if given:
                 conn.executemany(self._answer.sql, given)
@@ -202,11 +202,9 @@ class _SQLite(DirectSteps):
 
 def _sqlite_writes():
     """The guarded UPDATE and the three INSERTs of ``write`` on SQLite: the statements of
-    ``conversations.save``, ``inbound.record_event``, ``surveys.record_answer`` and
-    ``outbox.enqueue``, with the guard added to the first."""
-    from sqlalchemy.dialects.sqlite import insert
-
-    answers, responses, rows = Answer.__table__, Response.__table__, Outbox.__table__
+    ``conversations.save`` (with the guard added), ``inbound.record_event``,
+    ``surveys.record_answer`` and ``outbox.enqueue``."""
+    rows = Outbox.__table__
     now = bindparam("now", type_=_CONV.c.updated_at.type)
     guard = (
         _CONV.update()
@@ -217,31 +215,9 @@ def _sqlite_writes():
         )
         .values(data=bindparam("data", type_=_CONV.c.data.type), updated_at=now)
     )
-    event = (
-        insert(_EVENTS)
-        .values(
-            channel=bindparam("channel", type_=_EVENTS.c.channel.type),
-            event_id=bindparam("event_id", type_=_EVENTS.c.event_id.type),
-            received_at=bindparam("now", type_=_EVENTS.c.received_at.type),
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "event_id"])
-    )
-    source = select(
-        responses.c.id,
-        bindparam("item", type_=answers.c.item_code.type),
-        bindparam("element", type_=answers.c.element_code.type),
-        bindparam("scale", type_=answers.c.scale.type),
-        bindparam("value", type_=Integer()),
-        bindparam("at", type_=answers.c.answered_at.type),
-    ).where(responses.c.key == bindparam("key", type_=responses.c.key.type))
-    answer = insert(answers).from_select(
-        ["response_id", "item_code", "element_code", "scale", "value", "answered_at"], source
-    )
-    answer = answer.on_conflict_do_update(
-        index_elements=["response_id", "item_code"],
-        set_={"value": answer.excluded.value, "answered_at": answer.excluded.answered_at},
-    )
-    queue = insert(rows).values(
+    event = inbound.record_event_statement("sqlite")
+    answer = surveys.record_answer_statement("sqlite")
+    queue = rows.insert().values(  # bound by name, as this path runs it (no dedupe key)
         channel=bindparam("channel", type_=rows.c.channel.type),
         recipient=bindparam("recipient", type_=rows.c.recipient.type),
         payload=bindparam("payload", type_=rows.c.payload.type),
@@ -255,10 +231,10 @@ def _sqlite_writes():
 
 # One statement, every part depending on the one before: the state saved only if the
 # conversation is as read, the dedupe row only if it was saved, the answers and the
-# outbox rows only if the dedupe row is new. Written out as storage/steps.py's
-# _FINISH_POSTGRES is (the same answer and outbox rows; the tests compare them). A
-# duplicate whose state and time equal the one read (possible only with a frozen clock)
-# saves that same state again and nothing else.
+# outbox rows (storage/steps.py's, the same as the locked path writes) only if the
+# dedupe row is new. A duplicate whose state and time equal the one read (possible only
+# with a frozen clock) saves that same state again and nothing else.
+_NEW_EVENT = "WHERE EXISTS (SELECT FROM event)"
 _WRITE_POSTGRES = f"""
 WITH saved AS (
     UPDATE conversation SET data = $1::json, updated_at = $2
@@ -271,23 +247,8 @@ event AS (
     ON CONFLICT (channel, event_id) DO NOTHING
     RETURNING id
 ),
-answered AS (
-    INSERT INTO answer (response_id, item_code, element_code, scale, value, answered_at)
-    SELECT response.id, a.item_code, a.element_code, a.scale, a.value, a.answered_at
-    FROM unnest($8::varchar[], $9::varchar[], $10::varchar[], $11::varchar[], $12::int[],
-        $13::timestamptz[]) AS a(key, item_code, element_code, scale, value, answered_at)
-    JOIN response ON response.key = a.key
-    WHERE EXISTS (SELECT FROM event)
-    ON CONFLICT (response_id, item_code)
-    DO UPDATE SET value = excluded.value, answered_at = excluded.answered_at
-),
-queued AS (
-    INSERT INTO outbox (channel, recipient, payload, status, attempts, not_before, created_at)
-    SELECT m.channel, m.recipient, m.payload::json, '{outbox.PENDING}', 0, m.not_before, $2
-    FROM unnest($4::varchar[], $5::varchar[], $6::text[], $7::timestamptz[])
-        AS m(channel, recipient, payload, not_before)
-    WHERE EXISTS (SELECT FROM event)
-)
+answered AS ({steps.answers_sql(_NEW_EVENT)}),
+queued AS ({steps.outbox_sql(_NEW_EVENT)})
 SELECT (SELECT count(*) FROM saved), (SELECT count(*) FROM event)
 """
 
@@ -332,26 +293,8 @@ class _Postgres(DirectSteps):
         return await self._run("fetchrow", self._read.sql, args)
 
     async def write(self, seen, channel, event_id, data, messages, answers, now) -> Outcome:
-        utc = self._utc
-        params = (
-            json.dumps(data),
-            utc(now),
-            seen.conversation_id,
-            [m.channel for m in messages],
-            [m.recipient for m in messages],
-            [json.dumps(m.payload) for m in messages],
-            [utc(m.not_before or now) for m in messages],
-            [a.key for a in answers],
-            [a.item_code for a in answers],
-            [a.element_code for a in answers],
-            [a.scale for a in answers],
-            [a.value for a in answers],
-            [utc(a.at) for a in answers],
-            seen.updated_at,
-            seen.stored,
-            channel,
-            event_id,
-        )
+        first = steps.postgres_params(self._utc, data, now, seen.conversation_id, messages, answers)
+        params = (*first, seen.updated_at, seen.stored, channel, event_id)
         saved, new = await self._run("fetchrow", _WRITE_POSTGRES, params)
         if not saved:
             return Outcome.CHANGED

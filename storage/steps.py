@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -139,7 +139,22 @@ async def finish(
         await outbox.enqueue(session, messages, now)
         return
     utc = functools.partial(_UTC.process_bind_param, dialect=session.bind.dialect)
-    params = (
+    params = postgres_params(utc, data, now, conversation_id, messages, answers)
+    await pg_driver.run(session, "execute", _FINISH_POSTGRES, params)
+
+
+def postgres_params(
+    utc: Callable[[datetime], datetime],
+    data: dict,
+    now: datetime,
+    conversation_id: int,
+    messages: Sequence[NewMessage],
+    answers: Sequence[NewAnswer],
+) -> tuple:
+    """$1–$13 of the step's hand-written statements (``finish`` here, ``write`` in
+    storage/step_direct.py): the state, the time, the conversation, the outbox rows'
+    arrays ($4–$7) and the answers' arrays ($8–$13). ``utc`` is the UTC bind step."""
+    return (
         json.dumps(data),
         utc(now),
         conversation_id,
@@ -154,7 +169,6 @@ async def finish(
         [a.value for a in answers],
         [utc(a.at) for a in answers],
     )
-    await pg_driver.run(session, "execute", _FINISH_POSTGRES, params)
 
 
 # Written out rather than built: SQLAlchemy's array binds would cost more than the
@@ -162,19 +176,35 @@ async def finish(
 # outbox.enqueue writes it, the answer as surveys.record_answer does (tests/test_steps.py
 # compares them). A data-modifying CTE runs whether or not it is referenced; the
 # answers' response was inserted by an earlier statement, so the join sees it.
-_FINISH_POSTGRES = f"""
-WITH saved AS (UPDATE conversation SET data = $1::json, updated_at = $2 WHERE id = $3),
-answered AS (
+def answers_sql(condition: str = "") -> str:
+    """The INSERT of the answers of ``postgres_params`` ($8–$13), rows only where
+    ``condition`` (a WHERE clause, or nothing) holds."""
+    return f"""
     INSERT INTO answer (response_id, item_code, element_code, scale, value, answered_at)
     SELECT response.id, a.item_code, a.element_code, a.scale, a.value, a.answered_at
     FROM unnest($8::varchar[], $9::varchar[], $10::varchar[], $11::varchar[], $12::int[],
         $13::timestamptz[]) AS a(key, item_code, element_code, scale, value, answered_at)
     JOIN response ON response.key = a.key
+    {condition}
     ON CONFLICT (response_id, item_code)
     DO UPDATE SET value = excluded.value, answered_at = excluded.answered_at
-)
-INSERT INTO outbox (channel, recipient, payload, status, attempts, not_before, created_at)
-SELECT m.channel, m.recipient, m.payload::json, '{outbox.PENDING}', 0, m.not_before, $2
-FROM unnest($4::varchar[], $5::varchar[], $6::text[], $7::timestamptz[])
-    AS m(channel, recipient, payload, not_before)
+"""
+
+
+def outbox_sql(condition: str = "") -> str:
+    """The INSERT of the outbox rows of ``postgres_params`` ($4–$7, created at $2), rows
+    only where ``condition`` (a WHERE clause, or nothing) holds."""
+    return f"""
+    INSERT INTO outbox (channel, recipient, payload, status, attempts, not_before, created_at)
+    SELECT m.channel, m.recipient, m.payload::json, '{outbox.PENDING}', 0, m.not_before, $2
+    FROM unnest($4::varchar[], $5::varchar[], $6::text[], $7::timestamptz[])
+        AS m(channel, recipient, payload, not_before)
+    {condition}
+"""
+
+
+_FINISH_POSTGRES = f"""
+WITH saved AS (UPDATE conversation SET data = $1::json, updated_at = $2 WHERE id = $3),
+answered AS ({answers_sql()})
+{outbox_sql()}
 """

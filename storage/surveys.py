@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -9,7 +10,7 @@ from sqlalchemy import Integer, bindparam, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Answer, Feedback, Procedure, Response, SurveyInvite, Unit
-from storage.sql import built_once, insert
+from storage.sql import dialect, dialect_insert
 from storage.types import UTCDateTime
 
 IN_PROGRESS, COMPLETED, ABANDONED = "in_progress", "completed", "abandoned"
@@ -194,8 +195,14 @@ async def record_answers(
     )
 
 
-@built_once
 def _record_answer_statement(session: AsyncSession):
+    return record_answer_statement(dialect(session))
+
+
+@functools.cache
+def record_answer_statement(dialect_name: str):
+    """``record_answer``'s upsert for one dialect (bound: key, item, element, scale,
+    value, at); also run by storage/step_direct.py on SQLite."""
     responses, answers = Response.__table__, Answer.__table__
     source = select(
         responses.c.id,
@@ -205,7 +212,7 @@ def _record_answer_statement(session: AsyncSession):
         bindparam("value", type_=Integer()),
         bindparam("at", type_=UTCDateTime()),
     ).where(responses.c.key == bindparam("key", type_=responses.c.key.type))
-    stmt = insert(session, answers).from_select(
+    stmt = dialect_insert(dialect_name, answers).from_select(
         ["response_id", "item_code", "element_code", "scale", "value", "answered_at"], source
     )
     return stmt.on_conflict_do_update(

@@ -25,6 +25,22 @@ class Org:
     procedure: Procedure
 
 
+def terminate_backends(db_url: str, application_name: str | None = None) -> int:
+    """Kill the PostgreSQL connections to ``db_url``'s database (those named
+    ``application_name``, or all but this one), as a restart would; how many."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    which = "application_name = %s" if application_name else "pid <> pg_backend_pid()"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = current_database() AND {which}",
+            (application_name,) if application_name else (),
+        ).fetchone()[0]
+
+
 async def make_org(app: App) -> Org:
     """A province with two wards and one procedure."""
     async with app.db.write() as session:

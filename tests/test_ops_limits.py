@@ -211,6 +211,7 @@ async def test_metrics_answer_local_clients_and_count_what_happens(live):
         processed = r'sipas_inbound_events_total\{channel="telegram",outcome="processed"\} [1-9]'
         assert re.search(processed, text)
         assert 'sipas_step_seconds_bucket{channel="telegram"' in text
+        assert re.search(r'sipas_step_path_total\{path="locked"\} [1-9]', text)  # a /start
         assert re.search(r'sipas_outbox_depth\{channel="telegram",status="pending"\} [1-9]', text)
         assert "sipas_reminders_due 0.0" in text
         proxied = await http.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})

@@ -12,12 +12,11 @@ import asyncio
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from bot.core import engine, metrics
 from storage import step_direct
 from storage.models import Answer, Conversation, InboundEvent, Outbox, Response
-from tests.builders import Citizen, event, make_org, new_code
+from tests.builders import Citizen, event, make_org, new_code, terminate_backends
 
 # A dissatisfied first answer (its reason, no call back, go on), an answer taken back,
 # a skipped item, and the comment skipped at the end.
@@ -230,28 +229,37 @@ async def test_users_the_direct_path_does_not_serve_take_the_locked_path(app):
     assert _count("locked") == locked + 1
 
 
+async def test_with_direct_steps_off_every_press_takes_the_locked_path(db_url, tmp_path, clock):
+    """``SIPAS_DIRECT_STEPS=false``: the reference path for every step."""
+    from bot.core.app import App
+    from tests.conftest import make_settings
+
+    app = App(make_settings(db_url, tmp_path / "data", direct_steps=False), clock=clock)
+    try:
+        org = await make_org(app)
+        citizen = Citizen(app)
+        await citizen.say(f"/start {await new_code(app, org.ward)}")
+        direct, locked = _count("direct"), _count("locked")
+        for payload in ("a:0:4", "o:y", "a:1:5"):
+            assert await citizen.press(payload)
+        assert (_count("direct"), _count("locked")) == (direct, locked + 3)
+    finally:
+        await app.close()
+
+
 async def test_a_lost_connection_of_the_direct_path_is_not_a_lost_press(app, db_url):
     """PostgreSQL restarts under the path's own connections: the press still goes
     through (on the locked path), the error is counted, and the next press gets a new
     connection."""
     if app.db.dialect != "postgresql":
         pytest.skip("PostgreSQL only")
-    import psycopg
-
     org = await make_org(app)
     citizen = Citizen(app)
     await citizen.say(f"/start {await new_code(app, org.ward)}")
     await citizen.press("a:0:4")  # on the direct path: its connection is open
     errors: list[BaseException] = []
     app.db.error_listeners.append(errors.append)
-    dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        killed = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = %s",
-            (step_direct.APPLICATION_NAME,),
-        ).fetchone()[0]
-    assert killed >= 1
+    assert terminate_backends(db_url, step_direct.APPLICATION_NAME) >= 1
     direct, locked = _count("direct"), _count("locked")
     replies = await citizen.press("o:y")
     assert [b["payload"] for b in replies[-1]["buttons"]][:1] == ["a:1:1"]

@@ -14,7 +14,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot.core import engine
@@ -23,7 +22,7 @@ from storage import pg_driver, steps, surveys
 from storage.models import Answer, Conversation, Outbox, Response
 from storage.outbox import NewMessage
 from storage.surveys import NewAnswer
-from tests.builders import event, make_org
+from tests.builders import event, make_org, terminate_backends
 
 # Each round is one step's answers: (item, element, value, scale). The third overwrites
 # "overall" (the citizen went back), the second skips E1, the fourth answers E3 twice in
@@ -116,7 +115,6 @@ async def test_a_lost_connection_fails_one_step_and_the_next_gets_a_fresh_one(ap
     rather than meeting the next dead connection."""
     if app.db.dialect != "postgresql":
         pytest.skip("PostgreSQL only")
-    import psycopg
 
     async def hold() -> None:
         async with app.db.write(short=True) as session:
@@ -126,12 +124,7 @@ async def test_a_lost_connection_fails_one_step_and_the_next_gets_a_fresh_one(ap
     assert app.db.engine.pool.checkedin() >= 4
     errors: list[BaseException] = []
     app.db.error_listeners.append(errors.append)
-    dsn = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        killed = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()[0]
+    killed = terminate_backends(db_url)
     assert killed >= 4
 
     with pytest.raises(DBAPIError):
